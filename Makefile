@@ -1,0 +1,40 @@
+# sf-user-pipeline build. `make run` and `make test` each install what they need.
+SHELL := /bin/bash
+NODE_STAMP := node_modules/.package-lock.json
+AVA_FLAGS ?=
+TEST_FILES ?=
+
+.PHONY: setup build typecheck test run bench clean help
+
+help:
+	@echo "make run        materialize the pipeline on the embedded default (simulator, DuckDB, dbt-duckdb)"
+	@echo "make test       run every test suite"
+	@echo "make setup      install npm packages (and later the dbt virtualenv)"
+	@echo "make build      compile TypeScript to dist/"
+	@echo "make typecheck  type-check without emitting"
+	@echo "make bench      run the benchmarks in bench/"
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+setup: $(NODE_STAMP)
+
+build: setup
+	rm -rf dist
+	npx tsc -p tsconfig.json
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+
+test: build
+	npx ava $(AVA_FLAGS) $(TEST_FILES)
+
+run: build
+	node dist/bin/sfpipe.js materialize
+
+bench: build
+	node dist/bench/cli-startup.js
+
+clean:
+	rm -rf dist .sfpipe

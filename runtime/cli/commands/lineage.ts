@@ -1,0 +1,34 @@
+import { Command, Option } from 'commander';
+import { buildLineage } from '../../lineage.js';
+import { renderLineage, type LineageFormat } from '../../lineage-format.js';
+import { buildAssetGraph } from '../../registry.js';
+import { selectAssets } from '../../selection/index.js';
+import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { parseChoice } from '../parse.js';
+
+export function lineageCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
+  return new Command('lineage')
+    .description('Show the assets, their dependencies, last materialization, checks and freshness')
+    .option('-s, --select <expr>', 'asset selection (all by default)')
+    .addOption(
+      new Option('-f, --format <format>', 'output format')
+        .argParser(parseChoice('--format', ['text', 'json', 'mermaid', 'dot'] as const))
+        .default('text'),
+    )
+    .option('--json', 'same as --format json', false)
+    .action(async (opts: { select?: string; format: LineageFormat; json: boolean }) => {
+      const c = ctx();
+      const graph = buildAssetGraph(c.pipeline.definitions);
+      const selection = selectAssets(opts.select, graph);
+      const eventLog = await c.openEventLog();
+      try {
+        const assets = await buildLineage(graph, selection, eventLog, new Date());
+        const format = opts.json ? 'json' : opts.format;
+        c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
+      } finally {
+        await eventLog.close();
+      }
+      setExit(EXIT.OK);
+    });
+}

@@ -1,0 +1,120 @@
+import { Command, Option } from 'commander';
+import { executeRun, type RunResult } from '../../executor.js';
+import { errorMessage, UsageError } from '../../errors.js';
+import { newRunId } from '../../ids.js';
+import { buildAssetGraph } from '../../registry.js';
+import { LockHeldError } from '../../run-lock.js';
+import { selectAssets } from '../../selection/index.js';
+import type { CliContext } from '../context.js';
+import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
+import { EXIT } from '../exit-codes.js';
+
+interface MaterializeOptions {
+  select?: string;
+  fullRefresh: boolean;
+  json: boolean;
+  lockTimeout: number;
+  concurrency: number;
+  trigger: 'cli' | 'schedule' | 'manual';
+}
+
+export function materializeCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
+  return new Command('materialize')
+    .description('Materialize the selected assets (all by default) in dependency order')
+    .option('-s, --select <expr>', 'asset selection, e.g. "+sf_curated/dim_sf_user_scd" or "group:raw"')
+    .option('--full-refresh', 'rebuild from scratch instead of incrementally', false)
+    .option('--json', 'print the run result as JSON on stdout', false)
+    .option('--lock-timeout <seconds>', 'wait this long for a running run to finish', parseNonNegativeNumber('--lock-timeout'), 0)
+    .option('--concurrency <n>', 'independent assets materialized at once', parsePositiveInt('--concurrency'), 2)
+    .addOption(
+      new Option('--trigger <kind>', 'what started this run (recorded in the event log)')
+        .argParser(parseChoice('--trigger', ['cli', 'schedule', 'manual'] as const))
+        .default(process.env.SFPIPE_TRIGGER ?? 'cli'),
+    )
+    .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
+}
+
+async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<number> {
+  const graph = buildAssetGraph(ctx.pipeline.definitions);
+  const selection = selectAssets(opts.select, graph);
+  const materializable = [...selection].filter((k) => !graph.get(k).external);
+  if (materializable.length === 0) {
+    throw new UsageError(`the selection "${opts.select ?? '*'}" matches no asset that can be materialized (only external assets or none)`);
+  }
+  const logger = ctx.logger;
+  const runId = newRunId();
+  const eventLog = await ctx.openEventLog();
+  const lock = await ctx.runLock();
+  const controller = new AbortController();
+  let signalName: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalName) return;
+    signalName = sig;
+    logger.warn(`received ${sig}: no new work starts, running steps are canceled`, { runId });
+    controller.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    let lease;
+    try {
+      lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
+    } catch (err) {
+      if (err instanceof LockHeldError) {
+        ctx.stderr.write(`sfpipe: ${err.message}; try again later or pass --lock-timeout SECONDS to wait\n`);
+        return EXIT.FAILURE;
+      }
+      throw err;
+    }
+    try {
+      let opened;
+      try {
+        opened = await ctx.pipeline.openResources({ ...ctx.pipelineContext(), fullRefresh: opts.fullRefresh, runId });
+      } catch (err) {
+        const now = new Date().toISOString();
+        await eventLog.startRun({ runId, selection: opts.select ?? '*', assets: materializable, trigger: opts.trigger, fullRefresh: opts.fullRefresh, startedAt: now });
+        await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
+        ctx.stderr.write(`sfpipe: could not open the pipeline's resources: ${errorMessage(err)}\n`);
+        return EXIT.FAILURE;
+      }
+      let result: RunResult;
+      try {
+        result = await executeRun({
+          graph,
+          selection,
+          selectionText: opts.select ?? '*',
+          eventLog,
+          resources: opened.resources,
+          logger,
+          runId,
+          trigger: opts.trigger,
+          fullRefresh: opts.fullRefresh,
+          concurrency: opts.concurrency,
+          signal: controller.signal,
+        });
+      } finally {
+        await opened.close();
+      }
+      ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderRun(result));
+      if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+      return result.status === 'SUCCESS' ? EXIT.OK : EXIT.FAILURE;
+    } finally {
+      await lease.release();
+    }
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await eventLog.close();
+  }
+}
+
+function renderRun(result: RunResult): string {
+  const mark = { SUCCESS: '✓', FAILED: '✗', SKIPPED: '-', CANCELED: '⊘' } as const;
+  const lines = [`run ${result.runId} ${result.status}`];
+  for (const s of result.steps) {
+    const failedChecks = s.checks.filter((c) => !c.passed).map((c) => `${c.checkName} (${c.severity})`);
+    const detail = s.error ?? s.reason ?? (failedChecks.length ? `failed checks: ${failedChecks.join(', ')}` : '');
+    lines.push(`  ${mark[s.status]} ${s.key}  ${s.status}${s.attempts > 1 ? ` after ${s.attempts} attempts` : ''}${detail ? ` — ${detail}` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}

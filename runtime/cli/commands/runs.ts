@@ -1,0 +1,66 @@
+import { Command } from 'commander';
+import type { RunRecord } from '../../event-log.js';
+import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { parsePositiveInt } from '../parse.js';
+
+export function runsCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
+  return new Command('runs')
+    .description('List recent runs, newest first')
+    .option('-n, --limit <n>', 'how many runs', parsePositiveInt('--limit'), 20)
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { limit: number; json: boolean }) => {
+      const c = ctx();
+      const eventLog = await c.openEventLog();
+      try {
+        const runs = await eventLog.recentRuns(opts.limit);
+        c.write(opts.json ? JSON.stringify({ runs }, null, 2) + '\n' : renderRuns(runs));
+      } finally {
+        await eventLog.close();
+      }
+      setExit(EXIT.OK);
+    });
+}
+
+export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
+  return new Command('events')
+    .description("Show one run and all of its events (a run id or a unique prefix of at least 6 characters)")
+    .argument('<run-id>', 'the run id or a unique prefix')
+    .option('--json', 'print JSON', false)
+    .action(async (runIdArg: string, opts: { json: boolean }) => {
+      const c = ctx();
+      const eventLog = await c.openEventLog();
+      try {
+        const run = await eventLog.getRun(runIdArg);
+        if (!run) {
+          c.stderr.write(`sfpipe: no run with id "${runIdArg}"; list runs with: sfpipe runs\n`);
+          setExit(EXIT.FAILURE);
+          return;
+        }
+        const events = await eventLog.runEvents(run.runId);
+        if (opts.json) {
+          c.write(JSON.stringify({ run, events }, null, 2) + '\n');
+        } else {
+          const lines = renderRuns([run]).trimEnd().split('\n').slice(1);
+          for (const e of events) {
+            const data = Object.keys(e.data).length ? ' ' + JSON.stringify(e.data) : '';
+            lines.push(`  ${e.timestamp}  ${e.type.padEnd(22)} ${e.assetKey ?? ''}${data}`);
+          }
+          c.write(lines.join('\n') + '\n');
+        }
+      } finally {
+        await eventLog.close();
+      }
+      setExit(EXIT.OK);
+    });
+}
+
+function renderRuns(runs: RunRecord[]): string {
+  const lines = ['RUN ID                                STATUS    TRIGGER   STARTED                   DURATION  SELECTION'];
+  for (const r of runs) {
+    const dur = r.endedAt ? `${((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)}s` : '-';
+    lines.push(`${r.runId.padEnd(37)} ${r.status.padEnd(9)} ${r.trigger.padEnd(9)} ${r.startedAt.padEnd(25)} ${dur.padEnd(9)} ${r.selection}${r.fullRefresh ? ' (full refresh)' : ''}`);
+    if (r.error) lines.push(`    ${r.error}`);
+  }
+  return lines.join('\n') + '\n';
+}

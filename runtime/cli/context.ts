@@ -1,0 +1,64 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { EventLog } from '../event-log.js';
+import { createLogger, type LogFormat, type Logger } from '../logging.js';
+import type { Pipeline, PipelineContext } from '../pipeline.js';
+import type { RunLock } from '../run-lock.js';
+import { resolveStateDir } from '../state.js';
+import { UsageError } from '../errors.js';
+
+export interface GlobalOptions {
+  logFormat: LogFormat;
+  logLevel: string;
+}
+
+/** Everything a command needs, created on demand so `--help` stays cheap. */
+export class CliContext {
+  readonly pipeline: Pipeline<any>;
+  readonly stateDir: string;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  #logger: Logger | null = null;
+  #program: Command;
+
+  constructor(pipeline: Pipeline<any>, program: Command, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) {
+    this.pipeline = pipeline;
+    this.#program = program;
+    this.stateDir = resolveStateDir();
+    this.stdout = io.stdout;
+    this.stderr = io.stderr;
+  }
+
+  get globals(): GlobalOptions {
+    const o = this.#program.opts<{ logFormat: string; logLevel: string }>();
+    if (!['auto', 'json', 'text'].includes(o.logFormat)) {
+      throw new UsageError(`--log-format must be auto, json or text (got "${o.logFormat}")`);
+    }
+    return { logFormat: o.logFormat as LogFormat, logLevel: o.logLevel };
+  }
+
+  get logger(): Logger {
+    this.#logger ??= createLogger({ format: this.globals.logFormat, level: this.globals.logLevel, stream: this.stderr });
+    return this.#logger;
+  }
+
+  pipelineContext(): PipelineContext {
+    return { stateDir: this.stateDir, logger: this.logger };
+  }
+
+  async openEventLog(): Promise<EventLog> {
+    if (this.pipeline.openEventLog) return this.pipeline.openEventLog(this.pipelineContext());
+    const { SqliteEventLog } = await import('../event-log-sqlite.js');
+    return SqliteEventLog.open(path.join(this.stateDir, 'events.sqlite'));
+  }
+
+  async runLock(): Promise<RunLock> {
+    if (this.pipeline.runLock) return this.pipeline.runLock(this.pipelineContext());
+    const { FileRunLock } = await import('../run-lock-file.js');
+    return new FileRunLock(path.join(this.stateDir, 'run.lock'));
+  }
+
+  write(text: string): void {
+    this.stdout.write(text);
+  }
+}

@@ -1,0 +1,9 @@
+export const EXIT = {
+  OK: 0,
+  /** Something failed, was skipped, or the lock is held. */
+  FAILURE: 1,
+  /** Bad flag, bad selection, bad input on the command line. */
+  USAGE: 2,
+  SIGINT: 130,
+  SIGTERM: 143,
+} as const;

@@ -1,0 +1,76 @@
+import { Command, CommanderError, Option } from 'commander';
+import { DefinitionError, errorMessage, UsageError } from '../errors.js';
+import type { PipelineLoader } from '../pipeline.js';
+import { lineageCommand } from './commands/lineage.js';
+import { materializeCommand } from './commands/materialize.js';
+import { eventsCommand, runsCommand } from './commands/runs.js';
+import { CliContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Runs the `sfpipe` CLI and resolves to its exit code. */
+export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const program = new Command('sfpipe')
+    .description('Dagster-style asset runtime for the Salesforce User history pipeline')
+    .addOption(new Option('--log-format <format>', 'log lines: json, text, or auto (json when not a TTY or in a cluster)').default('auto'))
+    .option('--log-level <level>', 'error, warn, info or debug', process.env.SFPIPE_LOG_LEVEL ?? 'info')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+
+  let pipeline;
+  try {
+    pipeline = await loadPipeline();
+  } catch (err) {
+    io.stderr.write(`sfpipe: could not load the pipeline definitions: ${errorMessage(err)}\n`);
+    return EXIT.FAILURE;
+  }
+  let context: CliContext | null = null;
+  const ctx = () => (context ??= new CliContext(pipeline, program, io));
+
+  program.addCommand(materializeCommand(ctx, setExit));
+  program.addCommand(lineageCommand(ctx, setExit));
+  program.addCommand(runsCommand(ctx, setExit));
+  program.addCommand(eventsCommand(ctx, setExit));
+  pipeline.registerCommands?.(program, () => ctx().pipelineContext());
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      if (err.code === 'commander.executeSubCommandAsync') return EXIT.FAILURE;
+      // Commander already printed the message.
+      return EXIT.USAGE;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`sfpipe: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    if (err instanceof DefinitionError) {
+      io.stderr.write(`sfpipe: invalid asset definitions: ${err.message}\n`);
+      return EXIT.FAILURE;
+    }
+    io.stderr.write(`sfpipe: ${errorMessage(err)}\n`);
+    return EXIT.FAILURE;
+  }
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap((c) => allCommands(c as Command))];
+}

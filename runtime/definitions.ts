@@ -1,0 +1,141 @@
+import type { AssetKey } from './keys.js';
+import type { Logger } from './logging.js';
+import type { MaterializationRecord } from './event-log.js';
+
+export type CheckSeverity = 'WARN' | 'ERROR';
+
+export type Metadata = Record<string, unknown>;
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Delay before the first retry; doubles each time. */
+  baseDelayMs: number;
+  /** Upper bound for one delay. */
+  maxDelayMs: number;
+  /** Fraction of the delay randomised (0..1). */
+  jitter: number;
+}
+
+export type FreshnessPolicy =
+  | { kind: 'time_window'; failAfterMs: number; warnAfterMs?: number }
+  | { kind: 'cron'; deadlineCron: string; lowerBoundDeltaMs: number; timezone?: string };
+
+/** What an asset's materialize function receives. */
+export interface MaterializeContext<R = unknown> {
+  readonly runId: string;
+  readonly assetKey: AssetKey;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly resources: R;
+  /** The asset's last successful materialization before this run, for cursors. */
+  readonly previous: MaterializationRecord | null;
+  readonly fullRefresh: boolean;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Adds metadata to this materialization; later calls merge over earlier ones. */
+  addMetadata(metadata: Metadata): void;
+}
+
+export interface MaterializeOutput {
+  metadata?: Metadata;
+}
+
+export type MaterializeFn<R = unknown> = (ctx: MaterializeContext<R>) => Promise<MaterializeOutput | void>;
+
+export interface CheckContext<R = unknown> {
+  readonly runId: string;
+  readonly assetKey: AssetKey;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly resources: R;
+  /** Metadata of the materialization just made in this run. */
+  readonly materialization: Metadata;
+}
+
+export interface CheckOutcome {
+  passed: boolean;
+  description?: string;
+  metadata?: Metadata;
+}
+
+export interface AssetCheckDef<R = unknown> {
+  name: string;
+  description?: string;
+  severity: CheckSeverity;
+  /** A blocking ERROR check that fails skips the asset's downstream. */
+  blocking: boolean;
+  evaluate: (ctx: CheckContext<R>) => Promise<CheckOutcome>;
+}
+
+export interface AssetDef<R = unknown> {
+  key: AssetKey;
+  deps: AssetKey[];
+  description: string;
+  group: string;
+  owners: string[];
+  tags: Record<string, string>;
+  kinds: string[];
+  codeVersion?: string;
+  freshness?: FreshnessPolicy;
+  checks: AssetCheckDef<R>[];
+  retry: RetryPolicy;
+  /** External (source) assets are observed, never materialized by us. */
+  external: boolean;
+  materialize?: MaterializeFn<R>;
+}
+
+export interface AssetSpec<R = unknown> {
+  key: AssetKey;
+  deps?: AssetKey[];
+  description?: string;
+  group?: string;
+  owners?: string[];
+  tags?: Record<string, string>;
+  kinds?: string[];
+  codeVersion?: string;
+  freshness?: FreshnessPolicy;
+  checks?: AssetCheckDef<R>[];
+  retry?: Partial<RetryPolicy>;
+  materialize: MaterializeFn<R>;
+}
+
+export type ExternalAssetSpec = Omit<AssetSpec, 'materialize' | 'retry' | 'checks'>;
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 0, baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0.2 };
+export const DEFAULT_GROUP = 'default';
+
+export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
+  return {
+    key: spec.key,
+    deps: [...(spec.deps ?? [])],
+    description: spec.description ?? '',
+    group: spec.group ?? DEFAULT_GROUP,
+    owners: [...(spec.owners ?? [])],
+    tags: { ...(spec.tags ?? {}) },
+    kinds: [...(spec.kinds ?? [])],
+    ...(spec.codeVersion === undefined ? {} : { codeVersion: spec.codeVersion }),
+    ...(spec.freshness === undefined ? {} : { freshness: spec.freshness }),
+    checks: [...(spec.checks ?? [])],
+    retry: { ...DEFAULT_RETRY, ...(spec.retry ?? {}) },
+    external: false,
+    materialize: spec.materialize,
+  };
+}
+
+export function defineExternalAsset<R = unknown>(spec: ExternalAssetSpec): AssetDef<R> {
+  return {
+    key: spec.key,
+    deps: [...(spec.deps ?? [])],
+    description: spec.description ?? '',
+    group: spec.group ?? DEFAULT_GROUP,
+    owners: [...(spec.owners ?? [])],
+    tags: { ...(spec.tags ?? {}) },
+    kinds: [...(spec.kinds ?? [])],
+    ...(spec.codeVersion === undefined ? {} : { codeVersion: spec.codeVersion }),
+    ...(spec.freshness === undefined ? {} : { freshness: spec.freshness }),
+    checks: [],
+    retry: { ...DEFAULT_RETRY },
+    external: true,
+  };
+}

@@ -1,0 +1,74 @@
+import type { CheckSeverity, Metadata } from './definitions.js';
+import type { AssetKey } from './keys.js';
+
+export type RunStatus = 'STARTED' | 'SUCCESS' | 'FAILURE' | 'CANCELED';
+export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'test';
+export type FreshnessState = 'PASS' | 'WARN' | 'FAIL' | 'UNKNOWN' | 'NOT_APPLICABLE';
+
+export interface RunRecord {
+  runId: string;
+  selection: string;
+  assets: AssetKey[];
+  trigger: RunTrigger;
+  fullRefresh: boolean;
+  status: RunStatus;
+  startedAt: string;
+  endedAt: string | null;
+  error: string | null;
+}
+
+export interface MaterializationRecord {
+  runId: string;
+  assetKey: AssetKey;
+  timestamp: string;
+  metadata: Metadata;
+}
+
+export interface CheckResultRecord {
+  runId: string;
+  assetKey: AssetKey;
+  checkName: string;
+  severity: CheckSeverity;
+  passed: boolean;
+  description: string | null;
+  metadata: Metadata;
+  timestamp: string;
+}
+
+export interface FreshnessRecord {
+  runId: string | null;
+  assetKey: AssetKey;
+  state: FreshnessState;
+  previousState: FreshnessState | null;
+  timestamp: string;
+  metadata: Metadata;
+}
+
+/** Every event of a run, in order; the record types above are views of these. */
+export interface RunEvent {
+  seq: number;
+  runId: string;
+  assetKey: AssetKey | null;
+  type: string;
+  timestamp: string;
+  data: Metadata;
+}
+
+export interface EventLog {
+  startRun(run: Omit<RunRecord, 'status' | 'endedAt' | 'error'>): Promise<void>;
+  finishRun(runId: string, status: Exclude<RunStatus, 'STARTED'>, endedAt: string, error?: string | null): Promise<void>;
+  /** Appends a generic step event (step started, retry, skipped, failed…). */
+  recordEvent(event: Omit<RunEvent, 'seq'>): Promise<void>;
+  recordMaterialization(m: MaterializationRecord): Promise<void>;
+  recordCheckResult(r: CheckResultRecord): Promise<void>;
+  recordFreshness(r: FreshnessRecord): Promise<void>;
+
+  lastMaterialization(assetKey: AssetKey): Promise<MaterializationRecord | null>;
+  /** The newest result of each check of the asset, keyed by check name. */
+  lastCheckResults(assetKey: AssetKey): Promise<Map<string, CheckResultRecord>>;
+  lastFreshness(assetKey: AssetKey): Promise<FreshnessRecord | null>;
+  recentRuns(limit: number): Promise<RunRecord[]>;
+  getRun(runId: string): Promise<RunRecord | null>;
+  runEvents(runId: string): Promise<RunEvent[]>;
+  close(): Promise<void>;
+}

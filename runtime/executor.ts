@@ -1,0 +1,189 @@
+import type { AssetGraph } from './graph.js';
+import type { EventLog, RunStatus, RunTrigger } from './event-log.js';
+import { errorMessage } from './errors.js';
+import { newRunId } from './ids.js';
+import type { AssetKey } from './keys.js';
+import type { Logger } from './logging.js';
+import { abortableSleep } from './retry.js';
+import { emptyStep, runStep, type StepEnv, type StepResult } from './step.js';
+
+export interface ExecuteOptions<R> {
+  graph: AssetGraph;
+  /** Keys to materialize; external assets in it are observed only and ignored. */
+  selection: ReadonlySet<AssetKey>;
+  /** The expression the selection came from, recorded with the run. */
+  selectionText?: string;
+  eventLog: EventLog;
+  resources: R;
+  logger: Logger;
+  runId?: string;
+  trigger?: RunTrigger;
+  fullRefresh?: boolean;
+  /** Independent assets materialized at once. */
+  concurrency?: number;
+  /** Aborting it cancels the run: no new step starts, running steps see their signal abort. */
+  signal?: AbortSignal;
+  now?: () => Date;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  /** Called as each step ends (progress reporting). */
+  onStep?: (step: StepResult) => void;
+}
+
+export interface RunResult {
+  runId: string;
+  status: Exclude<RunStatus, 'STARTED'>;
+  startedAt: string;
+  endedAt: string;
+  /** One entry per selected materializable asset, in topological order. */
+  steps: StepResult[];
+}
+
+/**
+ * Materializes the selection in topological order. A step starts once every selected
+ * upstream succeeded; a failed, skipped or canceled upstream (or one blocked by a failed
+ * blocking ERROR check) skips it with the reason recorded.
+ */
+export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult> {
+  const { graph, eventLog } = opts;
+  const runId = opts.runId ?? newRunId();
+  const now = opts.now ?? (() => new Date());
+  const concurrency = Math.max(1, opts.concurrency ?? 2);
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+
+  const order = graph.sort([...opts.selection].filter((k) => !graph.get(k).external));
+  const runLog = opts.logger.child({ runId });
+  const startedAt = now().toISOString();
+  await eventLog.startRun({
+    runId,
+    selection: opts.selectionText ?? '*',
+    assets: order,
+    trigger: opts.trigger ?? 'cli',
+    fullRefresh: opts.fullRefresh ?? false,
+    startedAt,
+  });
+  runLog.info(`run started: ${order.length} asset(s) to materialize`, { assets: order, fullRefresh: opts.fullRefresh ?? false });
+
+  const selected = new Set(order);
+  const results = new Map<AssetKey, StepResult>();
+  const running = new Map<AssetKey, Promise<void>>();
+  const pending = [...order];
+
+  const envFor = (key: AssetKey): StepEnv<R> => ({
+    runId,
+    fullRefresh: opts.fullRefresh ?? false,
+    resources: opts.resources,
+    eventLog,
+    log: opts.logger.child({ runId, assetKey: key }),
+    signal: controller.signal,
+    now,
+    sleep: opts.sleep ?? abortableSleep,
+    random: opts.random ?? Math.random,
+  });
+
+  const settle = async (step: StepResult) => {
+    results.set(step.key, step);
+    if (step.status === 'SKIPPED' || (step.status === 'CANCELED' && step.attempts === 0)) {
+      await eventLog.recordEvent({
+        runId,
+        assetKey: step.key,
+        type: step.status === 'SKIPPED' ? 'STEP_SKIPPED' : 'STEP_CANCELED',
+        timestamp: now().toISOString(),
+        data: { reason: step.reason },
+      });
+      const log = opts.logger.child({ runId, assetKey: step.key });
+      log.warn(`${step.status === 'SKIPPED' ? 'skipped' : 'canceled'}: ${step.reason}`);
+    }
+    opts.onStep?.(step);
+  };
+
+  // Why `key` cannot run, if an upstream prevents it; undefined while upstreams are still going.
+  const blockReason = (key: AssetKey): string | null | undefined => {
+    for (const dep of graph.parents(key)) {
+      if (!selected.has(dep)) continue;
+      const r = results.get(dep);
+      if (!r) return undefined;
+      if (r.status === 'FAILED') return `upstream ${dep} failed`;
+      if (r.status === 'SKIPPED') return `upstream ${dep} was skipped`;
+      if (r.status === 'CANCELED') return `upstream ${dep} was canceled`;
+      if (r.blocked) {
+        const check = r.checks.find((c) => !c.passed && c.severity === 'ERROR');
+        return `blocking check ${check?.checkName ?? '?'} on ${dep} failed`;
+      }
+    }
+    return null;
+  };
+
+  try {
+    while (pending.length > 0 || running.size > 0) {
+      let progressed = false;
+      for (let i = 0; i < pending.length; ) {
+        const key = pending[i]!;
+        if (controller.signal.aborted) {
+          pending.splice(i, 1);
+          await settle(emptyStep(key, 'CANCELED', 'the run was canceled before this step started'));
+          progressed = true;
+          continue;
+        }
+        const reason = blockReason(key);
+        if (reason === undefined) {
+          i++;
+          continue;
+        }
+        if (reason !== null) {
+          pending.splice(i, 1);
+          await settle(emptyStep(key, 'SKIPPED', reason));
+          progressed = true;
+          continue;
+        }
+        if (running.size >= concurrency) break;
+        pending.splice(i, 1);
+        const def = graph.get(key);
+        running.set(
+          key,
+          runStep(def, envFor(key))
+            .catch((err) => {
+              const failed = emptyStep(key, 'FAILED', null);
+              failed.error = `internal error: ${errorMessage(err)}`;
+              return failed;
+            })
+            .then(async (step) => {
+              running.delete(key);
+              await settle(step);
+            }),
+        );
+        progressed = true;
+      }
+      if (!progressed || running.size >= concurrency || pending.length === 0) {
+        if (running.size === 0) {
+          if (pending.length === 0) break;
+          // Unreachable with a valid DAG: every pending step waits on something that ran.
+          throw new Error(`scheduler stalled with pending steps: ${pending.join(', ')}`);
+        }
+        await Promise.race(running.values());
+      }
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+
+  const steps = order.map((k) => results.get(k)!);
+  const status: RunResult['status'] = controller.signal.aborted
+    ? 'CANCELED'
+    : steps.every((s) => s.status === 'SUCCESS' && !s.blocked)
+      ? 'SUCCESS'
+      : 'FAILURE';
+  const endedAt = now().toISOString();
+  const failures = steps.filter((s) => s.status !== 'SUCCESS' || s.blocked);
+  const error = failures.length
+    ? failures.map((s) => `${s.key}: ${s.status}${s.error ? ' ' + s.error : s.reason ? ' (' + s.reason + ')' : s.blocked ? ' (blocking check failed)' : ''}`).join('; ')
+    : null;
+  await eventLog.finishRun(runId, status, endedAt, error);
+  const summary = `run ${status.toLowerCase()}: ${steps.filter((s) => s.status === 'SUCCESS').length} succeeded, ${steps.filter((s) => s.status === 'FAILED').length} failed, ${steps.filter((s) => s.status === 'SKIPPED').length} skipped, ${steps.filter((s) => s.status === 'CANCELED').length} canceled`;
+  if (status === 'SUCCESS') runLog.info(summary);
+  else runLog.error(summary, { error });
+  return { runId, status, startedAt, endedAt, steps };
+}

@@ -1,0 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
+export function newRunId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import type { AssetDef } from './definitions.js';
+import type { EventLog } from './event-log.js';
+import type { Logger } from './logging.js';
+import type { RunLock } from './run-lock.js';
+
+export interface PipelineContext {
+  stateDir: string;
+  logger: Logger;
+}
+
+export interface OpenedResources<R> {
+  resources: R;
+  close(): Promise<void>;
+}
+
+/**
+ * What a pipeline hands the runtime's CLI. Definitions must be cheap to build:
+ * heavy clients are created in `openResources` or inside materialize functions.
+ */
+export interface Pipeline<R = unknown> {
+  name: string;
+  definitions: AssetDef<R>[];
+  openResources(ctx: PipelineContext & { fullRefresh: boolean; runId: string }): Promise<OpenedResources<R>>;
+  /** Defaults to the SQLite event log in the state directory. */
+  openEventLog?(ctx: PipelineContext): Promise<EventLog>;
+  /** Defaults to a file lock in the state directory. */
+  runLock?(ctx: PipelineContext): Promise<RunLock>;
+  /** Pipeline-specific commands (e.g. a simulator server). */
+  registerCommands?(program: Command, ctx: () => PipelineContext): void;
+}
+
+export type PipelineLoader = () => Promise<Pipeline<any>>;

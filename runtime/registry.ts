@@ -1,0 +1,74 @@
+import type { AssetDef } from './definitions.js';
+import { DefinitionError } from './errors.js';
+import { AssetGraph } from './graph.js';
+import { invalidKeyReason, type AssetKey } from './keys.js';
+
+/**
+ * Validates a set of asset definitions and builds their graph.
+ * Throws DefinitionError for malformed or duplicate keys, unknown deps, duplicate
+ * check names and cycles (naming the cycle's path).
+ */
+export function buildAssetGraph(defs: readonly AssetDef<any>[]): AssetGraph {
+  const byKey = new Map<AssetKey, AssetDef<any>>();
+  for (const def of defs) {
+    const bad = invalidKeyReason(def.key);
+    if (bad) throw new DefinitionError(`asset key "${def.key}" is invalid: ${bad}`);
+    if (byKey.has(def.key)) throw new DefinitionError(`asset key "${def.key}" is declared twice`);
+    if (def.external && def.materialize) {
+      throw new DefinitionError(`asset "${def.key}" is external and cannot have a materialize function`);
+    }
+    if (!def.external && !def.materialize) {
+      throw new DefinitionError(`asset "${def.key}" has no materialize function; declare it external if it is a source`);
+    }
+    const checkNames = new Set<string>();
+    for (const check of def.checks) {
+      if (checkNames.has(check.name)) {
+        throw new DefinitionError(`asset "${def.key}" declares the check "${check.name}" twice`);
+      }
+      checkNames.add(check.name);
+    }
+    byKey.set(def.key, def);
+  }
+  for (const def of defs) {
+    for (const dep of def.deps) {
+      if (!byKey.has(dep)) {
+        throw new DefinitionError(`asset "${def.key}" depends on "${dep}", which is not declared`);
+      }
+      if (dep === def.key) throw new DefinitionError(`asset "${def.key}" depends on itself`);
+    }
+  }
+  const cycle = findCycle(byKey);
+  if (cycle) throw new DefinitionError(`dependency cycle: ${cycle.join(' -> ')}`);
+  return new AssetGraph(defs);
+}
+
+function findCycle(byKey: Map<AssetKey, AssetDef<any>>): AssetKey[] | null {
+  const state = new Map<AssetKey, 'open' | 'done'>();
+  const stack: AssetKey[] = [];
+  const visit = (key: AssetKey): AssetKey[] | null => {
+    state.set(key, 'open');
+    stack.push(key);
+    for (const dep of [...(byKey.get(key)?.deps ?? [])].sort()) {
+      const s = state.get(dep);
+      if (s === 'open') {
+        // The path runs dependency -> dependent, the direction data flows.
+        const cyc = stack.slice(stack.indexOf(dep));
+        return [...cyc, dep].reverse();
+      }
+      if (s === undefined) {
+        const found = visit(dep);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(key, 'done');
+    return null;
+  };
+  for (const key of [...byKey.keys()].sort()) {
+    if (!state.has(key)) {
+      const found = visit(key);
+      if (found) return found;
+    }
+  }
+  return null;
+}
