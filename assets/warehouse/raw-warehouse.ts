@@ -1,0 +1,64 @@
+/** Where the raw Salesforce versions land: DuckDB on the embedded default, Athena/Iceberg in production. */
+
+export type ColumnType = 'string' | 'boolean' | 'timestamp' | 'double' | 'bigint' | 'date';
+
+export interface ColumnSpec {
+  /** Lower-case raw column name, e.g. `audit_phase__c`. */
+  name: string;
+  type: ColumnType;
+}
+
+/** One observed record version. Timestamps are Dates (UTC); missing fields are null. */
+export type RawRow = Record<string, string | number | boolean | Date | null>;
+
+export interface QuarantineRow {
+  /** The record as received, JSON. */
+  rawJson: string;
+  reason: string;
+}
+
+export interface LoadSummary {
+  /** New (id, systemmodstamp) versions written to raw. */
+  inserted: number;
+  /** Staged rows whose version raw already had (or that repeated within the load). */
+  duplicates: number;
+  quarantined: number;
+  /** Tombstone versions written for records a full refresh no longer saw. */
+  tombstones: number;
+}
+
+/** A run's staged load: nothing is visible in raw until `commit` returns. */
+export interface RawLoad {
+  append(rows: RawRow[]): Promise<void>;
+  quarantine(rows: QuarantineRow[]): Promise<void>;
+  /**
+   * Merges the staged versions into raw in one transaction, idempotently on (id, systemmodstamp).
+   * With `tombstonesAt`, also writes a tombstone (last known values, isdeleted = true,
+   * systemmodstamp = tombstonesAt) for each record whose latest raw version is live and
+   * that the load did not contain.
+   */
+  commit(opts?: { tombstonesAt?: Date }): Promise<LoadSummary>;
+  abort(): Promise<void>;
+}
+
+export class SchemaTypeChangeError extends Error {
+  override name = 'SchemaTypeChangeError';
+}
+
+export interface RawWarehouse {
+  readonly engine: 'duckdb' | 'athena';
+  /** A description for logs, without secrets (e.g. the DuckDB file path). */
+  readonly location: string;
+  /**
+   * Creates `sf_raw.sf_user` (the given columns plus `_extracted_at`, `_extraction_run_id`)
+   * and `sf_raw.sf_user_quarantine` when missing; adds configured columns the table lacks,
+   * keeping every row. A column whose type differs is a SchemaTypeChangeError naming it.
+   */
+  ensureRawTables(columns: ColumnSpec[]): Promise<{ added: string[] }>;
+  /** Max of the cursor column over committed live (non-tombstone) rows; null when raw is empty. */
+  watermark(cursorColumn: string): Promise<Date | null>;
+  /** Row and distinct-id counts of raw. */
+  rawStats(): Promise<{ rows: number; ids: number }>;
+  beginLoad(runId: string, extractedAt: Date): Promise<RawLoad>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+/** Who holds the run lock. */
+export interface LockHolder {
+  runId: string;
+  /** ISO timestamp of when the holder got the lock. */
+  since: string;
+  pid?: number;
+  host?: string;
+}
+
+export interface LockLease {
+  readonly holder: LockHolder;
+  /** Gives the lock up; calling it again does nothing. */
+  release(): Promise<void>;
+}
+
+/** Makes sure only one run writes the pipeline's state at a time. */
+export interface RunLock {
+  /** Waits up to timeoutMs (0 = don't wait) for the lock; throws LockHeldError naming the holder when it can't get it. */
+  acquire(runId: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<LockLease>;
+  /** The current holder, or null. */
+  holder(): Promise<LockHolder | null>;
+}
+
+export class LockHeldError extends Error {
+  override name = 'LockHeldError';
+  readonly holder: LockHolder;
+  constructor(holder: LockHolder) {
+    super(`run ${holder.runId} holds the lock since ${holder.since}`);
+    this.holder = holder;
+  }
+}

@@ -1,0 +1,150 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCliProcess, startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+const home = () => ({ SFPIPE_HOME: tempDir() });
+
+test('materialize runs the whole graph, exits 0, and lineage --format json has the documented shape', async (t) => {
+  const env = home();
+  const run = await runCliProcess(['materialize', '--json'], env);
+  t.is(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout);
+  t.is(result.status, 'SUCCESS');
+  t.deepEqual(result.steps.map((s: { key: string }) => s.key), ['reports/side_branch', 'sf_raw/sf_user', 'sf_staging/stg_sf_user', 'sf_curated/dim_sf_user_scd']);
+
+  const lineage = await runCliProcess(['lineage', '--format', 'json'], env);
+  t.is(lineage.code, 0, lineage.stderr);
+  const { assets } = JSON.parse(lineage.stdout);
+  const raw = assets.find((a: { key: string }) => a.key === 'sf_raw/sf_user');
+  t.like(raw, {
+    key: 'sf_raw/sf_user',
+    external: false,
+    group: 'raw',
+    kinds: ['typescript', 'duckdb'],
+    deps: ['salesforce/User'],
+    downstream: ['sf_staging/stg_sf_user'],
+    lastMaterialization: { runId: result.runId, metadata: { rows: 5000 } },
+    checks: [{ name: 'row_count_in_range', severity: 'ERROR', blocking: true, lastResult: 'PASSED' }],
+    freshness: { state: 'PASS' },
+  });
+  t.regex(raw.lastMaterialization.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const source = assets.find((a: { key: string }) => a.key === 'salesforce/User');
+  t.like(source, { external: true, deps: [], downstream: ['sf_raw/sf_user'], lastMaterialization: null, checks: [], freshness: { state: 'NOT_APPLICABLE' } });
+  const dim = assets.find((a: { key: string }) => a.key === 'sf_curated/dim_sf_user_scd');
+  t.like(dim, { freshness: { state: 'NOT_APPLICABLE' }, downstream: [] });
+});
+
+test('lineage before any run: never materialized, freshness UNKNOWN; mermaid and dot render edges', async (t) => {
+  const env = home();
+  const json = JSON.parse((await runCliProcess(['lineage', '--json', '--select', 'sf_raw/sf_user'], env)).stdout);
+  t.is(json.assets.length, 1);
+  t.is(json.assets[0].lastMaterialization, null);
+  t.is(json.assets[0].freshness.state, 'UNKNOWN');
+  t.is(json.assets[0].checks[0].lastResult, null);
+  const mermaid = await runCliProcess(['lineage', '--format', 'mermaid'], env);
+  t.regex(mermaid.stdout, /flowchart LR/);
+  t.regex(mermaid.stdout, /n_sf_raw_sf_user --> n_sf_staging_stg_sf_user/);
+  const dot = await runCliProcess(['lineage', '--format', 'dot', '--select', '+sf_staging/stg_sf_user'], env);
+  t.regex(dot.stdout, /"salesforce\/User" -> "sf_raw\/sf_user";/);
+  t.notRegex(dot.stdout, /dim_sf_user_scd/);
+});
+
+test('a selection syntax error exits 2 and points at the column', async (t) => {
+  const r = await runCliProcess(['materialize', '--select', 'key:(('], home());
+  t.is(r.code, 2);
+  t.regex(r.stderr, /column 5/);
+  t.regex(r.stderr, /key:\(\(\n\s+\^/);
+});
+
+test('usage errors exit 2: unknown flag, unknown command, bad option value, unknown key', async (t) => {
+  for (const args of [['materialize', '--bogus'], ['frobnicate'], ['runs', '--limit', 'zero'], ['lineage', '--format', 'xml'], ['materialize', '--select', 'sf_raw/nope']]) {
+    const r = await runCliProcess(args, home());
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.true(r.stderr.length > 0);
+  }
+});
+
+test('--help works on every command and exits 0', async (t) => {
+  for (const args of [['--help'], ['materialize', '--help'], ['lineage', '--help'], ['runs', '--help'], ['events', '--help']]) {
+    const r = await runCliProcess(args, home());
+    t.is(r.code, 0, args.join(' '));
+    t.regex(r.stdout, /Usage: sfpipe/);
+  }
+});
+
+test('a failing asset exits 1 and skips its downstream; runs and events show it', async (t) => {
+  const env = { ...home(), FIXTURE_FAIL: 'sf_raw/sf_user' };
+  const r = await runCliProcess(['materialize', '--json'], env);
+  t.is(r.code, 1);
+  const result = JSON.parse(r.stdout);
+  t.is(result.status, 'FAILURE');
+  const stg = result.steps.find((s: { key: string }) => s.key === 'sf_staging/stg_sf_user');
+  t.is(stg.status, 'SKIPPED');
+  t.is(stg.reason, 'upstream sf_raw/sf_user failed');
+
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs;
+  t.is(runs.length, 1);
+  t.is(runs[0].status, 'FAILURE');
+  const events = JSON.parse((await runCliProcess(['events', result.runId.slice(0, 8), '--json'], env)).stdout);
+  t.is(events.run.runId, result.runId);
+  t.true(events.events.some((e: { type: string; assetKey: string }) => e.type === 'STEP_SKIPPED' && e.assetKey === 'sf_curated/dim_sf_user_scd'));
+});
+
+test('a failed blocking check exits 1 and skips downstream', async (t) => {
+  const r = await runCliProcess(['materialize', '--json'], { ...home(), FIXTURE_FAIL_CHECK: 'sf_raw/sf_user' });
+  t.is(r.code, 1);
+  const stg = JSON.parse(r.stdout).steps.find((s: { key: string }) => s.key === 'sf_staging/stg_sf_user');
+  t.is(stg.reason, 'blocking check row_count_in_range on sf_raw/sf_user failed');
+});
+
+test('logs are JSON lines carrying the run id and the asset key when not a TTY', async (t) => {
+  const r = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user'], home());
+  t.is(r.code, 0);
+  const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+  t.true(lines.length >= 3);
+  for (const l of lines) t.truthy(l.runId);
+  t.true(lines.some((l) => l.assetKey === 'sf_raw/sf_user' && l.message === 'materialized'));
+});
+
+test('SIGTERM: no new work starts, the running step is canceled, the run is recorded CANCELED, exit non-zero', async (t) => {
+  const env = { ...home(), FIXTURE_SLOW_MS: '5000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  const { child, done } = startCli(['materialize', '--select', '+sf_staging/stg_sf_user', '--json'], env);
+  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE) && fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').includes('start sf_raw/sf_user'));
+  child.kill('SIGTERM');
+  const r = await done;
+  t.is(r.code, 143);
+  const result = JSON.parse(r.stdout);
+  t.is(result.status, 'CANCELED');
+  t.deepEqual(result.steps.map((s: { status: string }) => s.status), ['CANCELED', 'CANCELED']);
+  t.false(fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').includes('stg_sf_user'));
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs;
+  t.is(runs[0].status, 'CANCELED');
+});
+
+test('two concurrent runs are serialized by the lock: without waiting the second exits 1 naming the holder; with --lock-timeout it waits', async (t) => {
+  const env = { ...home(), FIXTURE_SLOW_MS: '3000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
+  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
+  const refused = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user'], env);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /run [0-9a-f-]{36} holds the lock since \d{4}-\d\d-\d\dT/);
+  const waiting = runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '30'], env);
+  const [a, b] = await Promise.all([first.done, waiting]);
+  t.is(a.code, 0);
+  t.is(b.code, 0, b.stderr);
+  // start/end pairs never interleave.
+  const lines = fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').trim().split('\n');
+  t.is(lines.length, 4);
+  t.deepEqual(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
+  t.is(lines[0]!.split(' ')[2], lines[1]!.split(' ')[2]);
+});
+
+async function waitFor(cond: () => boolean, timeoutMs = 15_000) {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
