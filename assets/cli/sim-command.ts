@@ -1,0 +1,29 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { PipelineContext } from '../../runtime/pipeline.js';
+import { simulatorStateFile } from '../simulator-endpoint.js';
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}.`);
+  return n;
+};
+
+/** `sfpipe sim serve`: the Salesforce simulator as a server any Salesforce client can use. */
+export function registerSimCommands(program: Command, ctx: () => PipelineContext): void {
+  const sim = new Command('sim').description('The Salesforce API simulator of the embedded default');
+  sim
+    .command('serve')
+    .description('Serve the simulated Salesforce org over HTTP until interrupted')
+    .option('-p, --port <n>', 'port (0 = any free port)', int('--port', 0), 8765)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--users <n>', 'org size for a new org', int('--users', 1), 5000)
+    .option('--seed <n>', 'generator seed for a new org', int('--seed', 0), 42)
+    .option('--state-file <path>', 'org state file (default: the embedded default\'s, in the state directory)')
+    .option('--ephemeral', 'keep the org in memory only', false)
+    .action(async (opts: { port: number; host: string; users: number; seed: number; stateFile?: string; ephemeral: boolean }) => {
+      const { serveCommand } = await import('../../sim/serve.js');
+      const stateFile = opts.ephemeral ? undefined : (opts.stateFile ?? simulatorStateFile(ctx().stateDir));
+      await serveCommand({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, ...(stateFile ? { stateFile } : {}) });
+    });
+  program.addCommand(sim);
+}

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ColumnType } from '../warehouse/raw-warehouse.js';
+import { ConfigError, ConfigReader } from './config-reader.js';
+import type { CredentialsSource, PipelineConfig, SourceColumn } from './pipeline-config.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The config shipped for the embedded default (simulator + DuckDB). */
+export function embeddedConfigPath(): string {
+  // Works from the sources and from dist/ alike.
+  const candidates = [path.join(here, 'embedded.yaml'), path.resolve(here, '../../../assets/config/embedded.yaml')];
+  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0]!;
+}
+
+/** `$SFPIPE_CONFIG` when set, else the embedded default. */
+export function loadPipelineConfig(file: string = process.env.SFPIPE_CONFIG || embeddedConfigPath()): PipelineConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read the pipeline config (${(err as NodeJS.ErrnoException).code ?? err}). Fix: point SFPIPE_CONFIG at a readable YAML file`);
+  }
+  return parsePipelineConfig(file, text);
+}
+
+const COLUMN_TYPES: readonly ColumnType[] = ['string', 'boolean', 'timestamp', 'double', 'bigint', 'date'];
+
+export function parsePipelineConfig(file: string, text: string): PipelineConfig {
+  const r = new ConfigReader(file, text);
+  const mode = r.oneOf(['salesforce', 'mode'], ['simulator', 'salesforce'] as const, 'simulator');
+  const apiVersion = r.string(['salesforce', 'api_version'], '62.0');
+  if (!/^\d{2}\.0$/.test(apiVersion)) r.fail(['salesforce', 'api_version'], `"${apiVersion}" is not an API version`, 'write it like "62.0" (quoted)');
+
+  const columns: SourceColumn[] = [];
+  const n = r.length(['source', 'columns']);
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const name = r.string(['source', 'columns', i, 'name']);
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) r.fail(['source', 'columns', i, 'name'], `"${name}" is not a Salesforce field name`, 'use the API name, e.g. Audit_Phase__c');
+    if (seen.has(name.toLowerCase())) r.fail(['source', 'columns', i, 'name'], `"${name}" is listed twice`, 'remove the duplicate');
+    seen.add(name.toLowerCase());
+    columns.push({ name, type: r.oneOf(['source', 'columns', i, 'type'], COLUMN_TYPES) });
+  }
+  const cursorField = r.string(['source', 'cursor_field'], 'SystemModstamp');
+  for (const required of ['Id', cursorField, 'SystemModstamp']) {
+    if (!seen.has(required.toLowerCase())) r.fail(['source', 'columns'], `must include ${required}`, `add "- { name: ${required}, type: ${required === 'Id' ? 'string' : 'timestamp'} }"`);
+  }
+
+  return {
+    file,
+    salesforce: {
+      mode,
+      apiVersion,
+      loginUrl: r.optionalString(['salesforce', 'login_url']),
+      auth: {
+        method: r.oneOf(['salesforce', 'auth', 'method'], ['client_credentials', 'jwt', 'refresh_token', 'password'] as const, 'client_credentials'),
+        credentials: readCredentials(r, mode),
+      },
+      simulator: {
+        users: r.number(['salesforce', 'simulator', 'users'], { min: 1, max: 10_000_000, integer: true, fallback: 5000 }),
+        seed: r.number(['salesforce', 'simulator', 'seed'], { integer: true, fallback: 42 }),
+        advanceDaysPerRun: r.number(['salesforce', 'simulator', 'advance_days_per_run'], { min: 0, max: 365, integer: true, fallback: 1 }),
+      },
+    },
+    source: {
+      object: r.string(['source', 'object'], 'User'),
+      destinationTable: r.string(['source', 'destination_table'], 'sf_user'),
+      cursorField,
+      lookbackMs: r.duration(['source', 'lookback'], '1h'),
+      bulkThreshold: r.number(['source', 'bulk_threshold'], { min: 1, integer: true, fallback: 50_000 }),
+      pageSize: r.number(['source', 'page_size'], { min: 200, max: 2000, integer: true, fallback: 2000 }),
+      apiBudgetShare: r.number(['source', 'api_budget_share'], { min: 0.01, max: 1, fallback: 0.5 }),
+      columns,
+    },
+    warehouse: {
+      engine: r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb'),
+      duckdb: { path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb') },
+    },
+  };
+}
+
+function readCredentials(r: ConfigReader, mode: 'simulator' | 'salesforce'): CredentialsSource {
+  const base = ['salesforce', 'auth', 'credentials'];
+  const source = r.oneOf([...base, 'source'], ['simulator', 'env', 'file', 'k8s_secret', 'aws_secrets_manager'] as const, mode === 'simulator' ? 'simulator' : 'env');
+  if (source === 'simulator' && mode !== 'simulator') {
+    r.fail([...base, 'source'], 'the simulator credentials only work with salesforce.mode: simulator', 'use env, file, k8s_secret or aws_secrets_manager');
+  }
+  if (r.has([...base, 'client_secret']) || r.has([...base, 'password']) || r.has([...base, 'private_key'])) {
+    throw new ConfigError(`${r.file}: salesforce.auth.credentials holds a secret value. Fix: keep secrets out of the config; use source: env, file, k8s_secret or aws_secrets_manager`);
+  }
+  switch (source) {
+    case 'simulator':
+      return { source };
+    case 'env':
+      return { source, prefix: r.string([...base, 'prefix'], 'SF_') };
+    case 'file':
+      return { source, path: r.string([...base, 'path']) };
+    case 'k8s_secret':
+      return { source, dir: r.string([...base, 'dir'], '/var/run/secrets/salesforce') };
+    case 'aws_secrets_manager': {
+      const region = r.optionalString([...base, 'region']);
+      const endpoint = r.optionalString([...base, 'endpoint']);
+      return {
+        source,
+        secretName: r.string([...base, 'secret_name']),
+        ...(region ? { region } : {}),
+        ...(endpoint ? { endpoint } : {}),
+      };
+    }
+  }
+}
+
+export { ConfigError };

@@ -1,0 +1,42 @@
+import type { ColumnType } from '../warehouse/raw-warehouse.js';
+
+export type CredentialsSource =
+  | { source: 'simulator' }
+  | { source: 'env'; prefix: string }
+  | { source: 'file'; path: string }
+  | { source: 'k8s_secret'; dir: string }
+  | { source: 'aws_secrets_manager'; secretName: string; region?: string; endpoint?: string };
+
+export type AuthMethod = 'client_credentials' | 'jwt' | 'refresh_token' | 'password';
+
+export interface SourceColumn {
+  /** The Salesforce field name, e.g. `Audit_Phase__c`. */
+  name: string;
+  type: ColumnType;
+}
+
+export interface PipelineConfig {
+  /** The file it came from, for messages. */
+  file: string;
+  salesforce: {
+    mode: 'simulator' | 'salesforce';
+    apiVersion: string;
+    loginUrl: string | null;
+    auth: { method: AuthMethod; credentials: CredentialsSource };
+    simulator: { users: number; seed: number; advanceDaysPerRun: number };
+  };
+  source: {
+    object: string;
+    destinationTable: string;
+    cursorField: string;
+    lookbackMs: number;
+    bulkThreshold: number;
+    pageSize: number;
+    apiBudgetShare: number;
+    columns: SourceColumn[];
+  };
+  warehouse: {
+    engine: 'duckdb' | 'athena';
+    duckdb: { path: string };
+  };
+}

@@ -1,0 +1,152 @@
+import type { MaterializeContext, Metadata } from '../../runtime/definitions.js';
+import { StepError } from '../../runtime/errors.js';
+import type { PipelineResources } from '../resources.js';
+import type { SalesforceApi } from '../salesforce/api.js';
+import { bulkQueryPages } from '../salesforce/bulk-query.js';
+import { planFields, type DescribeField } from '../salesforce/describe.js';
+import { convertRecord } from '../salesforce/records.js';
+import { restQueryPages } from '../salesforce/rest-query.js';
+import { extractionQuery } from '../salesforce/soql.js';
+import type { RawLoad } from '../warehouse/raw-warehouse.js';
+import { createProgress } from './progress.js';
+
+interface Counters {
+  fetched: number;
+  staged: number;
+  quarantined: number;
+}
+
+/**
+ * Extracts Salesforce User versions into sf_raw.sf_user: incremental on the cursor
+ * (`>= watermark - lookback`), everything on the first run or a full refresh (which
+ * also tombstones records no longer returned). The load commits atomically and the
+ * watermark is read back from committed raw rows, so it never runs ahead of the data.
+ */
+export async function extractSfUser(ctx: MaterializeContext<PipelineResources>): Promise<{ metadata: Metadata }> {
+  const { config } = ctx.resources;
+  const src = config.source;
+  const log = ctx.log;
+  const api = await ctx.resources.salesforce({ log, signal: ctx.signal });
+  const version = config.salesforce.apiVersion;
+
+  const describe = await api.request<{ fields: DescribeField[] }>('describe', { method: 'GET', url: `/services/data/v${version}/sobjects/${src.object}/describe` });
+  const plan = planFields(src.object, src.columns, describe.body.fields);
+  for (const m of plan.missing) log.warn(`${src.object} has no field ${m.name}; it is not queried and its raw column stays null`);
+
+  const warehouse = await ctx.resources.rawWarehouse();
+  log.info(`raw warehouse: ${warehouse.engine} at ${warehouse.location}`);
+  let load: RawLoad | null = null;
+  try {
+    const { added } = await warehouse.ensureRawTables(src.columns.map((c) => ({ name: c.name.toLowerCase(), type: c.type })));
+    if (added.length) log.info(`added raw columns: ${added.join(', ')}`);
+    const cursor = src.cursorField.toLowerCase();
+    const watermarkBefore = await warehouse.watermark(cursor);
+    const full = ctx.fullRefresh || watermarkBefore === null;
+    const since = full ? null : new Date(watermarkBefore!.getTime() - src.lookbackMs);
+    const soql = extractionQuery({ object: src.object, fields: plan.selected.map((c) => c.name), cursorField: src.cursorField, since });
+    log.info(`${full ? 'full' : 'incremental'} extraction: ${soql}`);
+
+    const extractedAt = new Date();
+    load = await warehouse.beginLoad(ctx.runId, extractedAt);
+    const counters: Counters = { fetched: 0, staged: 0, quarantined: 0 };
+    const progress = await createProgress(log, `extracting ${src.object}`);
+    const stage = async (records: Record<string, unknown>[], fromCsv: boolean) => {
+      const rows = [];
+      const bad = [];
+      for (const r of records) {
+        const c = convertRecord(r, plan.selected, fromCsv);
+        if ('row' in c) rows.push(c.row);
+        else bad.push(c.quarantine);
+      }
+      if (rows.length) await load!.append(rows);
+      if (bad.length) await load!.quarantine(bad);
+      counters.fetched += records.length;
+      counters.staged += rows.length;
+      counters.quarantined += bad.length;
+    };
+
+    const rest = restQueryPages(api, { apiVersion: version, soql, pageSize: src.pageSize });
+    const first = await rest.next();
+    const totalSize = first.done ? 0 : first.value.totalSize;
+    const serverTime = first.done ? null : first.value.serverTime;
+    if (!first.done) await stage(first.value.records, false);
+    progress.update(counters.fetched, totalSize);
+
+    let path: 'rest' | 'bulk' = 'rest';
+    let bulkError: string | null = null;
+    if (totalSize >= src.bulkThreshold) {
+      path = 'bulk';
+      try {
+        await rest.return(undefined);
+        for await (const page of bulkQueryPages(api, { apiVersion: version, soql, pageSize: 50_000, signal: ctx.signal })) {
+          await stage(page, true);
+          progress.update(counters.fetched, totalSize);
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        bulkError = (err as Error).message;
+        log.warn(`Bulk API 2.0 query failed, falling back to REST: ${bulkError}`);
+        path = 'rest';
+      }
+    }
+    if (path === 'rest') {
+      const pages = bulkError === null ? rest : restQueryPages(api, { apiVersion: version, soql, pageSize: src.pageSize });
+      const remaining = Math.max(0, Math.ceil((totalSize - counters.fetched) / src.pageSize));
+      api.ensureBudget(remaining, `the REST extraction of ${totalSize} records`);
+      for await (const page of pages) {
+        if (ctx.signal.aborted) throw new StepError('the extraction was canceled', { retryable: false });
+        await stage(page.records, false);
+        progress.update(counters.fetched, totalSize);
+      }
+    }
+    progress.stop();
+
+    const tombstonesAt = full && watermarkBefore !== null ? (serverTime ?? extractedAt) : undefined;
+    if (tombstonesAt && counters.staged === 0) {
+      // An empty answer to a full query is far likelier an outage or a permissions change
+      // than every user vanishing: refuse to tombstone the whole table.
+      const { ids } = await warehouse.rawStats();
+      throw new StepError(
+        `the full refresh returned no ${src.object} records while raw holds ${ids}; refusing to tombstone them all. ` +
+          'Check the integration user\'s access to User records, then rerun.',
+        { retryable: false },
+      );
+    }
+    const summary = await load.commit(tombstonesAt ? { tombstonesAt } : {});
+    load = null;
+    const watermarkAfter = await warehouse.watermark(cursor);
+    const metadata: Metadata = {
+      mode: full ? 'full' : 'incremental',
+      path,
+      records_fetched: counters.fetched,
+      total_size: totalSize,
+      versions_inserted: summary.inserted,
+      duplicates_skipped: summary.duplicates,
+      quarantined: counters.quarantined,
+      quarantine_rows_inserted: summary.quarantined,
+      tombstones: summary.tombstones,
+      watermark_before: watermarkBefore?.toISOString() ?? null,
+      watermark_after: watermarkAfter?.toISOString() ?? null,
+      lookback_ms: src.lookbackMs,
+      missing_fields: plan.missing.map((m) => m.name),
+      columns_added: added,
+      ...apiMetadata(api),
+      ...(bulkError ? { bulk_fallback_reason: bulkError } : {}),
+    };
+    log.info(
+      `extracted ${counters.fetched} record(s): ${summary.inserted} new version(s), ${summary.duplicates} duplicate(s), ${counters.quarantined} quarantined, ${summary.tombstones} tombstone(s); ${api.totalCalls} API call(s)`,
+    );
+    return { metadata };
+  } finally {
+    if (load) await load.abort().catch(() => {});
+    await warehouse.close();
+  }
+}
+
+function apiMetadata(api: SalesforceApi): Metadata {
+  return {
+    api_calls: { ...api.callsByKind },
+    api_calls_total: api.totalCalls,
+    api_usage: api.usage ? { used: api.usage.used, limit: api.usage.limit, remaining: api.usage.limit - api.usage.used } : null,
+  };
+}

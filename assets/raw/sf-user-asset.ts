@@ -1,0 +1,18 @@
+import { defineAsset } from '../../runtime/definitions.js';
+import type { PipelineResources } from '../resources.js';
+import { extractSfUser } from './extract-sf-user.js';
+
+export const SF_USER_KEY = 'sf_raw/sf_user';
+
+export const sfUserAsset = defineAsset<PipelineResources>({
+  key: SF_USER_KEY,
+  deps: ['salesforce/User'],
+  description: 'Append-only log of observed Salesforce User versions, one row per (id, systemmodstamp), loaded idempotently',
+  group: 'sf_raw',
+  kinds: ['typescript', 'salesforce'],
+  owners: ['team:data-platform'],
+  tags: { layer: 'raw', source: 'salesforce' },
+  codeVersion: '1',
+  retry: { maxRetries: 1, baseDelayMs: 5000, maxDelayMs: 60_000, jitter: 0.3 },
+  materialize: extractSfUser,
+});

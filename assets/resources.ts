@@ -1,0 +1,82 @@
+import path from 'node:path';
+import type { Logger } from '../runtime/logging.js';
+import type { PipelineConfig } from './config/pipeline-config.js';
+import { SalesforceApi } from './salesforce/api.js';
+import { connect } from './salesforce/connection.js';
+import { describeCredentials, loadCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
+import type { RawWarehouse } from './warehouse/raw-warehouse.js';
+
+/** A Salesforce endpoint and how to log in to it. */
+export interface SalesforceEndpoint {
+  loginUrl: string;
+  credentials: SalesforceCredentials;
+}
+
+export interface PipelineResources {
+  config: PipelineConfig;
+  stateDir: string;
+  /** A logged-in API session for one materialization (calls counted per session). */
+  salesforce(opts: { log: Logger; signal: AbortSignal }): Promise<SalesforceApi>;
+  /** Opens the raw warehouse; the caller closes it (DuckDB allows one writer per file). */
+  rawWarehouse(): Promise<RawWarehouse>;
+  close(): Promise<void>;
+}
+
+export interface ResourceOptions {
+  config: PipelineConfig;
+  stateDir: string;
+  logger: Logger;
+  /** Resolves where Salesforce is (starting the simulator in simulator mode). */
+  endpoint: () => Promise<SalesforceEndpoint>;
+  onClose?: () => Promise<void>;
+}
+
+export function createResources(o: ResourceOptions): PipelineResources {
+  let endpoint: Promise<SalesforceEndpoint> | null = null;
+  return {
+    config: o.config,
+    stateDir: o.stateDir,
+    async salesforce({ log, signal }) {
+      endpoint ??= o.endpoint();
+      const ep = await endpoint;
+      let tokenRequests = 0;
+      let apiRef: SalesforceApi | null = null;
+      log.info(`logging in to Salesforce at ${ep.loginUrl} (${o.config.salesforce.auth.method}; credentials have: ${describeCredentials(ep.credentials)})`);
+      const conn = await connect({
+        method: o.config.salesforce.auth.method,
+        credentials: ep.credentials,
+        loginUrl: ep.loginUrl,
+        apiVersion: o.config.salesforce.apiVersion,
+        onTokenRequest: () => {
+          tokenRequests++;
+          apiRef?.count('auth');
+        },
+      });
+      const api = new SalesforceApi(conn, { log, signal, budgetShare: o.config.source.apiBudgetShare });
+      for (let i = 0; i < tokenRequests; i++) api.count('auth');
+      apiRef = api;
+      return api;
+    },
+    async rawWarehouse() {
+      if (o.config.warehouse.engine !== 'duckdb') {
+        throw new Error(`warehouse.engine "${o.config.warehouse.engine}" is not available yet; use duckdb`);
+      }
+      const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');
+      return DuckDbRawWarehouse.open(path.resolve(o.stateDir, o.config.warehouse.duckdb.path));
+    },
+    async close() {
+      await o.onClose?.();
+    },
+  };
+}
+
+/** Credentials from the configured source, or the simulator's public demo ones. */
+export async function resolveEndpoint(config: PipelineConfig, simulatorUrl: () => Promise<{ url: string; credentials: SalesforceCredentials }>): Promise<SalesforceEndpoint> {
+  if (config.salesforce.mode === 'simulator') {
+    const sim = await simulatorUrl();
+    return { loginUrl: config.salesforce.loginUrl ?? sim.url, credentials: sim.credentials };
+  }
+  const credentials = await loadCredentials(config.salesforce.auth.credentials);
+  const loginUrl = config.salesforce.loginUrl ?? credentials.loginUrl ?? 'https://login.salesforce.com';
+  return { loginUrl, credentials };
+}

@@ -1,0 +1,59 @@
+import { parse } from 'csv-parse/sync';
+import { abortableSleep } from '../../runtime/retry.js';
+import { SalesforceApiError, type SalesforceApi } from './api.js';
+
+interface JobInfo {
+  id: string;
+  state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Failed' | 'Aborted';
+  errorMessage?: string;
+  numberRecordsProcessed?: number;
+}
+
+export interface BulkOptions {
+  apiVersion: string;
+  soql: string;
+  /** Records per results page (bounds memory). */
+  pageSize: number;
+  pollIntervalMs?: number;
+  pollTimeoutMs?: number;
+  signal: AbortSignal;
+}
+
+/** Bulk API 2.0 query: create the job, poll until JobComplete, read CSV pages by Sforce-Locator. */
+export async function* bulkQueryPages(api: SalesforceApi, opts: BulkOptions): AsyncGenerator<Record<string, string>[]> {
+  const base = `/services/data/v${opts.apiVersion}/jobs/query`;
+  const created = await api.request<JobInfo>('bulkCreate', {
+    method: 'POST',
+    url: base,
+    body: JSON.stringify({ operation: 'query', query: opts.soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' }),
+  });
+  const jobId = created.body.id;
+  const deadline = Date.now() + (opts.pollTimeoutMs ?? 10 * 60_000);
+  let interval = opts.pollIntervalMs ?? 500;
+  for (;;) {
+    const job = (await api.request<JobInfo>('bulkPoll', { method: 'GET', url: `${base}/${jobId}` })).body;
+    if (job.state === 'JobComplete') break;
+    if (job.state === 'Failed' || job.state === 'Aborted') {
+      throw new SalesforceApiError(`Bulk API 2.0 job ${jobId} ${job.state}: ${job.errorMessage ?? 'no message'}`, { status: null, errorCode: 'BULK_JOB_FAILED', retryable: true });
+    }
+    if (Date.now() > deadline) {
+      throw new SalesforceApiError(`Bulk API 2.0 job ${jobId} still ${job.state} after ${Math.round((opts.pollTimeoutMs ?? 600_000) / 1000)} s`, { status: null, errorCode: 'BULK_JOB_TIMEOUT', retryable: true });
+    }
+    await abortableSleep(interval, opts.signal);
+    interval = Math.min(5000, Math.round(interval * 1.5));
+  }
+  let locator: string | null = null;
+  do {
+    const q: string = `maxRecords=${opts.pageSize}${locator ? `&locator=${encodeURIComponent(locator)}` : ''}`;
+    const res: { body: string; headers: Record<string, string> } = await api.request<string>(
+      'bulkResults',
+      { method: 'GET', url: `${base}/${jobId}/results?${q}`, headers: { Accept: 'text/csv' } },
+      { responseType: 'text/plain' },
+    );
+    const text = typeof res.body === 'string' ? res.body : String(res.body ?? '');
+    const records = text.trim().length === 0 ? [] : (parse(text, { columns: true, delimiter: ',', relax_column_count: false, bom: true }) as Record<string, string>[]);
+    yield records;
+    const next = res.headers['sforce-locator'];
+    locator = next && next !== 'null' ? next : null;
+  } while (locator);
+}

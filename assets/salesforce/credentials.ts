@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CredentialsSource } from '../config/pipeline-config.js';
+
+/** Salesforce connected-app credentials. Never logged: see `describeCredentials`. */
+export interface SalesforceCredentials {
+  loginUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  securityToken?: string;
+  /** PEM private key for the JWT bearer flow. */
+  privateKey?: string;
+  refreshToken?: string;
+}
+
+const FIELDS: Record<keyof SalesforceCredentials, string> = {
+  loginUrl: 'login_url',
+  clientId: 'client_id',
+  clientSecret: 'client_secret',
+  username: 'username',
+  password: 'password',
+  securityToken: 'security_token',
+  privateKey: 'private_key',
+  refreshToken: 'refresh_token',
+};
+
+export class CredentialsError extends Error {
+  override name = 'CredentialsError';
+}
+
+/** Loads credentials from env, a JSON file, a mounted Kubernetes Secret or AWS Secrets Manager. */
+export async function loadCredentials(source: CredentialsSource, env: NodeJS.ProcessEnv = process.env): Promise<SalesforceCredentials> {
+  switch (source.source) {
+    case 'simulator':
+      throw new CredentialsError('simulator credentials come from the simulator itself');
+    case 'env': {
+      const out: SalesforceCredentials = {};
+      for (const [key, name] of Object.entries(FIELDS)) {
+        const v = env[`${source.prefix}${name.toUpperCase()}`];
+        if (v) out[key as keyof SalesforceCredentials] = v;
+      }
+      const keyFile = env[`${source.prefix}PRIVATE_KEY_FILE`];
+      if (keyFile && !out.privateKey) out.privateKey = readText(keyFile, `${source.prefix}PRIVATE_KEY_FILE`);
+      return out;
+    }
+    case 'file':
+      return fromJson(readText(source.path, 'the credentials file'), `the credentials file ${source.path}`);
+    case 'k8s_secret': {
+      const out: SalesforceCredentials = {};
+      if (!fs.existsSync(source.dir)) throw new CredentialsError(`the Secret mount ${source.dir} does not exist; mount the Salesforce Secret there or change salesforce.auth.credentials.dir`);
+      for (const [key, name] of Object.entries(FIELDS)) {
+        const file = path.join(source.dir, name);
+        if (fs.existsSync(file)) out[key as keyof SalesforceCredentials] = fs.readFileSync(file, 'utf8').trim();
+      }
+      return out;
+    }
+    case 'aws_secrets_manager': {
+      const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+      const client = new SecretsManagerClient({
+        ...(source.region ? { region: source.region } : {}),
+        ...(source.endpoint ? { endpoint: source.endpoint } : {}),
+      });
+      try {
+        const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretName }));
+        if (!out.SecretString) throw new CredentialsError(`the secret ${source.secretName} has no SecretString; store the credentials as JSON text`);
+        return fromJson(out.SecretString, `the secret ${source.secretName}`);
+      } catch (err) {
+        if (err instanceof CredentialsError) throw err;
+        throw new CredentialsError(`cannot read the secret ${source.secretName} from AWS Secrets Manager: ${(err as Error).name}`);
+      } finally {
+        client.destroy();
+      }
+    }
+  }
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CredentialsError(`cannot read ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function fromJson(text: string, what: string): SalesforceCredentials {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    // Never echo the text: it holds secrets.
+    throw new CredentialsError(`${what} is not valid JSON; store an object such as {"client_id": "...", "client_secret": "..."}`);
+  }
+  if (!obj || typeof obj !== 'object') throw new CredentialsError(`${what} must be a JSON object`);
+  const src = obj as Record<string, unknown>;
+  const out: SalesforceCredentials = {};
+  for (const [key, name] of Object.entries(FIELDS)) {
+    const v = src[name] ?? src[key];
+    if (typeof v === 'string' && v.length > 0) out[key as keyof SalesforceCredentials] = v;
+  }
+  return out;
+}
+
+/** Which fields are present, for messages; values never appear. */
+export function describeCredentials(c: SalesforceCredentials): string {
+  return Object.keys(FIELDS)
+    .filter((k) => c[k as keyof SalesforceCredentials])
+    .join(', ');
+}

@@ -1,0 +1,544 @@
+/**
+ * The raw layer on a DuckDB file (the embedded default): `sf_raw.sf_user`, an append-only log of
+ * observed Salesforce User versions keyed by (id, systemmodstamp), and `sf_raw.sf_user_quarantine`.
+ *
+ * Loads stage rows in a TEMP table on their own connection (temp data never reaches the database
+ * file or its WAL, so a crash while staging leaves raw untouched) and merge them into raw in one
+ * transaction at commit. DuckDB allows one process per file: `close()` closes every connection and
+ * the instance so that dbt can open the file next.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBDataChunkWriter,
+  DuckDBInstance,
+  timestampValue,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+
+import {
+  DUCKDB_TYPE,
+  encoderFor,
+  logicalTypeOf,
+  quoteIdent,
+  type ValueEncoder,
+} from './duckdb-values.js';
+import {
+  SchemaTypeChangeError,
+  type ColumnSpec,
+  type ColumnType,
+  type LoadSummary,
+  type QuarantineRow,
+  type RawLoad,
+  type RawRow,
+  type RawWarehouse,
+} from './raw-warehouse.js';
+
+export const RAW_SCHEMA = 'sf_raw';
+export const RAW_TABLE = 'sf_user';
+export const QUARANTINE_TABLE = 'sf_user_quarantine';
+/** Columns every raw row gets from its load, never from the source. */
+export const LOAD_COLUMNS: readonly ColumnSpec[] = [
+  { name: '_extracted_at', type: 'timestamp' },
+  { name: '_extraction_run_id', type: 'string' },
+];
+
+const RAW = `${quoteIdent(RAW_SCHEMA)}.${quoteIdent(RAW_TABLE)}`;
+const QUARANTINE = `${quoteIdent(RAW_SCHEMA)}.${quoteIdent(QUARANTINE_TABLE)}`;
+const STAGE_ROWS = 'sfpipe_stage_rows';
+const STAGE_QUARANTINE = 'sfpipe_stage_quarantine';
+const STAGE_ROWS_SQL = `temp.main.${quoteIdent(STAGE_ROWS)}`;
+const STAGE_QUARANTINE_SQL = `temp.main.${quoteIdent(STAGE_QUARANTINE)}`;
+const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
+
+/**
+ * Files this process has open. DuckDB's file lock is per process, so a second instance on the same
+ * file in the same process is not refused by DuckDB — and two instances writing one file corrupt it.
+ */
+const openFiles = new Set<string>();
+
+/** Test hooks for a load (crash tests); production callers pass nothing. */
+export interface DuckDbLoadOptions {
+  /** Awaited inside the commit transaction after every statement, right before COMMIT. */
+  beforeCommit?: () => void | Promise<void>;
+}
+
+interface TableColumn {
+  name: string;
+  /** DuckDB type as information_schema spells it, e.g. VARCHAR. */
+  dataType: string;
+}
+
+function ts(date: Date): DuckDBValue {
+  const millis = date.getTime();
+  if (!Number.isFinite(millis)) throw new TypeError('invalid Date');
+  return timestampValue(BigInt(millis) * 1000n);
+}
+
+function validateColumns(columns: readonly ColumnSpec[]): void {
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (typeof c.name !== 'string' || c.name.length === 0) throw new Error('raw column with an empty name');
+    if (!(c.type in DUCKDB_TYPE)) throw new Error(`raw column ${c.name}: unknown type ${String(c.type)}`);
+    const key = c.name.toLowerCase();
+    if (LOAD_COLUMN_NAMES.has(key)) throw new Error(`raw column ${c.name} is reserved for the loader`);
+    // DuckDB identifiers are case-insensitive: Name and name would be the same column.
+    if (seen.has(key)) throw new Error(`raw column ${c.name} is configured twice`);
+    seen.add(key);
+  }
+  const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
+  const require = (name: string, type: ColumnType): void => {
+    const c = byName.get(name);
+    if (!c) throw new Error(`raw columns must include ${name} (the version key is (id, systemmodstamp))`);
+    if (c.type !== type) throw new Error(`raw column ${name} must be of type ${type}, got ${c.type}`);
+  };
+  require('id', 'string');
+  require('systemmodstamp', 'timestamp');
+  const isdeleted = byName.get('isdeleted');
+  if (isdeleted && isdeleted.type !== 'boolean') {
+    throw new Error(`raw column isdeleted must be of type boolean, got ${isdeleted.type}`);
+  }
+}
+
+async function tableColumns(conn: DuckDBConnection, schema: string, table: string): Promise<TableColumn[]> {
+  const reader = await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM information_schema.columns
+     WHERE table_catalog = current_database() AND table_schema = $1 AND table_name = $2
+     ORDER BY ordinal_position`,
+    [schema, table],
+  );
+  return reader.getRowsJS().map(([name, dataType]) => ({ name: String(name), dataType: String(dataType) }));
+}
+
+/** The raw columns a load writes from its rows: everything but the load columns. */
+async function rawDataColumns(conn: DuckDBConnection): Promise<ColumnSpec[]> {
+  const cols = await tableColumns(conn, RAW_SCHEMA, RAW_TABLE);
+  if (cols.length === 0) throw new Error(`${RAW_SCHEMA}.${RAW_TABLE} does not exist: call ensureRawTables first`);
+  const out: ColumnSpec[] = [];
+  for (const c of cols) {
+    if (LOAD_COLUMN_NAMES.has(c.name.toLowerCase())) continue;
+    const type = logicalTypeOf(c.dataType);
+    if (!type) throw new Error(`${RAW_SCHEMA}.${RAW_TABLE}.${c.name} has unsupported type ${c.dataType}`);
+    out.push({ name: c.name, type });
+  }
+  return out;
+}
+
+async function inTransaction<T>(conn: DuckDBConnection, body: () => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    try {
+      await conn.run('ROLLBACK');
+    } catch {
+      // The transaction may already be aborted; the original error is what matters.
+    }
+    throw err;
+  }
+  await conn.run('COMMIT');
+  return result;
+}
+
+export class DuckDbRawWarehouse implements RawWarehouse {
+  readonly engine = 'duckdb' as const;
+  private readonly loads = new Set<DuckDbRawLoad>();
+  private commitQueue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    readonly location: string,
+    private readonly fileKey: string,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  /** Opens (creating if needed) the DuckDB file at `filePath`; the process holds its lock until `close()`. */
+  static async open(filePath: string): Promise<DuckDbRawWarehouse> {
+    if (filePath === '' || filePath === ':memory:') throw new Error('DuckDbRawWarehouse needs a file path');
+    const dir = path.dirname(path.resolve(filePath));
+    fs.mkdirSync(dir, { recursive: true });
+    const key = path.join(fs.realpathSync(dir), path.basename(filePath));
+    if (openFiles.has(key)) {
+      throw new Error(`DuckDB file ${filePath} is already open in this process: close the other DuckDbRawWarehouse first`);
+    }
+    openFiles.add(key);
+    try {
+      const instance = await DuckDBInstance.create(filePath);
+      let conn: DuckDBConnection;
+      try {
+        conn = await instance.connect();
+      } catch (err) {
+        instance.closeSync();
+        throw err;
+      }
+      return new DuckDbRawWarehouse(filePath, key, instance, conn);
+    } catch (err) {
+      openFiles.delete(key);
+      throw err;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`DuckDbRawWarehouse(${this.location}) is closed`);
+  }
+
+  async ensureRawTables(columns: ColumnSpec[]): Promise<{ added: string[] }> {
+    this.assertOpen();
+    validateColumns(columns);
+    const wanted = [...columns, ...LOAD_COLUMNS];
+    return inTransaction(this.conn, async () => {
+      await this.conn.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(RAW_SCHEMA)}`);
+      const existing = await tableColumns(this.conn, RAW_SCHEMA, RAW_TABLE);
+      const added: string[] = [];
+      if (existing.length === 0) {
+        const defs = wanted.map((c) => `${quoteIdent(c.name)} ${DUCKDB_TYPE[c.type]}`).join(', ');
+        await this.conn.run(`CREATE TABLE ${RAW} (${defs})`);
+      } else {
+        const byName = new Map(existing.map((c) => [c.name.toLowerCase(), c]));
+        const missing: ColumnSpec[] = [];
+        for (const c of wanted) {
+          const have = byName.get(c.name.toLowerCase());
+          if (!have) {
+            missing.push(c);
+            continue;
+          }
+          const want = DUCKDB_TYPE[c.type];
+          if (have.dataType.toUpperCase() !== want) {
+            throw new SchemaTypeChangeError(
+              `${RAW_SCHEMA}.${RAW_TABLE}.${have.name} has type ${have.dataType} in ${this.location}, ` +
+                `but the configuration declares ${c.type} (${want}). Raw keeps every observed version, so the ` +
+                `loader will not change a column's type in place: rename the column in the config or migrate ` +
+                `the table (a renamed column is added next to the old one; a migration is e.g. ALTER TABLE ` +
+                `${RAW_SCHEMA}.${RAW_TABLE} ALTER ${quoteIdent(have.name)} TYPE ${want}).`,
+            );
+          }
+        }
+        for (const c of missing) {
+          await this.conn.run(`ALTER TABLE ${RAW} ADD COLUMN ${quoteIdent(c.name)} ${DUCKDB_TYPE[c.type]}`);
+          added.push(c.name);
+        }
+      }
+      await this.conn.run(
+        `CREATE TABLE IF NOT EXISTS ${QUARANTINE} (raw_json VARCHAR, reason VARCHAR, ` +
+          `_extraction_run_id VARCHAR, _extracted_at TIMESTAMP)`,
+      );
+      return { added };
+    });
+  }
+
+  private async rawColumnNames(): Promise<Set<string> | null> {
+    const cols = await tableColumns(this.conn, RAW_SCHEMA, RAW_TABLE);
+    return cols.length === 0 ? null : new Set(cols.map((c) => c.name.toLowerCase()));
+  }
+
+  async watermark(cursorColumn: string): Promise<Date | null> {
+    this.assertOpen();
+    const cols = await this.rawColumnNames();
+    if (!cols) return null;
+    if (!cols.has(cursorColumn.toLowerCase())) {
+      throw new Error(`watermark: ${RAW_SCHEMA}.${RAW_TABLE} has no column ${cursorColumn}`);
+    }
+    const live = cols.has('isdeleted') ? 'WHERE coalesce(isdeleted, false) = false' : '';
+    const reader = await this.conn.runAndReadAll(
+      `SELECT epoch_ms(max(${quoteIdent(cursorColumn)})::TIMESTAMP) FROM ${RAW} ${live}`,
+    );
+    const value = reader.getRowsJS()[0]?.[0];
+    return value === null || value === undefined ? null : new Date(Number(value));
+  }
+
+  async rawStats(): Promise<{ rows: number; ids: number }> {
+    this.assertOpen();
+    if (!(await this.rawColumnNames())) return { rows: 0, ids: 0 };
+    const reader = await this.conn.runAndReadAll(`SELECT count(*), count(DISTINCT id) FROM ${RAW}`);
+    const [rows, ids] = reader.getRowsJS()[0] ?? [0, 0];
+    return { rows: Number(rows), ids: Number(ids) };
+  }
+
+  async beginLoad(runId: string, extractedAt: Date, options: DuckDbLoadOptions = {}): Promise<RawLoad> {
+    this.assertOpen();
+    ts(extractedAt); // validates
+    const columns = await rawDataColumns(this.conn);
+    const conn = await this.instance.connect();
+    try {
+      const defs = columns.map((c) => `${quoteIdent(c.name)} ${DUCKDB_TYPE[c.type]}`).join(', ');
+      await conn.run(`CREATE TEMP TABLE ${quoteIdent(STAGE_ROWS)} (${defs})`);
+      await conn.run(`CREATE TEMP TABLE ${quoteIdent(STAGE_QUARANTINE)} (raw_json VARCHAR, reason VARCHAR)`);
+      const rowAppender = await conn.createAppender(STAGE_ROWS, 'main', 'temp');
+      const quarantineAppender = await conn.createAppender(STAGE_QUARANTINE, 'main', 'temp');
+      const load = new DuckDbRawLoad(
+        {
+          conn,
+          columns,
+          rowAppender,
+          quarantineAppender,
+          runId,
+          extractedAt,
+          options,
+          serialize: (fn) => this.serializeCommit(fn),
+          onFinished: (l) => this.loads.delete(l),
+        },
+      );
+      this.loads.add(load);
+      return load;
+    } catch (err) {
+      conn.closeSync();
+      throw err;
+    }
+  }
+
+  /** Commits of concurrent loads run one after another. */
+  private serializeCommit<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.commitQueue.then(fn, fn);
+    this.commitQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Aborts open loads, closes every connection and the instance: the file lock is released on return. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const load of [...this.loads]) {
+      await load.abort().catch(() => undefined);
+    }
+    try {
+      this.conn.closeSync();
+    } finally {
+      try {
+        this.instance.closeSync();
+      } finally {
+        openFiles.delete(this.fileKey);
+      }
+    }
+  }
+}
+
+interface LoadContext {
+  conn: DuckDBConnection;
+  columns: ColumnSpec[];
+  rowAppender: DuckDBAppender;
+  quarantineAppender: DuckDBAppender;
+  runId: string;
+  extractedAt: Date;
+  options: DuckDbLoadOptions;
+  serialize: <T>(fn: () => Promise<T>) => Promise<T>;
+  onFinished: (load: DuckDbRawLoad) => void;
+}
+
+class DuckDbRawLoad implements RawLoad {
+  private readonly columnNames: string[];
+  private readonly columnSet: Set<string>;
+  private readonly encoders: ValueEncoder[];
+  private readonly rowWriter: DuckDBDataChunkWriter;
+  private readonly quarantineWriter: DuckDBDataChunkWriter;
+  private staged = 0;
+  private finished = false;
+  private busy = false;
+  private appendersClosed = false;
+  private committing: Promise<void> | undefined;
+  private finishing: Promise<void> | undefined;
+
+  constructor(private readonly ctx: LoadContext) {
+    this.columnNames = ctx.columns.map((c) => c.name);
+    this.columnSet = new Set(this.columnNames);
+    this.encoders = ctx.columns.map((c) => encoderFor(c.name, c.type));
+    this.rowWriter = DuckDBDataChunkWriter.forAppender(ctx.rowAppender);
+    this.quarantineWriter = DuckDBDataChunkWriter.forAppender(ctx.quarantineAppender);
+  }
+
+  private assertActive(op: string): void {
+    if (this.finished) throw new Error(`raw load ${this.ctx.runId}: ${op} after the load was committed or aborted`);
+    if (this.busy) throw new Error(`raw load ${this.ctx.runId}: ${op} while another call on the load is running`);
+  }
+
+  async append(rows: RawRow[]): Promise<void> {
+    this.assertActive('append');
+    if (rows.length === 0) return;
+    const n = this.columnNames.length;
+    // Encode the whole batch first so a bad row leaves nothing of the batch staged.
+    const encoded: DuckDBValue[][] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      const values: DuckDBValue[] = new Array(n);
+      let present = 0;
+      for (let c = 0; c < n; c++) {
+        const v = row[this.columnNames[c]!];
+        if (v !== undefined) present++;
+        try {
+          values[c] = this.encoders[c]!(v);
+        } catch (err) {
+          throw new Error(`raw load ${this.ctx.runId}: row ${r} of the batch: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      if (present !== Object.keys(row).length) {
+        const unknown = Object.keys(row).filter((k) => !this.columnSet.has(k));
+        throw new Error(
+          `raw load ${this.ctx.runId}: row ${r} of the batch has columns ${unknown.join(', ')} that ` +
+            `${RAW_SCHEMA}.${RAW_TABLE} lacks (add them with ensureRawTables before beginLoad)`,
+        );
+      }
+      const id = row['id'];
+      const stamp = row['systemmodstamp'];
+      if (id === null || id === undefined || id === '' || stamp === null || stamp === undefined) {
+        throw new Error(
+          `raw load ${this.ctx.runId}: row ${r} of the batch lacks id or systemmodstamp (quarantine such records instead)`,
+        );
+      }
+      encoded[r] = values;
+    }
+    for (const values of encoded) this.rowWriter.appendRow(values);
+    this.rowWriter.flush();
+    this.ctx.rowAppender.flushSync();
+    this.staged += rows.length;
+  }
+
+  async quarantine(rows: QuarantineRow[]): Promise<void> {
+    this.assertActive('quarantine');
+    if (rows.length === 0) return;
+    for (const q of rows) {
+      if (typeof q.rawJson !== 'string' || typeof q.reason !== 'string') {
+        throw new TypeError(`raw load ${this.ctx.runId}: quarantine rows need string rawJson and reason`);
+      }
+    }
+    for (const q of rows) this.quarantineWriter.appendRow([q.rawJson, q.reason]);
+    this.quarantineWriter.flush();
+    this.ctx.quarantineAppender.flushSync();
+  }
+
+  async commit(opts: { tombstonesAt?: Date } = {}): Promise<LoadSummary> {
+    this.assertActive('commit');
+    this.busy = true;
+    const committing = (async () => {
+      try {
+        return await this.ctx.serialize(() => this.merge(opts.tombstonesAt));
+      } finally {
+        this.busy = false;
+        await this.finish();
+      }
+    })();
+    this.committing = committing.then(
+      () => undefined,
+      () => undefined,
+    );
+    return committing;
+  }
+
+  private async merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+    const { conn, runId, extractedAt } = this.ctx;
+    this.closeAppenders();
+    const rawCols = await rawDataColumns(conn);
+    const rawNames = new Set(rawCols.map((c) => c.name.toLowerCase()));
+    if (tombstonesAt !== undefined) {
+      ts(tombstonesAt);
+      if (!rawNames.has('isdeleted')) {
+        throw new Error(`raw load ${runId}: tombstones need an isdeleted column in ${RAW_SCHEMA}.${RAW_TABLE}`);
+      }
+    }
+    const stagedCols = this.columnNames.filter((c) => rawNames.has(c.toLowerCase())).map(quoteIdent);
+    const loadCols = LOAD_COLUMNS.map((c) => quoteIdent(c.name)).join(', ');
+
+    return inTransaction(conn, async () => {
+      const inserted = await conn.run(
+        `INSERT INTO ${RAW} (${stagedCols.join(', ')}, ${loadCols})
+         SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
+         FROM (
+           SELECT * FROM ${STAGE_ROWS_SQL}
+           QUALIFY row_number() OVER (PARTITION BY id, systemmodstamp ORDER BY rowid) = 1
+         ) s
+         WHERE NOT EXISTS (
+           SELECT 1 FROM ${RAW} r WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+         )`,
+        [ts(extractedAt), runId],
+      );
+
+      let tombstones = 0;
+      if (tombstonesAt !== undefined) {
+        const allCols = rawCols.map((c) => c.name);
+        const select = allCols.map((name) => {
+          const lower = name.toLowerCase();
+          if (lower === 'isdeleted') return 'true';
+          if (lower === 'systemmodstamp') return '$3';
+          return `l.${quoteIdent(name)}`;
+        });
+        // The latest version of each record; a tombstone copies it unless it is already deleted,
+        // the load saw the record, or it is not older than the refresh (which then cannot have missed it).
+        const result = await conn.run(
+          `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
+           SELECT ${select.join(', ')}, $1, $2
+           FROM (
+             SELECT * FROM ${RAW}
+             QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC) = 1
+           ) l
+           WHERE coalesce(l.isdeleted, false) = false
+             AND l.systemmodstamp < $3
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE s.id = l.id)`,
+          [ts(extractedAt), runId, ts(tombstonesAt)],
+        );
+        tombstones = result.rowsChanged;
+      }
+
+      const quarantined = await conn.run(
+        `INSERT INTO ${QUARANTINE} (raw_json, reason, _extraction_run_id, _extracted_at)
+         SELECT q.raw_json, q.reason, $2, $1
+         FROM (SELECT DISTINCT raw_json, reason FROM ${STAGE_QUARANTINE_SQL}) q
+         WHERE NOT EXISTS (
+           SELECT 1 FROM ${QUARANTINE} x WHERE x.raw_json = q.raw_json AND x.reason = q.reason
+         )`,
+        [ts(extractedAt), runId],
+      );
+
+      await this.ctx.options.beforeCommit?.();
+      return {
+        inserted: inserted.rowsChanged,
+        duplicates: this.staged - inserted.rowsChanged,
+        quarantined: quarantined.rowsChanged,
+        tombstones,
+      };
+    });
+  }
+
+  /** Drops the staged rows. A no-op once the load is finished; during a commit, waits for it to end. */
+  async abort(): Promise<void> {
+    if (this.committing) return this.committing;
+    return this.finish();
+  }
+
+  private closeAppenders(): void {
+    if (this.appendersClosed) return;
+    this.appendersClosed = true;
+    // closeSync flushes; a failure here means staged data was rejected, which commit must surface.
+    try {
+      this.ctx.rowAppender.closeSync();
+    } finally {
+      this.ctx.quarantineAppender.closeSync();
+    }
+  }
+
+  /** Drops the staging tables and closes the load's connection. Idempotent; resolves once the connection is closed. */
+  private finish(): Promise<void> {
+    this.finishing ??= this.dropStaging();
+    return this.finishing;
+  }
+
+  private async dropStaging(): Promise<void> {
+    this.finished = true;
+    const { conn } = this.ctx;
+    try {
+      try {
+        this.closeAppenders();
+      } catch {
+        // Already closed by commit, or unusable: the temp tables go away with the connection anyway.
+      }
+      await conn.run(`DROP TABLE IF EXISTS ${STAGE_ROWS_SQL}`).catch(() => undefined);
+      await conn.run(`DROP TABLE IF EXISTS ${STAGE_QUARANTINE_SQL}`).catch(() => undefined);
+    } finally {
+      conn.closeSync();
+      this.ctx.onFinished(this);
+    }
+  }
+}
