@@ -1,0 +1,55 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, embeddedConfigPath, loadPipelineConfig, parsePipelineConfig } from '../../assets/config/load-config.js';
+import { tempDir } from '../helpers/temp.js';
+
+const embedded = () => fs.readFileSync(embeddedConfigPath(), 'utf8');
+
+test('the embedded default parses: simulator, DuckDB under the state dir, 1 h lookback, the seed columns', (t) => {
+  const c = loadPipelineConfig(embeddedConfigPath());
+  t.is(c.salesforce.mode, 'simulator');
+  t.is(c.salesforce.apiVersion, '62.0');
+  t.is(c.warehouse.engine, 'duckdb');
+  t.is(c.warehouse.duckdb.path, 'warehouse.duckdb');
+  t.is(c.source.lookbackMs, 3_600_000);
+  t.is(c.source.cursorField, 'SystemModstamp');
+  t.deepEqual(c.source.columns.map((x) => x.name), ['Id', 'Name', 'Division', 'Audit_Phase__c', 'IsActive', 'IsDeleted', 'LastModifiedDate', 'SystemModstamp']);
+});
+
+const bad: [string, (y: string) => string, RegExp][] = [
+  ['a bad duration names the path, the line and the fix', (y) => y.replace('lookback: 1h', 'lookback: an hour'), /cfg\.yaml: source\.lookback \(line \d+\): "an hour" is not a duration\. Fix: write a number and a unit/],
+  ['an unknown engine lists the choices', (y) => y.replace('engine: duckdb', 'engine: postgres'), /warehouse\.engine.*"postgres" is not one of duckdb, athena/],
+  ['a bad column type', (y) => y.replace('{ name: Division, type: string }', '{ name: Division, type: text }'), /source\.columns\[2\]\.type.*"text" is not one of string, boolean/],
+  ['a duplicate column', (y) => y.replace('{ name: Division, type: string }', '{ name: name, type: string }'), /"name" is listed twice/],
+  ['the cursor column must be configured', (y) => y.replace('    - { name: SystemModstamp, type: timestamp }\n', ''), /source\.columns.*must include SystemModstamp/],
+  ['page size is bounded', (y) => y.replace('page_size: 2000', 'page_size: 5000'), /source\.page_size.*5000 is out of range.*200\.\.2000/],
+  ['a secret in the config is refused without echoing it', (y) => y.replace('source: simulator      #', 'client_secret: hunter2\n      source: simulator      #'), /holds a secret value/],
+  ['invalid YAML', () => 'salesforce: [unclosed', /cfg\.yaml: invalid YAML/],
+  ['an unquoted api version that is not NN.0', (y) => y.replace('api_version: "62.0"', 'api_version: "v62"'), /salesforce\.api_version.*write it like "62\.0"/],
+];
+for (const [name, edit, expected] of bad) {
+  test(`config error: ${name}`, (t) => {
+    const err = t.throws(() => parsePipelineConfig('cfg.yaml', edit(embedded())), { instanceOf: ConfigError });
+    t.regex(err!.message, expected);
+    t.notRegex(err!.message, /hunter2/);
+  });
+}
+
+test('SFPIPE_CONFIG-style loading of a missing file says which file and how to fix it', (t) => {
+  const missing = path.join(tempDir(), 'nope.yaml');
+  const err = t.throws(() => loadPipelineConfig(missing), { instanceOf: ConfigError });
+  t.regex(err!.message, /nope\.yaml: cannot read the pipeline config \(ENOENT\)\. Fix: point SFPIPE_CONFIG/);
+});
+
+test('production credentials sources parse', (t) => {
+  const y = embedded()
+    .replace('mode: simulator ', 'mode: salesforce')
+    .replace('source: simulator      # the simulator\'s public demo credentials', 'source: aws_secrets_manager\n      secret_name: salesforce/production/credentials\n      region: us-east-1');
+  const c = parsePipelineConfig('prod.yaml', y);
+  t.deepEqual(c.salesforce.auth.credentials, { source: 'aws_secrets_manager', secretName: 'salesforce/production/credentials', region: 'us-east-1' });
+  const k8s = parsePipelineConfig('k.yaml', embedded().replace('mode: simulator ', 'mode: salesforce').replace("source: simulator      # the simulator's public demo credentials", 'source: k8s_secret'));
+  t.deepEqual(k8s.salesforce.auth.credentials, { source: 'k8s_secret', dir: '/var/run/secrets/salesforce' });
+  const err = t.throws(() => parsePipelineConfig('x.yaml', embedded().replace('mode: simulator ', 'mode: salesforce')), { instanceOf: ConfigError });
+  t.regex(err!.message, /simulator credentials only work with salesforce\.mode: simulator/);
+});

@@ -1,0 +1,72 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { SFPIPE } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+function sfpipe(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SFPIPE, ...args], { env: { ...process.env, SFPIPE_PIPELINE: '', SFPIPE_CONFIG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('the embedded default end to end: first run loads the org, the next sees it evolve; lineage reports it', async (t) => {
+  const env = { SFPIPE_HOME: tempDir() };
+  const first = await sfpipe(['materialize', '--json'], env);
+  t.is(first.code, 0, first.stderr);
+  const r1 = JSON.parse(first.stdout);
+  t.like(r1.steps[0], { key: 'sf_raw/sf_user', status: 'SUCCESS', metadata: { mode: 'full', path: 'rest', records_fetched: 5000, versions_inserted: 5000, missing_fields: ['IsDeleted'] } });
+  t.deepEqual(r1.steps[0].metadata.api_calls, { auth: 1, describe: 1, query: 1, queryMore: 2 });
+  t.regex(first.stderr, /"message":"User has no field IsDeleted/);
+
+  const second = await sfpipe(['materialize', '--json'], env);
+  t.is(second.code, 0, second.stderr);
+  const m2 = JSON.parse(second.stdout).steps[0].metadata;
+  t.is(m2.mode, 'incremental');
+  t.true(m2.versions_inserted > 50 && m2.versions_inserted < 500, `a day of changes: ${m2.versions_inserted}`);
+  t.true(m2.api_calls_total <= 3);
+  t.true(m2.watermark_after > m2.watermark_before);
+
+  const lineage = JSON.parse((await sfpipe(['lineage', '--json'], env)).stdout);
+  t.deepEqual(lineage.assets.map((a: { key: string }) => a.key), ['salesforce/User', 'sf_raw/sf_user']);
+  t.is(lineage.assets[1].lastMaterialization.metadata.versions_inserted, m2.versions_inserted);
+  // No secret reaches a log line.
+  t.notRegex(first.stderr + second.stderr, /sfpipe-sim-secret/);
+});
+
+test('a bad pipeline config fails the run with exit 1 and names the file and the fix', async (t) => {
+  const dir = tempDir();
+  const file = `${dir}/pipeline.yaml`;
+  (await import('node:fs')).writeFileSync(file, 'salesforce:\n  mode: simulator\nsource:\n  lookback: soon\n  columns:\n    - { name: Id, type: string }\n    - { name: SystemModstamp, type: timestamp }\n');
+  const r = await sfpipe(['materialize'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /pipeline\.yaml: source\.lookback \(line 4\): "soon" is not a duration\. Fix:/);
+});
+
+test('sfpipe sim serve: a server any Salesforce client can log in to; SIGTERM stops it', async (t) => {
+  const child = spawn(process.execPath, [SFPIPE, 'sim', 'serve', '--port', '0', '--users', '300', '--ephemeral'], {
+    env: { ...process.env, SFPIPE_PIPELINE: '', SFPIPE_HOME: tempDir() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error(`exited early: ${out}`)));
+  });
+  const jsforce = (await import('jsforce')).default;
+  const conn = new jsforce.Connection({ oauth2: { loginUrl: url, clientId: 'sfpipe-sim-client', clientSecret: 'sfpipe-sim-secret' }, version: '62.0' });
+  await conn.authorize({ grant_type: 'client_credentials' });
+  const count = await conn.query('SELECT COUNT() FROM User');
+  t.is(count.totalSize, 300);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.is(await exited, 0);
+});

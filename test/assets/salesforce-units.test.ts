@@ -1,0 +1,91 @@
+import test from 'ava';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CredentialsError, describeCredentials, loadCredentials } from '../../assets/salesforce/credentials.js';
+import { FieldTypeMismatchError, planFields } from '../../assets/salesforce/describe.js';
+import { jwtBearerAssertion } from '../../assets/salesforce/jwt.js';
+import { convertRecord } from '../../assets/salesforce/records.js';
+import { extractionQuery, parseSalesforceDatetime, soqlDatetime } from '../../assets/salesforce/soql.js';
+import { tempDir } from '../helpers/temp.js';
+
+const COLUMNS = [
+  { name: 'Id', type: 'string' as const },
+  { name: 'Name', type: 'string' as const },
+  { name: 'IsActive', type: 'boolean' as const },
+  { name: 'SystemModstamp', type: 'timestamp' as const },
+];
+
+test('SOQL: unquoted datetime literal floored to the second; WHERE only when incremental', (t) => {
+  t.is(soqlDatetime(new Date('2025-05-01T10:30:05.987Z')), '2025-05-01T10:30:05Z');
+  t.is(extractionQuery({ object: 'User', fields: ['Id', 'Name'], cursorField: 'SystemModstamp', since: null }), 'SELECT Id, Name FROM User');
+  t.is(
+    extractionQuery({ object: 'User', fields: ['Id'], cursorField: 'SystemModstamp', since: new Date('2025-05-01T09:30:00Z') }),
+    'SELECT Id FROM User WHERE SystemModstamp >= 2025-05-01T09:30:00Z',
+  );
+});
+
+test('Salesforce datetimes parse in REST (+0000) and ISO (Z, +hh:mm) forms; garbage is null', (t) => {
+  t.is(parseSalesforceDatetime('2025-05-01T10:30:00.000+0000')?.toISOString(), '2025-05-01T10:30:00.000Z');
+  t.is(parseSalesforceDatetime('2025-05-01T10:30:00.123Z')?.toISOString(), '2025-05-01T10:30:00.123Z');
+  t.is(parseSalesforceDatetime('2025-05-01T12:30:00.000+02:00')?.toISOString(), '2025-05-01T10:30:00.000Z');
+  for (const bad of ['', 'yesterday', '2025-13-45T99:00:00.000+0000', 12, null]) t.is(parseSalesforceDatetime(bad), null);
+});
+
+test('records: REST JSON and Bulk CSV strings convert alike; bad ones go to quarantine with a reason', (t) => {
+  const rest = convertRecord({ attributes: { type: 'User' }, Id: '005A', Name: "O'Brien", IsActive: true, SystemModstamp: '2025-05-01T10:30:00.000+0000' }, COLUMNS, false);
+  const csv = convertRecord({ Id: '005A', Name: "O'Brien", IsActive: 'true', SystemModstamp: '2025-05-01T10:30:00.000Z' }, COLUMNS, true);
+  t.deepEqual(rest, csv);
+  t.deepEqual(rest, { row: { id: '005A', name: "O'Brien", isactive: true, systemmodstamp: new Date('2025-05-01T10:30:00.000Z') } });
+  const emptyCsv = convertRecord({ Id: '005B', Name: '', IsActive: 'false', SystemModstamp: '2025-05-01T10:30:00.000Z' }, COLUMNS, true);
+  t.is((emptyCsv as { row: Record<string, unknown> }).row.name, null);
+
+  const noId = convertRecord({ attributes: { type: 'User' }, Name: 'x', SystemModstamp: '2025-05-01T10:30:00.000+0000' }, COLUMNS, false);
+  t.deepEqual(noId, { quarantine: { rawJson: '{"Name":"x","SystemModstamp":"2025-05-01T10:30:00.000+0000"}', reason: 'missing Id' } });
+  const badTs = convertRecord({ Id: '005C', SystemModstamp: 'not a time' }, COLUMNS, false);
+  t.is((badTs as { quarantine: { reason: string } }).quarantine.reason, 'unparseable SystemModstamp: "not a time"');
+});
+
+test('field plan: configured ∩ describe, missing ones reported, a type change is an error naming the field', (t) => {
+  const describe = [
+    { name: 'Id', type: 'id' },
+    { name: 'Name', type: 'string' },
+    { name: 'IsActive', type: 'boolean' },
+    { name: 'SystemModstamp', type: 'datetime' },
+  ];
+  const plan = planFields('User', [...COLUMNS, { name: 'IsDeleted', type: 'boolean' }], describe);
+  t.deepEqual(plan.selected.map((c) => c.name), ['Id', 'Name', 'IsActive', 'SystemModstamp']);
+  t.deepEqual(plan.missing.map((c) => c.name), ['IsDeleted']);
+  const err = t.throws(() => planFields('User', COLUMNS, describe.map((f) => (f.name === 'IsActive' ? { ...f, type: 'string' } : f))), { instanceOf: FieldTypeMismatchError });
+  t.regex(err!.message, /User\.IsActive is a Salesforce string \(string\) but the config says boolean/);
+});
+
+test('credentials from env, a JSON file and a mounted Secret; errors never echo secret values', async (t) => {
+  const env = { SF_CLIENT_ID: 'cid', SF_CLIENT_SECRET: 's3cr3t', SF_USERNAME: 'u@x' };
+  t.deepEqual(await loadCredentials({ source: 'env', prefix: 'SF_' }, env), { clientId: 'cid', clientSecret: 's3cr3t', username: 'u@x' });
+  t.is(describeCredentials({ clientId: 'cid', clientSecret: 's3cr3t' }), 'clientId, clientSecret');
+
+  const dir = tempDir();
+  const file = path.join(dir, 'creds.json');
+  fs.writeFileSync(file, JSON.stringify({ client_id: 'cid', client_secret: 's3cr3t', refresh_token: 'rt' }));
+  t.deepEqual(await loadCredentials({ source: 'file', path: file }), { clientId: 'cid', clientSecret: 's3cr3t', refreshToken: 'rt' });
+  fs.writeFileSync(file, '{"client_secret": "s3cr3t"');
+  const err = await t.throwsAsync(loadCredentials({ source: 'file', path: file }), { instanceOf: CredentialsError });
+  t.notRegex(err!.message, /s3cr3t/);
+
+  const mount = path.join(dir, 'secret');
+  fs.mkdirSync(mount);
+  fs.writeFileSync(path.join(mount, 'client_id'), 'cid\n');
+  fs.writeFileSync(path.join(mount, 'client_secret'), 's3cr3t\n');
+  t.deepEqual(await loadCredentials({ source: 'k8s_secret', dir: mount }), { clientId: 'cid', clientSecret: 's3cr3t' });
+  await t.throwsAsync(loadCredentials({ source: 'k8s_secret', dir: path.join(dir, 'absent') }), { message: /does not exist/ });
+});
+
+test('JWT bearer assertion: RS256 over iss/sub/aud/exp, verifiable with the public key', (t) => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwt = jwtBearerAssertion({ clientId: 'cid', username: 'u@x', audience: 'https://login.salesforce.com', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), now: new Date('2025-05-01T00:00:00Z') });
+  const [h, c, s] = jwt.split('.');
+  t.deepEqual(JSON.parse(Buffer.from(h!, 'base64url').toString()), { alg: 'RS256', typ: 'JWT' });
+  t.deepEqual(JSON.parse(Buffer.from(c!, 'base64url').toString()), { iss: 'cid', sub: 'u@x', aud: 'https://login.salesforce.com', exp: 1746057780 });
+  t.true(crypto.verify('RSA-SHA256', Buffer.from(`${h}.${c}`), publicKey, Buffer.from(s!, 'base64url')));
+});
