@@ -105,7 +105,7 @@ export type ExternalAssetSpec = Omit<AssetSpec, 'materialize' | 'retry' | 'check
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 0, baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 0.2 };
 export const DEFAULT_GROUP = 'default';
 
-export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
+function commonFields(spec: ExternalAssetSpec) {
   return {
     key: spec.key,
     deps: [...(spec.deps ?? [])],
@@ -116,6 +116,12 @@ export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
     kinds: [...(spec.kinds ?? [])],
     ...(spec.codeVersion === undefined ? {} : { codeVersion: spec.codeVersion }),
     ...(spec.freshness === undefined ? {} : { freshness: spec.freshness }),
+  };
+}
+
+export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
+  return {
+    ...commonFields(spec),
     checks: [...(spec.checks ?? [])],
     retry: { ...DEFAULT_RETRY, ...(spec.retry ?? {}) },
     external: false,
@@ -124,18 +130,5 @@ export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
 }
 
 export function defineExternalAsset<R = unknown>(spec: ExternalAssetSpec): AssetDef<R> {
-  return {
-    key: spec.key,
-    deps: [...(spec.deps ?? [])],
-    description: spec.description ?? '',
-    group: spec.group ?? DEFAULT_GROUP,
-    owners: [...(spec.owners ?? [])],
-    tags: { ...(spec.tags ?? {}) },
-    kinds: [...(spec.kinds ?? [])],
-    ...(spec.codeVersion === undefined ? {} : { codeVersion: spec.codeVersion }),
-    ...(spec.freshness === undefined ? {} : { freshness: spec.freshness }),
-    checks: [],
-    retry: { ...DEFAULT_RETRY },
-    external: true,
-  };
+  return { ...commonFields(spec), checks: [], retry: { ...DEFAULT_RETRY }, external: true };
 }
