@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { Logger } from '../runtime/logging.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
-import { SalesforceApi } from './salesforce/api.js';
-import { connect } from './salesforce/connection.js';
+import type { SalesforceApi } from './salesforce/api.js';
 import { describeCredentials, loadCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
 import type { RawWarehouse } from './warehouse/raw-warehouse.js';
 
@@ -42,6 +41,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
       let tokenRequests = 0;
       let apiRef: SalesforceApi | null = null;
       log.info(`logging in to Salesforce at ${ep.loginUrl} (${o.config.salesforce.auth.method}; credentials have: ${describeCredentials(ep.credentials)})`);
+      const [{ SalesforceApi }, { connect }] = await Promise.all([import('./salesforce/api.js'), import('./salesforce/connection.js')]);
       const conn = await connect({
         method: o.config.salesforce.auth.method,
         credentials: ep.credentials,

@@ -1,6 +1,5 @@
 import { defineAsset } from '../../runtime/definitions.js';
 import type { PipelineResources } from '../resources.js';
-import { extractSfUser } from './extract-sf-user.js';
 
 export const SF_USER_KEY = 'sf_raw/sf_user';
 
@@ -14,5 +13,6 @@ export const sfUserAsset = defineAsset<PipelineResources>({
   tags: { layer: 'raw', source: 'salesforce' },
   codeVersion: '1',
   retry: { maxRetries: 1, baseDelayMs: 5000, maxDelayMs: 60_000, jitter: 0.3 },
-  materialize: extractSfUser,
+  // Loaded on use so that `sfpipe lineage` never pays for jsforce.
+  materialize: async (ctx) => (await import('./extract-sf-user.js')).extractSfUser(ctx),
 });
