@@ -62,7 +62,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
         throw new Error(`warehouse.engine "${o.config.warehouse.engine}" is not available yet; use duckdb`);
       }
       const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');
-      return DuckDbRawWarehouse.open(path.resolve(o.stateDir, o.config.warehouse.duckdb.path));
+      return DuckDbRawWarehouse.open(path.resolve(o.stateDir, o.config.warehouse.duckdb.path), { memoryLimit: o.config.warehouse.duckdb.memoryLimit });
     },
     async close() {
       await o.onClose?.();

@@ -70,15 +70,26 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       cursorField,
       lookbackMs: r.duration(['source', 'lookback'], '1h'),
       bulkThreshold: r.number(['source', 'bulk_threshold'], { min: 1, integer: true, fallback: 50_000 }),
+      bulkPageSize: r.number(['source', 'bulk_page_size'], { min: 1000, max: 500_000, integer: true, fallback: 20_000 }),
       pageSize: r.number(['source', 'page_size'], { min: 200, max: 2000, integer: true, fallback: 2000 }),
       apiBudgetShare: r.number(['source', 'api_budget_share'], { min: 0.01, max: 1, fallback: 0.5 }),
       columns,
     },
     warehouse: {
       engine: r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb'),
-      duckdb: { path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb') },
+      duckdb: {
+        path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
+        memoryLimit: readMemoryLimit(r),
+      },
     },
   };
+}
+
+function readMemoryLimit(r: ConfigReader): string {
+  const path = ['warehouse', 'duckdb', 'memory_limit'];
+  const v = r.string(path, '128MB');
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(v)) r.fail(path, `"${v}" is not a memory size`, 'write e.g. 256MB or 2GB');
+  return v;
 }
 
 function readCredentials(r: ConfigReader, mode: 'simulator' | 'salesforce'): CredentialsSource {

@@ -31,12 +31,13 @@ export interface PipelineConfig {
     cursorField: string;
     lookbackMs: number;
     bulkThreshold: number;
+    bulkPageSize: number;
     pageSize: number;
     apiBudgetShare: number;
     columns: SourceColumn[];
   };
   warehouse: {
     engine: 'duckdb' | 'athena';
-    duckdb: { path: string };
+    duckdb: { path: string; memoryLimit: string };
   };
 }

@@ -65,20 +65,21 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       counters.quarantined += bad.length;
     };
 
+    // The first REST page tells the size (no extra COUNT() call); a large result switches to
+    // Bulk API 2.0, which then returns every record, so that page is not staged.
     const rest = restQueryPages(api, { apiVersion: version, soql, pageSize: src.pageSize });
     const first = await rest.next();
     const totalSize = first.done ? 0 : first.value.totalSize;
     const serverTime = first.done ? null : first.value.serverTime;
-    if (!first.done) await stage(first.value.records, false);
+    let path: 'rest' | 'bulk' = totalSize >= src.bulkThreshold ? 'bulk' : 'rest';
+    if (path === 'rest' && !first.done) await stage(first.value.records, false);
     progress.update(counters.fetched, totalSize);
 
-    let path: 'rest' | 'bulk' = 'rest';
     let bulkError: string | null = null;
-    if (totalSize >= src.bulkThreshold) {
-      path = 'bulk';
+    if (path === 'bulk') {
       try {
         await rest.return(undefined);
-        for await (const page of bulkQueryPages(api, { apiVersion: version, soql, pageSize: 50_000, signal: ctx.signal })) {
+        for await (const page of bulkQueryPages(api, { apiVersion: version, soql, pageSize: src.bulkPageSize, signal: ctx.signal })) {
           await stage(page, true);
           progress.update(counters.fetched, totalSize);
         }
@@ -87,6 +88,9 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
         bulkError = (err as Error).message;
         log.warn(`Bulk API 2.0 query failed, falling back to REST: ${bulkError}`);
         path = 'rest';
+        // Whatever the job returned before failing stays staged; REST re-reads all of it and
+        // the load's dedupe on (id, systemmodstamp) keeps one copy. Count records once.
+        counters.fetched = 0;
       }
     }
     if (path === 'rest') {

@@ -12,7 +12,9 @@ export const sfUserAsset = defineAsset<PipelineResources>({
   owners: ['team:data-platform'],
   tags: { layer: 'raw', source: 'salesforce' },
   codeVersion: '1',
-  retry: { maxRetries: 1, baseDelayMs: 5000, maxDelayMs: 60_000, jitter: 0.3 },
+  // Transient Salesforce errors are retried per request (assets/salesforce/api.ts); a whole
+  // re-extraction would spend the API quota again for nothing.
+  retry: { maxRetries: 0 },
   // Loaded on use so that `sfpipe lineage` never pays for jsforce.
   materialize: async (ctx) => (await import('./extract-sf-user.js')).extractSfUser(ctx),
 });

@@ -159,7 +159,12 @@ export class DuckDbRawWarehouse implements RawWarehouse {
   ) {}
 
   /** Opens (creating if needed) the DuckDB file at `filePath`; the process holds its lock until `close()`. */
-  static async open(filePath: string): Promise<DuckDbRawWarehouse> {
+  /**
+   * `memoryLimit` bounds DuckDB's buffer pool (staging and the merge spill to a temp
+   * directory beside the file beyond it), so the extractor's memory does not grow with the
+   * org's size.
+   */
+  static async open(filePath: string, opts: { memoryLimit?: string } = {}): Promise<DuckDbRawWarehouse> {
     if (filePath === '' || filePath === ':memory:') throw new Error('DuckDbRawWarehouse needs a file path');
     const dir = path.dirname(path.resolve(filePath));
     fs.mkdirSync(dir, { recursive: true });
@@ -169,7 +174,11 @@ export class DuckDbRawWarehouse implements RawWarehouse {
     }
     openFiles.add(key);
     try {
-      const instance = await DuckDBInstance.create(filePath);
+      const instance = await DuckDBInstance.create(filePath, {
+        memory_limit: opts.memoryLimit ?? '128MB',
+        temp_directory: `${path.resolve(filePath)}.tmp`,
+        preserve_insertion_order: 'false',
+      });
       let conn: DuckDBConnection;
       try {
         conn = await instance.connect();
@@ -447,8 +456,14 @@ class DuckDbRawLoad implements RawLoad {
         `INSERT INTO ${RAW} (${stagedCols.join(', ')}, ${loadCols})
          SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
          FROM (
-           SELECT * FROM ${STAGE_ROWS_SQL}
-           QUALIFY row_number() OVER (PARTITION BY id, systemmodstamp ORDER BY rowid) = 1
+           -- One row per version. A grouped aggregate (unlike a window) spills to disk under
+           -- memory_limit; repeats of a version are the same record, so any_value is exact.
+           SELECT id, systemmodstamp, ${stagedCols
+             .filter((c) => c !== quoteIdent('id') && c !== quoteIdent('systemmodstamp'))
+             .map((c) => `any_value(${c}) AS ${c}`)
+             .join(', ')}
+           FROM ${STAGE_ROWS_SQL}
+           GROUP BY id, systemmodstamp
          ) s
          WHERE NOT EXISTS (
            SELECT 1 FROM ${RAW} r WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
