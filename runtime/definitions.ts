@@ -65,7 +65,8 @@ export interface AssetCheckDef<R = unknown> {
   severity: CheckSeverity;
   /** A blocking ERROR check that fails skips the asset's downstream. */
   blocking: boolean;
-  evaluate: (ctx: CheckContext<R>) => Promise<CheckOutcome>;
+  /** Absent for checks whose results the asset's multi-asset reports (e.g. dbt tests). */
+  evaluate?: (ctx: CheckContext<R>) => Promise<CheckOutcome>;
 }
 
 export interface AssetDef<R = unknown> {
@@ -83,6 +84,38 @@ export interface AssetDef<R = unknown> {
   /** External (source) assets are observed, never materialized by us. */
   external: boolean;
   materialize?: MaterializeFn<R>;
+  /** Set on assets that one process materializes together (e.g. dbt models): one step per run. */
+  multiAsset?: MultiAssetRunner<R>;
+}
+
+/** What a multi-asset's run receives: the selected members only. */
+export interface MultiAssetContext<R = unknown> {
+  readonly runId: string;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly resources: R;
+  readonly fullRefresh: boolean;
+  readonly attempt: number;
+  readonly selectedKeys: AssetKey[];
+  readonly previous: ReadonlyMap<AssetKey, MaterializationRecord | null>;
+  /** A logger for one member asset (its lines carry the asset key). */
+  logFor(key: AssetKey): Logger;
+}
+
+export interface MemberOutcome {
+  status: 'SUCCESS' | 'FAILED' | 'SKIPPED';
+  metadata?: Metadata;
+  error?: string;
+  /** Check results by check name, for checks without an evaluate function. */
+  checks?: Record<string, CheckOutcome>;
+}
+
+export interface MultiAssetRunner<R = unknown> {
+  /** Unique among multi-assets; the step's name in logs. */
+  name: string;
+  retry: RetryPolicy;
+  /** Materializes the selected members; a member missing from the result counts as FAILED. */
+  run(ctx: MultiAssetContext<R>): Promise<Record<AssetKey, MemberOutcome>>;
 }
 
 export interface AssetSpec<R = unknown> {

@@ -5,7 +5,8 @@ import { newRunId } from './ids.js';
 import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
 import { abortableSleep } from './retry.js';
-import { emptyStep, runStep, type StepEnv, type StepResult } from './step.js';
+import { emptyStep, runMultiStep, runStep, type StepEnv, type StepResult } from './step.js';
+import type { MultiAssetRunner } from './definitions.js';
 
 export interface ExecuteOptions<R> {
   graph: AssetGraph;
@@ -69,20 +70,20 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
 
   const selected = new Set(order);
   const results = new Map<AssetKey, StepResult>();
-  const running = new Map<AssetKey, Promise<void>>();
-  const pending = [...order];
+  const running = new Map<string, Promise<void>>();
+  const pending = planUnits(graph, order);
 
-  const envFor = (key: AssetKey): StepEnv<R> => ({
+  const env: StepEnv<R> = {
     runId,
     fullRefresh: opts.fullRefresh ?? false,
     resources: opts.resources,
     eventLog,
-    log: opts.logger.child({ runId, assetKey: key }),
+    log: opts.logger.child({ runId }),
     signal: controller.signal,
     now,
     sleep: opts.sleep ?? abortableSleep,
     random: opts.random ?? Math.random,
-  });
+  };
 
   const settle = async (step: StepResult) => {
     results.set(step.key, step);
@@ -100,10 +101,10 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     opts.onStep?.(step);
   };
 
-  // Why `key` cannot run, if an upstream prevents it; undefined while upstreams are still going.
-  const blockReason = (key: AssetKey): string | null | undefined => {
+  // Why `key` cannot run because of an upstream outside its unit; undefined while one is still going.
+  const blockReason = (key: AssetKey, unit: Unit): string | null | undefined => {
     for (const dep of graph.parents(key)) {
-      if (!selected.has(dep)) continue;
+      if (!selected.has(dep) || unit.keys.includes(dep)) continue;
       const r = results.get(dep);
       if (!r) return undefined;
       if (r.status === 'FAILED') return `upstream ${dep} failed`;
@@ -117,51 +118,65 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     return null;
   };
 
+  const launch = (unit: Unit, keys: AssetKey[]) => {
+    const defs = keys.map((k) => graph.get(k));
+    const work = unit.runner ? runMultiStep(unit.runner, defs, env) : runStep(defs[0]!, env).then((r) => [r]);
+    running.set(
+      unit.id,
+      work
+        .catch((err) =>
+          keys.map((k) => {
+            const failed = emptyStep(k, 'FAILED', null);
+            failed.error = `internal error: ${errorMessage(err)}`;
+            return failed;
+          }),
+        )
+        .then(async (steps) => {
+          running.delete(unit.id);
+          for (const step of steps) await settle(step);
+        }),
+    );
+  };
+
   try {
     while (pending.length > 0 || running.size > 0) {
       let progressed = false;
       for (let i = 0; i < pending.length; ) {
-        const key = pending[i]!;
+        const unit = pending[i]!;
         if (controller.signal.aborted) {
           pending.splice(i, 1);
-          await settle(emptyStep(key, 'CANCELED', 'the run was canceled before this step started'));
+          for (const k of unit.keys) await settle(emptyStep(k, 'CANCELED', 'the run was canceled before this step started'));
           progressed = true;
           continue;
         }
-        const reason = blockReason(key);
-        if (reason === undefined) {
+        const reasons = unit.keys.map((k) => blockReason(k, unit));
+        if (reasons.some((r) => r === undefined)) {
           i++;
           continue;
         }
-        if (reason !== null) {
-          pending.splice(i, 1);
-          await settle(emptyStep(key, 'SKIPPED', reason));
-          progressed = true;
-          continue;
+        // Members blocked from outside, and members downstream of them inside the unit, are skipped.
+        const skipped = new Map<AssetKey, string>();
+        unit.keys.forEach((k, j) => {
+          const r = reasons[j];
+          if (r) skipped.set(k, r);
+        });
+        for (const k of unit.keys) {
+          if (skipped.has(k)) continue;
+          const blocker = graph.parents(k).find((p) => skipped.has(p));
+          if (blocker) skipped.set(k, `upstream ${blocker} was skipped`);
         }
-        if (running.size >= concurrency) break;
+        const runnable = unit.keys.filter((k) => !skipped.has(k));
+        if (runnable.length > 0 && running.size >= concurrency) break;
         pending.splice(i, 1);
-        const def = graph.get(key);
-        running.set(
-          key,
-          runStep(def, envFor(key))
-            .catch((err) => {
-              const failed = emptyStep(key, 'FAILED', null);
-              failed.error = `internal error: ${errorMessage(err)}`;
-              return failed;
-            })
-            .then(async (step) => {
-              running.delete(key);
-              await settle(step);
-            }),
-        );
+        for (const [k, reason] of skipped) await settle(emptyStep(k, 'SKIPPED', reason));
+        if (runnable.length > 0) launch(unit, runnable);
         progressed = true;
       }
       if (!progressed || running.size >= concurrency || pending.length === 0) {
         if (running.size === 0) {
           if (pending.length === 0) break;
           // Unreachable with a valid DAG: every pending step waits on something that ran.
-          throw new Error(`scheduler stalled with pending steps: ${pending.join(', ')}`);
+          throw new Error(`scheduler stalled with pending steps: ${pending.map((u) => u.id).join(', ')}`);
         }
         await Promise.race(running.values());
       }
@@ -186,4 +201,31 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
   if (status === 'SUCCESS') runLog.info(summary);
   else runLog.error(summary, { error });
   return { runId, status, startedAt, endedAt, steps };
+}
+
+interface Unit {
+  id: string;
+  keys: AssetKey[];
+  runner: MultiAssetRunner<any> | null;
+}
+
+/** One unit per asset, except that the selected members of a multi-asset form one unit. */
+function planUnits(graph: AssetGraph, order: AssetKey[]): Unit[] {
+  const units: Unit[] = [];
+  const byRunner = new Map<string, Unit>();
+  for (const key of order) {
+    const runner = graph.get(key).multiAsset ?? null;
+    if (!runner) {
+      units.push({ id: key, keys: [key], runner: null });
+      continue;
+    }
+    let unit = byRunner.get(runner.name);
+    if (!unit) {
+      unit = { id: `multi:${runner.name}`, keys: [], runner };
+      byRunner.set(runner.name, unit);
+      units.push(unit);
+    }
+    unit.keys.push(key);
+  }
+  return units;
 }

@@ -17,11 +17,17 @@ export function buildAssetGraph(defs: readonly AssetDef<any>[]): AssetGraph {
     if (def.external && def.materialize) {
       throw new DefinitionError(`asset "${def.key}" is external and cannot have a materialize function`);
     }
-    if (!def.external && !def.materialize) {
+    if (def.materialize && def.multiAsset) {
+      throw new DefinitionError(`asset "${def.key}" has both a materialize function and a multi-asset`);
+    }
+    if (!def.external && !def.materialize && !def.multiAsset) {
       throw new DefinitionError(`asset "${def.key}" has no materialize function; declare it external if it is a source`);
     }
     const checkNames = new Set<string>();
     for (const check of def.checks) {
+      if (!check.evaluate && !def.multiAsset) {
+        throw new DefinitionError(`check "${check.name}" on asset "${def.key}" has no evaluate function`);
+      }
       if (checkNames.has(check.name)) {
         throw new DefinitionError(`asset "${def.key}" declares the check "${check.name}" twice`);
       }
@@ -36,6 +42,13 @@ export function buildAssetGraph(defs: readonly AssetDef<any>[]): AssetGraph {
       }
       if (dep === def.key) throw new DefinitionError(`asset "${def.key}" depends on itself`);
     }
+  }
+  const runners = new Map<string, unknown>();
+  for (const def of defs) {
+    if (!def.multiAsset) continue;
+    const seen = runners.get(def.multiAsset.name);
+    if (seen && seen !== def.multiAsset) throw new DefinitionError(`two multi-assets are named "${def.multiAsset.name}"`);
+    runners.set(def.multiAsset.name, def.multiAsset);
   }
   const cycle = findCycle(byKey);
   if (cycle) throw new DefinitionError(`dependency cycle: ${cycle.join(' -> ')}`);

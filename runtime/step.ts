@@ -1,6 +1,7 @@
-import type { AssetDef, Metadata } from './definitions.js';
+import type { AssetDef, CheckOutcome, Metadata, MultiAssetRunner, RetryPolicy } from './definitions.js';
 import { errorMessage, isRetryable } from './errors.js';
-import type { CheckResultRecord, EventLog } from './event-log.js';
+import type { CheckResultRecord, EventLog, MaterializationRecord } from './event-log.js';
+import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
 import { AbortError, backoffDelay } from './retry.js';
 
@@ -26,6 +27,7 @@ export interface StepEnv<R> {
   fullRefresh: boolean;
   resources: R;
   eventLog: EventLog;
+  /** The run's logger; steps derive per-asset children. */
   log: Logger;
   signal: AbortSignal;
   now: () => Date;
@@ -37,93 +39,144 @@ export function emptyStep(key: string, status: StepStatus, reason: string | null
   return { key, status, attempts: 0, startedAt: null, endedAt: null, error: null, reason, metadata: {}, checks: [], blocked: false };
 }
 
-/** Materializes one asset with its retry policy, records it, then evaluates its checks. */
-export async function runStep<R>(def: AssetDef<R>, env: StepEnv<R>): Promise<StepResult> {
-  const { runId, eventLog, log, signal } = env;
-  const key = def.key;
-  const result = emptyStep(key, 'FAILED', null);
-  result.startedAt = env.now().toISOString();
-  const previous = await eventLog.lastMaterialization(key);
-  await eventLog.recordEvent({ runId, assetKey: key, type: 'STEP_START', timestamp: result.startedAt, data: {} });
-  log.info('materializing');
+type Attempt<T> = { ok: true; value: T; attempts: number } | { ok: false; canceled: boolean; error: string; attempts: number };
 
+/** Runs `fn` under the retry policy; never throws. */
+async function withRetries<R, T>(policy: RetryPolicy, env: StepEnv<R>, keys: AssetKey[], log: Logger, fn: (attempt: number) => Promise<T>): Promise<Attempt<T>> {
   for (let attempt = 1; ; attempt++) {
-    result.attempts = attempt;
-    const metadata: Metadata = {};
     try {
-      if (signal.aborted) throw new AbortError();
-      const out = await def.materialize!({
-        runId,
-        assetKey: key,
-        log,
-        signal,
-        resources: env.resources,
-        previous,
-        fullRefresh: env.fullRefresh,
-        attempt,
-        addMetadata: (m) => Object.assign(metadata, m),
-      });
-      Object.assign(metadata, out?.metadata ?? {});
-      result.metadata = metadata;
-      break;
+      if (env.signal.aborted) throw new AbortError();
+      return { ok: true, value: await fn(attempt), attempts: attempt };
     } catch (err) {
-      if (signal.aborted) {
-        return finish(result, env, 'CANCELED', { reason: 'the run was canceled', error: errorMessage(err) });
-      }
+      if (env.signal.aborted) return { ok: false, canceled: true, error: errorMessage(err), attempts: attempt };
       const retryable = isRetryable(err);
-      if (!retryable || attempt > def.retry.maxRetries) {
+      if (!retryable || attempt > policy.maxRetries) {
         const why = retryable ? `failed after ${attempt} attempt(s)` : 'failed (not retryable)';
         log.error(`${why}: ${errorMessage(err)}`, { attempt, retryable });
-        return finish(result, env, 'FAILED', { error: errorMessage(err) });
+        return { ok: false, canceled: false, error: errorMessage(err), attempts: attempt };
       }
-      const delayMs = backoffDelay(def.retry, attempt, env.random);
+      const delayMs = backoffDelay(policy, attempt, env.random);
       log.warn(`attempt ${attempt} failed, retrying in ${delayMs} ms: ${errorMessage(err)}`, { attempt, delayMs });
-      await eventLog.recordEvent({
-        runId,
-        assetKey: key,
-        type: 'STEP_RETRY',
-        timestamp: env.now().toISOString(),
-        data: { attempt, delayMs, error: errorMessage(err) },
-      });
+      for (const key of keys) {
+        await env.eventLog.recordEvent({ runId: env.runId, assetKey: key, type: 'STEP_RETRY', timestamp: env.now().toISOString(), data: { attempt, delayMs, error: errorMessage(err) } });
+      }
       try {
-        await env.sleep(delayMs, signal);
+        await env.sleep(delayMs, env.signal);
       } catch {
-        return finish(result, env, 'CANCELED', { reason: 'the run was canceled while waiting to retry', error: errorMessage(err) });
+        return { ok: false, canceled: true, error: errorMessage(err), attempts: attempt };
       }
     }
   }
+}
 
-  const timestamp = env.now().toISOString();
-  await eventLog.recordMaterialization({ runId, assetKey: key, timestamp, metadata: result.metadata });
-  log.info('materialized', { metadata: result.metadata });
+async function start<R>(key: AssetKey, env: StepEnv<R>): Promise<StepResult> {
+  const result = emptyStep(key, 'FAILED', null);
+  result.startedAt = env.now().toISOString();
+  await env.eventLog.recordEvent({ runId: env.runId, assetKey: key, type: 'STEP_START', timestamp: result.startedAt, data: {} });
+  return result;
+}
 
-  for (const check of def.checks) {
-    let passed: boolean;
-    let description: string | null = null;
-    let metadata: Metadata = {};
-    try {
-      const outcome = await check.evaluate({ runId, assetKey: key, log, signal, resources: env.resources, materialization: result.metadata });
-      passed = outcome.passed;
-      description = outcome.description ?? null;
-      metadata = outcome.metadata ?? {};
-    } catch (err) {
-      passed = false;
-      description = `the check raised an error: ${errorMessage(err)}`;
+/** Materializes one asset with its retry policy, records it, then evaluates its checks. */
+export async function runStep<R>(def: AssetDef<R>, env: StepEnv<R>): Promise<StepResult> {
+  const log = env.log.child({ assetKey: def.key });
+  const result = await start(def.key, env);
+  const previous = await env.eventLog.lastMaterialization(def.key);
+  log.info('materializing');
+  const outcome = await withRetries(def.retry, env, [def.key], log, async (attempt) => {
+    const metadata: Metadata = {};
+    const out = await def.materialize!({
+      runId: env.runId,
+      assetKey: def.key,
+      log,
+      signal: env.signal,
+      resources: env.resources,
+      previous,
+      fullRefresh: env.fullRefresh,
+      attempt,
+      addMetadata: (m) => Object.assign(metadata, m),
+    });
+    return Object.assign(metadata, out?.metadata ?? {});
+  });
+  result.attempts = outcome.attempts;
+  if (!outcome.ok) return finishFailed(result, env, outcome);
+  return succeed(def, result, outcome.value, {}, env, log);
+}
+
+/** Runs a multi-asset once for its selected members; one result per member. */
+export async function runMultiStep<R>(runner: MultiAssetRunner<R>, defs: AssetDef<R>[], env: StepEnv<R>): Promise<StepResult[]> {
+  const keys = defs.map((d) => d.key);
+  const log = env.log.child({ step: runner.name });
+  const results = new Map<AssetKey, StepResult>();
+  const previous = new Map<AssetKey, MaterializationRecord | null>();
+  for (const key of keys) {
+    results.set(key, await start(key, env));
+    previous.set(key, await env.eventLog.lastMaterialization(key));
+  }
+  log.info(`materializing ${keys.length} asset(s) in one step: ${keys.join(', ')}`);
+  const outcome = await withRetries(runner.retry, env, keys, log, (attempt) =>
+    runner.run({
+      runId: env.runId,
+      log,
+      signal: env.signal,
+      resources: env.resources,
+      fullRefresh: env.fullRefresh,
+      attempt,
+      selectedKeys: keys,
+      previous,
+      logFor: (key) => env.log.child({ assetKey: key }),
+    }),
+  );
+  const out: StepResult[] = [];
+  for (const def of defs) {
+    const result = results.get(def.key)!;
+    result.attempts = outcome.attempts;
+    if (!outcome.ok) {
+      out.push(await finishFailed(result, env, outcome));
+      continue;
     }
+    const member = outcome.value[def.key];
+    const memberLog = env.log.child({ assetKey: def.key });
+    if (!member || member.status === 'FAILED') {
+      const error = member?.error ?? `${runner.name} reported no result for this asset`;
+      memberLog.error(`failed: ${error}`);
+      out.push(await finish(result, env, 'FAILED', { error }));
+    } else if (member.status === 'SKIPPED') {
+      out.push(await finish(result, env, 'SKIPPED', { reason: member.error ?? `${runner.name} skipped it` }));
+    } else {
+      out.push(await succeed(def, result, member.metadata ?? {}, member.checks ?? {}, env, memberLog));
+    }
+  }
+  return out;
+}
+
+async function succeed<R>(def: AssetDef<R>, result: StepResult, metadata: Metadata, reported: Record<string, CheckOutcome>, env: StepEnv<R>, log: Logger): Promise<StepResult> {
+  result.metadata = metadata;
+  await env.eventLog.recordMaterialization({ runId: env.runId, assetKey: def.key, timestamp: env.now().toISOString(), metadata });
+  log.info('materialized', { metadata });
+  for (const check of def.checks) {
+    let outcome: CheckOutcome | undefined = reported[check.name];
+    if (!outcome && check.evaluate) {
+      try {
+        outcome = await check.evaluate({ runId: env.runId, assetKey: def.key, log, signal: env.signal, resources: env.resources, materialization: metadata });
+      } catch (err) {
+        outcome = { passed: false, description: `the check raised an error: ${errorMessage(err)}` };
+      }
+    }
+    if (!outcome) continue; // reported by the multi-asset, which did not run it this time
     const record: CheckResultRecord = {
-      runId,
-      assetKey: key,
+      runId: env.runId,
+      assetKey: def.key,
       checkName: check.name,
       severity: check.severity,
-      passed,
-      description,
-      metadata,
+      passed: outcome.passed,
+      description: outcome.description ?? null,
+      metadata: outcome.metadata ?? {},
       timestamp: env.now().toISOString(),
     };
-    await eventLog.recordCheckResult(record);
+    await env.eventLog.recordCheckResult(record);
     result.checks.push(record);
-    if (!passed) {
-      const line = `check ${check.name} failed (${check.severity}${check.blocking ? ', blocking' : ''})${description ? ': ' + description : ''}`;
+    if (!record.passed) {
+      const line = `check ${check.name} failed (${check.severity}${check.blocking ? ', blocking' : ''})${record.description ? ': ' + record.description : ''}`;
       if (check.severity === 'ERROR') log.error(line);
       else log.warn(line);
       if (check.blocking && check.severity === 'ERROR') result.blocked = true;
@@ -132,12 +185,13 @@ export async function runStep<R>(def: AssetDef<R>, env: StepEnv<R>): Promise<Ste
   return finish(result, env, 'SUCCESS', {});
 }
 
-async function finish<R>(
-  result: StepResult,
-  env: StepEnv<R>,
-  status: StepStatus,
-  extra: { error?: string; reason?: string },
-): Promise<StepResult> {
+function finishFailed<R>(result: StepResult, env: StepEnv<R>, outcome: { canceled: boolean; error: string }): Promise<StepResult> {
+  return outcome.canceled
+    ? finish(result, env, 'CANCELED', { reason: 'the run was canceled', error: outcome.error })
+    : finish(result, env, 'FAILED', { error: outcome.error });
+}
+
+async function finish<R>(result: StepResult, env: StepEnv<R>, status: StepStatus, extra: { error?: string; reason?: string }): Promise<StepResult> {
   result.status = status;
   result.error = extra.error ?? null;
   result.reason = extra.reason ?? null;

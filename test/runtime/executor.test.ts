@@ -7,6 +7,8 @@ import { executeRun } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { buildAssetGraph } from '../../runtime/registry.js';
 import { abortableSleep } from '../../runtime/retry.js';
+import { defineMultiAsset } from '../../runtime/multi-asset.js';
+import type { MemberOutcome } from '../../runtime/definitions.js';
 import { tempDir } from '../helpers/temp.js';
 
 function openLog() {
@@ -250,4 +252,79 @@ test('only the selected subgraph runs; unselected upstreams are not required', a
   const { result } = await run(defs, { selection: new Set(['b']) });
   t.is(result.status, 'SUCCESS');
   t.deepEqual(log, ['start b', 'end b']);
+});
+
+test('a multi-asset runs once per run for its selected members, with reported check results', async (t) => {
+  const calls: string[][] = [];
+  const log: string[] = [];
+  const members = defineMultiAsset({
+    name: 'dbt',
+    assets: [
+      { key: 'stg', deps: ['raw'] },
+      { key: 'dim', deps: ['stg'], checks: [{ name: 'scd_integrity', severity: 'ERROR', blocking: true }] },
+    ],
+    run: async (ctx) => {
+      calls.push(ctx.selectedKeys);
+      const out: Record<string, MemberOutcome> = {};
+      for (const k of ctx.selectedKeys) out[k] = { status: 'SUCCESS', metadata: { rows: 3 }, checks: { scd_integrity: { passed: true } } };
+      return out;
+    },
+  });
+  const defs = [defineAsset({ key: 'raw', materialize: ok(log) }), ...members, defineAsset({ key: 'report', deps: ['dim'], materialize: ok(log) })];
+  const { result, eventLog } = await run(defs);
+  t.is(result.status, 'SUCCESS');
+  t.deepEqual(calls, [['stg', 'dim']]);
+  t.deepEqual(log, ['start raw', 'end raw', 'start report', 'end report']);
+  t.deepEqual((await eventLog.lastMaterialization('dim'))?.metadata, { rows: 3 });
+  t.true((await eventLog.lastCheckResults('dim')).get('scd_integrity')!.passed);
+
+  calls.length = 0;
+  await run(defs, { selection: new Set(['dim']) });
+  t.deepEqual(calls, [['dim']]);
+});
+
+test('a multi-asset member whose blocking check fails blocks its downstream; a failed member fails the run', async (t) => {
+  const log: string[] = [];
+  const members = defineMultiAsset({
+    name: 'dbt',
+    assets: [
+      { key: 'stg' },
+      { key: 'dim', deps: ['stg'], checks: [{ name: 'scd_integrity', severity: 'ERROR', blocking: true }] },
+      { key: 'other' },
+    ],
+    run: async () => ({
+      stg: { status: 'SUCCESS' },
+      dim: { status: 'SUCCESS', checks: { scd_integrity: { passed: false, description: '2 overlapping versions' } } },
+      other: { status: 'FAILED', error: 'Database Error in model other' },
+    }),
+  });
+  const defs = [...members, defineAsset({ key: 'report', deps: ['dim'], materialize: ok(log) })];
+  const { result } = await run(defs);
+  t.is(result.status, 'FAILURE');
+  const byKey = Object.fromEntries(result.steps.map((s) => [s.key, s]));
+  t.true(byKey.dim!.blocked);
+  t.is(byKey.report!.status, 'SKIPPED');
+  t.is(byKey.report!.reason, 'blocking check scd_integrity on dim failed');
+  t.is(byKey.other!.status, 'FAILED');
+  t.is(byKey.other!.error, 'Database Error in model other');
+  t.deepEqual(log, []);
+});
+
+test('members of a multi-asset whose upstream failed are skipped, the others still run', async (t) => {
+  const calls: string[][] = [];
+  const members = defineMultiAsset({
+    name: 'dbt',
+    assets: [{ key: 'stg', deps: ['raw'] }, { key: 'dim', deps: ['stg'] }, { key: 'side' }],
+    run: async (ctx) => {
+      calls.push(ctx.selectedKeys);
+      return Object.fromEntries(ctx.selectedKeys.map((k) => [k, { status: 'SUCCESS' as const }]));
+    },
+  });
+  const defs = [defineAsset({ key: 'raw', materialize: async () => { throw new StepError('down', { retryable: false }); } }), ...members];
+  const { result } = await run(defs);
+  const byKey = Object.fromEntries(result.steps.map((s) => [s.key, s]));
+  t.is(byKey.stg!.reason, 'upstream raw failed');
+  t.is(byKey.dim!.reason, 'upstream stg was skipped');
+  t.is(byKey.side!.status, 'SUCCESS');
+  t.deepEqual(calls, [['side']]);
 });
