@@ -33,8 +33,12 @@ test: build
 run: build
 	node dist/bin/sfpipe.js materialize
 
+BENCH_SIZES ?= 5000,100000,1000000
+BENCH_PATHS ?= rest,bulk
+
 bench: build
 	node dist/bench/cli-startup.js
+	node dist/bench/extract.js $(BENCH_SIZES) $(BENCH_PATHS)
 
 clean:
 	rm -rf dist .sfpipe
