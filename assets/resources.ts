@@ -52,7 +52,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
           apiRef?.count('auth');
         },
       });
-      const api = new SalesforceApi(conn, { log, signal, budgetShare: o.config.source.apiBudgetShare });
+      const api = new SalesforceApi(conn, { log, signal, budgetShare: o.config.source.apiBudgetShare, requestTimeoutMs: o.config.source.requestTimeoutMs });
       for (let i = 0; i < tokenRequests; i++) api.count('auth');
       apiRef = api;
       return api;

@@ -72,6 +72,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       bulkThreshold: r.number(['source', 'bulk_threshold'], { min: 1, integer: true, fallback: 50_000 }),
       bulkPageSize: r.number(['source', 'bulk_page_size'], { min: 1000, max: 500_000, integer: true, fallback: 20_000 }),
       pageSize: r.number(['source', 'page_size'], { min: 200, max: 2000, integer: true, fallback: 2000 }),
+      requestTimeoutMs: r.duration(['source', 'request_timeout'], '120s'),
       apiBudgetShare: r.number(['source', 'api_budget_share'], { min: 0.01, max: 1, fallback: 0.5 }),
       columns,
     },

@@ -34,6 +34,7 @@ export interface PipelineConfig {
     bulkPageSize: number;
     pageSize: number;
     apiBudgetShare: number;
+    requestTimeoutMs: number;
     columns: SourceColumn[];
   };
   warehouse: {

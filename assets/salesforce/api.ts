@@ -27,7 +27,7 @@ export class SalesforceApiError extends StepError {
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRYABLE_CODES = new Set(['QUERY_TIMEOUT', 'SERVER_UNAVAILABLE', 'UNABLE_TO_LOCK_ROW']);
+const RETRYABLE_CODES = new Set(['QUERY_TIMEOUT', 'SERVER_UNAVAILABLE', 'UNABLE_TO_LOCK_ROW', 'REQUEST_TIMEOUT']);
 
 /**
  * Every Salesforce REST call of a run goes through here: jsforce sends it (auth header,
@@ -44,9 +44,11 @@ export class SalesforceApi {
   readonly #signal: AbortSignal;
   readonly #retry: ApiRetryPolicy;
   readonly #budgetShare: number;
+  readonly #timeoutMs: number;
 
-  constructor(conn: Connection, opts: { log: Logger; signal: AbortSignal; retry?: Partial<ApiRetryPolicy>; budgetShare: number }) {
+  constructor(conn: Connection, opts: { log: Logger; signal: AbortSignal; retry?: Partial<ApiRetryPolicy>; budgetShare: number; requestTimeoutMs?: number }) {
     this.conn = conn;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 120_000;
     this.#log = opts.log;
     this.#signal = opts.signal;
     this.#retry = { maxRetries: 5, baseDelayMs: 500, maxDelayMs: 30_000, ...(opts.retry ?? {}) };
@@ -93,14 +95,17 @@ export class SalesforceApi {
       api.on('response', (res: { statusCode: number; headers: Record<string, string> }) => {
         status = res.statusCode;
         headers = res.headers ?? {};
-        this.count(kind);
         this.#noteUsage(headers);
       });
       try {
         const url = /^https?:/.test(req.url) ? req.url : `${this.conn.instanceUrl}${req.url}`;
-        const body = (await api.request<T>({ ...req, url, headers: { 'Content-Type': 'application/json', ...(req.headers ?? {}) } })) as T;
+        // Counted when sent: a call whose answer breaks off still spent quota.
+        this.count(kind);
+        const pending = api.request<T>({ ...req, url, headers: { 'Content-Type': 'application/json', ...(req.headers ?? {}) } });
+        const body = (await this.#bounded(Promise.resolve(pending), kind)) as T;
         return { body, headers };
       } catch (err) {
+        if (this.#signal.aborted) throw new StepError('the extraction was canceled', { retryable: false });
         const e = classify(err, status);
         if (!e.retryable || attempt > this.#retry.maxRetries) {
           if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempts)`;
@@ -116,6 +121,39 @@ export class SalesforceApi {
         }
       }
     }
+  }
+
+  /**
+   * jsforce never settles a request whose connection breaks mid-body, and nothing bounds a
+   * stalled server, so every call gets a deadline (a retryable error) and obeys the run's signal.
+   */
+  #bounded<T>(work: Promise<T>, kind: string): Promise<T> {
+    work.catch(() => {});
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(Object.assign(new Error(`no complete response to the ${kind} call within ${Math.round(this.#timeoutMs / 1000)} s`), { errorCode: 'REQUEST_TIMEOUT' }));
+      }, this.#timeoutMs);
+      const onAbort = () => {
+        cleanup();
+        reject(new StepError('the extraction was canceled', { retryable: false }));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#signal.removeEventListener('abort', onAbort);
+      };
+      this.#signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (v) => {
+          cleanup();
+          resolve(v);
+        },
+        (e) => {
+          cleanup();
+          reject(e);
+        },
+      );
+    });
   }
 
   #noteUsage(headers: Record<string, string>): void {
