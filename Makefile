@@ -1,6 +1,9 @@
 # sf-user-pipeline build. `make run` and `make test` each install what they need.
 SHELL := /bin/bash
 NODE_STAMP := node_modules/.package-lock.json
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
 AVA_FLAGS ?=
 TEST_FILES ?=
 
@@ -9,7 +12,7 @@ TEST_FILES ?=
 help:
 	@echo "make run        materialize the pipeline on the embedded default (simulator, DuckDB, dbt-duckdb)"
 	@echo "make test       run every test suite"
-	@echo "make setup      install npm packages (and later the dbt virtualenv)"
+	@echo "make setup      install npm packages and the dbt virtualenv (.venv)"
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
@@ -18,7 +21,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
-setup: $(NODE_STAMP)
+# dbt Core and its adapters, pinned (dbt/requirements.txt); no dbt Hub packages.
+$(VENV_STAMP): dbt/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r dbt/requirements.txt
+	@touch $(VENV_STAMP)
+
+setup: $(NODE_STAMP) $(VENV_STAMP)
 
 build: setup
 	rm -rf dist

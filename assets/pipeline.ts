@@ -1,4 +1,5 @@
-import { defineExternalAsset } from '../runtime/definitions.js';
+import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
+import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerSimCommands } from './cli/sim-command.js';
 import { loadPipelineConfig } from './config/load-config.js';
@@ -15,9 +16,23 @@ export const salesforceUser = defineExternalAsset({
   owners: ['team:data-platform'],
 });
 
-export const pipeline: Pipeline<PipelineResources> = {
+/**
+ * The pipeline with its dbt models read from the dbt manifest. When dbt cannot be loaded
+ * (no virtualenv yet), the other assets still work and one line says why and how to fix it.
+ */
+export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
+  let dbt: AssetDef<PipelineResources>[] = [];
+  try {
+    const { loadDbtAssets } = await import('./dbt/load-dbt-assets.js');
+    dbt = await loadDbtAssets(resolveStateDir());
+  } catch (err) {
+    process.stderr.write(`sfpipe: warning: the dbt assets are unavailable: ${(err as Error).message}\n`);
+  }
+  return { ...pipelineBase, definitions: [salesforceUser, sfUserAsset, ...dbt] };
+}
+
+const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   name: 'sf-user-pipeline',
-  definitions: [salesforceUser, sfUserAsset],
   async openResources({ stateDir, logger }) {
     const config = loadPipelineConfig();
     let sim: RunningSimulator | null = null;

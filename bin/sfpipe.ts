@@ -13,9 +13,9 @@ async function loadPipeline(): Promise<Pipeline<any>> {
   const mod = override
     ? await import(pathToFileURL(path.resolve(override)).href)
     : await import('../assets/pipeline.js');
-  const pipeline = (mod.pipeline ?? mod.default) as Pipeline<any> | undefined;
+  const pipeline = (typeof mod.loadPipeline === 'function' ? await mod.loadPipeline() : (mod.pipeline ?? mod.default)) as Pipeline<any> | undefined;
   if (!pipeline || !Array.isArray(pipeline.definitions)) {
-    throw new Error(`${override ?? 'assets/pipeline.js'} does not export a pipeline (export const pipeline = { name, definitions, openResources })`);
+    throw new Error(`${override ?? 'assets/pipeline.js'} does not export a pipeline (export const pipeline = { name, definitions, openResources } or an async loadPipeline())`);
   }
   return pipeline;
 }

@@ -76,6 +76,9 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       apiBudgetShare: r.number(['source', 'api_budget_share'], { min: 0.01, max: 1, fallback: 0.5 }),
       columns,
     },
+    dbt: {
+      target: r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, 'local'),
+    },
     warehouse: {
       engine: r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb'),
       duckdb: {

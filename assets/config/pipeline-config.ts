@@ -37,6 +37,10 @@ export interface PipelineConfig {
     requestTimeoutMs: number;
     columns: SourceColumn[];
   };
+  dbt: {
+    /** The profiles.yml target: local (dbt-duckdb) or prod (dbt-athena). */
+    target: string;
+  };
   warehouse: {
     engine: 'duckdb' | 'athena';
     duckdb: { path: string; memoryLimit: string };

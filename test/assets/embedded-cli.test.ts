@@ -19,20 +19,29 @@ test('the embedded default end to end: first run loads the org, the next sees it
   const first = await sfpipe(['materialize', '--json'], env);
   t.is(first.code, 0, first.stderr);
   const r1 = JSON.parse(first.stdout);
+  t.deepEqual(r1.steps.map((s: { key: string; status: string }) => `${s.key}:${s.status}`), ['sf_raw/sf_user:SUCCESS', 'sf_staging/stg_sf_user:SUCCESS', 'sf_curated/dim_sf_user_scd:SUCCESS']);
   t.like(r1.steps[0], { key: 'sf_raw/sf_user', status: 'SUCCESS', metadata: { mode: 'full', path: 'rest', records_fetched: 5000, versions_inserted: 5000, missing_fields: ['IsDeleted'] } });
   t.deepEqual(r1.steps[0].metadata.api_calls, { auth: 1, describe: 1, query: 1, queryMore: 2 });
   t.regex(first.stderr, /"message":"User has no field IsDeleted/);
 
   const second = await sfpipe(['materialize', '--json'], env);
   t.is(second.code, 0, second.stderr);
-  const m2 = JSON.parse(second.stdout).steps[0].metadata;
+  const r2 = JSON.parse(second.stdout);
+  t.is(r2.status, 'SUCCESS');
+  const m2 = r2.steps[0].metadata;
   t.is(m2.mode, 'incremental');
   t.true(m2.versions_inserted > 50 && m2.versions_inserted < 500, `a day of changes: ${m2.versions_inserted}`);
   t.true(m2.api_calls_total <= 3);
   t.true(m2.watermark_after > m2.watermark_before);
 
   const lineage = JSON.parse((await sfpipe(['lineage', '--json'], env)).stdout);
-  t.deepEqual(lineage.assets.map((a: { key: string }) => a.key), ['salesforce/User', 'sf_raw/sf_user']);
+  t.deepEqual(lineage.assets.map((a: { key: string }) => a.key), ['salesforce/User', 'sf_raw/sf_user', 'sf_staging/stg_sf_user', 'sf_curated/dim_sf_user_scd']);
+  const dim = lineage.assets[3];
+  t.deepEqual(dim.deps, ['sf_staging/stg_sf_user']);
+  t.like(dim.checks.find((c: { name: string }) => c.name === 'assert_dim_sf_user_scd_integrity'), { severity: 'ERROR', blocking: true, lastResult: 'PASSED' });
+  // Only the seeded invalid division / audit phase values warn; every ERROR check passes.
+  const failed = lineage.assets.flatMap((a: { checks: { name: string; severity: string; lastResult: string }[] }) => a.checks.filter((c) => c.lastResult === 'FAILED'));
+  t.true(failed.every((c: { severity: string; name: string }) => c.severity === 'WARN' && c.name.startsWith('accepted_values')), JSON.stringify(failed));
   t.is(lineage.assets[1].lastMaterialization.metadata.versions_inserted, m2.versions_inserted);
   // No secret reaches a log line.
   t.notRegex(first.stderr + second.stderr, /sfpipe-sim-secret/);

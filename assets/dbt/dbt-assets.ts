@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AssetDef, CheckOutcome, MemberOutcome, MultiAssetContext } from '../../runtime/definitions.js';
+import { StepError } from '../../runtime/errors.js';
+import type { AssetKey } from '../../runtime/keys.js';
+import { defineMultiAsset } from '../../runtime/multi-asset.js';
+import type { PipelineResources } from '../resources.js';
+import type { DbtProject } from './dbt-project.js';
+import type { DbtModelAsset } from './manifest.js';
+import { runDbt } from './run-dbt.js';
+
+interface RunResult {
+  unique_id: string;
+  status: string;
+  message?: string | null;
+  failures?: number | null;
+  execution_time?: number;
+  adapter_response?: Record<string, unknown>;
+}
+
+/** The dbt models as one multi-asset: one `dbt build` per run for all selected models. */
+export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDef<PipelineResources>[] {
+  const byKey = new Map(models.map((m) => [m.key, m]));
+  const byUniqueId = new Map(models.map((m) => [m.uniqueId, m]));
+  const checkOwner = new Map<string, { model: DbtModelAsset; name: string }>();
+  for (const m of models) for (const c of m.checks) checkOwner.set(c.uniqueId, { model: m, name: c.name });
+
+  return defineMultiAsset<PipelineResources>({
+    name: 'dbt',
+    assets: models.map((m) => ({
+      key: m.key,
+      deps: m.deps,
+      description: m.description || `dbt model ${m.name}`,
+      group: m.key.split('/')[0] ?? 'dbt',
+      kinds: ['dbt', m.materialized],
+      owners: ['team:data-platform'],
+      tags: Object.fromEntries([['dbt_model', m.name], ...m.tags.map((t) => [t, ''] as [string, string])]),
+      checks: m.checks.map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, description: c.description })),
+    })),
+    run: async (ctx) => {
+      const selected = ctx.selectedKeys.map((k) => byKey.get(k)!);
+      const { config, stateDir } = ctx.resources;
+      const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
+      const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.dbt.target];
+      if (ctx.fullRefresh) args.push('--full-refresh');
+      ctx.log.info(`dbt ${args.join(' ')} (project ${project.projectDir})`);
+      const resultsFile = path.join(project.targetPath, 'run_results.json');
+      fs.rmSync(resultsFile, { force: true });
+      const outcome = await runDbt({
+        project,
+        args,
+        env: { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: config.dbt.target },
+        log: ctx.log,
+        signal: ctx.signal,
+        loggerForNode: (uid) => {
+          const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
+          return model ? ctx.logFor(model.key) : undefined;
+        },
+      });
+      if (ctx.signal.aborted) throw new StepError('dbt was stopped: the run was canceled', { retryable: false });
+      if (!fs.existsSync(resultsFile)) {
+        throw new StepError(`dbt build wrote no run_results.json (exit ${outcome.exitCode}): ${outcome.errors.join(' | ') || 'see the dbt log lines above'}`, { retryable: false });
+      }
+      const results = (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: RunResult[] }).results;
+      return outcomes(selected, results, checkOwner, ctx);
+    },
+  });
+}
+
+function outcomes(
+  selected: DbtModelAsset[],
+  results: RunResult[],
+  checkOwner: Map<string, { model: DbtModelAsset; name: string }>,
+  ctx: MultiAssetContext<PipelineResources>,
+): Record<AssetKey, MemberOutcome> {
+  const out: Record<AssetKey, MemberOutcome> = {};
+  const checks = new Map<AssetKey, Record<string, CheckOutcome>>();
+  for (const r of results) {
+    const owner = checkOwner.get(r.unique_id);
+    if (!owner || r.status === 'skipped') continue;
+    const passed = r.status === 'pass' || r.status === 'success';
+    const description =
+      passed ? null : r.failures ? `${r.failures} failing row(s)${r.message ? `: ${r.message}` : ''}` : (r.message ?? r.status);
+    const forModel = checks.get(owner.model.key) ?? {};
+    forModel[owner.name] = { passed, ...(description ? { description } : {}), metadata: { dbt_status: r.status, failures: r.failures ?? null } };
+    checks.set(owner.model.key, forModel);
+  }
+  for (const m of selected) {
+    const r = results.find((x) => x.unique_id === m.uniqueId);
+    const modelChecks = checks.get(m.key) ?? {};
+    if (!r) {
+      out[m.key] = { status: 'FAILED', error: `dbt reported no result for ${m.name}`, checks: modelChecks };
+    } else if (r.status === 'success') {
+      out[m.key] = {
+        status: 'SUCCESS',
+        metadata: { dbt_model: m.uniqueId, dbt_status: r.status, execution_time_s: round(r.execution_time ?? 0), adapter_response: r.adapter_response ?? {} },
+        checks: modelChecks,
+      };
+    } else if (r.status === 'skipped') {
+      const failedUnit = Object.entries(modelChecks).find(([name, c]) => name.startsWith('unit_test:') && !c.passed);
+      out[m.key] = { status: 'SKIPPED', error: failedUnit ? `dbt skipped ${m.name}: its ${failedUnit[0]} failed` : `dbt skipped ${m.name} (an upstream model or test failed)` };
+    } else {
+      ctx.logFor(m.key).error(`dbt model ${m.name} ${r.status}: ${r.message ?? ''}`);
+      out[m.key] = { status: 'FAILED', error: `dbt model ${m.name} ${r.status}: ${r.message ?? 'no message'}`, checks: modelChecks };
+    }
+  }
+  return out;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;

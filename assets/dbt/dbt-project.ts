@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Where the dbt project, its executable and its outputs are. */
+export interface DbtProject {
+  /** The dbt project (dbt_project.yml, profiles.yml). */
+  projectDir: string;
+  /** The dbt executable: $SFPIPE_DBT, else the repo's .venv/bin/dbt, else `dbt` on PATH. */
+  executable: string;
+  /** target/ (manifest.json, run_results.json) under the state directory: the project may be read-only. */
+  targetPath: string;
+  logPath: string;
+}
+
+function repoRoot(): string {
+  // assets/dbt in the sources, dist/assets/dbt once compiled.
+  for (const up of ['../..', '../../..']) {
+    const dir = path.resolve(here, up);
+    if (fs.existsSync(path.join(dir, 'dbt', 'dbt_project.yml'))) return dir;
+  }
+  return path.resolve(here, '../..');
+}
+
+export function locateDbtProject(stateDir: string, env: NodeJS.ProcessEnv = process.env): DbtProject {
+  const root = repoRoot();
+  const projectDir = env.SFPIPE_DBT_PROJECT_DIR || path.join(root, 'dbt');
+  const venvDbt = path.join(root, '.venv', 'bin', 'dbt');
+  return {
+    projectDir,
+    executable: env.SFPIPE_DBT || (fs.existsSync(venvDbt) ? venvDbt : 'dbt'),
+    targetPath: path.join(stateDir, 'dbt', 'target'),
+    logPath: path.join(stateDir, 'dbt', 'logs'),
+  };
+}
+
+/** The newest modification time among the project's source files. */
+export function newestSourceMtime(projectDir: string): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (['target', 'logs', 'dbt_packages', 'scripts'].includes(entry.name) || entry.name.startsWith('.')) continue;
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (/\.(sql|yml|yaml|csv|md)$/.test(entry.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  walk(projectDir);
+  return newest;
+}

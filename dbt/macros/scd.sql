@@ -1,0 +1,86 @@
+{#
+  Helpers for the SCD Type 2 dimension. Where DuckDB and Athena (Trino) differ,
+  the macro goes through adapter.dispatch with a default__ and an athena__ version.
+#}
+
+{# The tracked columns from the dbt var, lower-cased; is_deleted is added by the callers. #}
+{% macro scd_tracked_columns() -%}
+    {%- set cols = var('scd_tracked_columns', ['division', 'audit_phase__c']) -%}
+    {%- if cols is string -%}{%- set cols = [cols] -%}{%- endif -%}
+    {%- set out = [] -%}
+    {%- for c in cols -%}
+        {%- if c | lower not in ['is_deleted'] + out -%}{%- do out.append(c | lower) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+
+{#
+  A timestamp rendered as text the same way on every engine
+  (YYYY-MM-DDTHH:MM:SS.ffffff), so hashes built from it are identical on DuckDB and Athena.
+#}
+{% macro scd_timestamp_text(expr) -%}
+    {{ return(adapter.dispatch('scd_timestamp_text', 'sf_user_pipeline')(expr)) }}
+{%- endmacro %}
+
+{% macro default__scd_timestamp_text(expr) -%}
+    strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%f')
+{%- endmacro %}
+
+{% macro athena__scd_timestamp_text(expr) -%}
+    date_format({{ expr }}, '%Y-%m-%dT%H:%i:%s.%f')
+{%- endmacro %}
+
+
+{#
+  user_key = md5 hex of "<user_id>|<valid_from as YYYY-MM-DDTHH:MM:SS.ffffff>".
+  dbt.hash is md5 as lower-case hex on both DuckDB and Athena.
+#}
+{% macro scd_user_key(user_id, valid_from) -%}
+    {{ dbt.hash(dbt.concat([user_id, "'|'", scd_timestamp_text(valid_from)])) }}
+{%- endmacro %}
+
+
+{# A null-safe text form of any column, for row hashes. #}
+{% macro scd_text_or_null_marker(expr) -%}
+    coalesce(cast({{ expr }} as {{ dbt.type_string() }}), '\N')
+{%- endmacro %}
+
+
+{# The dbt invocation's start time (UTC, naive), as a timestamp literal. #}
+{% macro scd_run_timestamp() -%}
+    {{ return(adapter.dispatch('scd_run_timestamp', 'sf_user_pipeline')()) }}
+{%- endmacro %}
+
+{% macro default__scd_run_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{% macro athena__scd_run_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
+{%- endmacro %}
+
+
+{# md5 of the columns' text forms joined by '|', nulls marked: a content hash of a row. #}
+{% macro scd_row_hash(columns) -%}
+    {%- set parts = [] -%}
+    {%- for col in columns -%}
+        {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
+        {%- do parts.append(scd_text_or_null_marker(col)) -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+
+{#
+  is_incremental(), unless var scd_assume_incremental is set (true/false): then
+  that answer without looking the table up. `dbt compile --target prod` uses it to
+  render the Athena MERGE source offline (the table lookup is a Glue call).
+#}
+{% macro scd_is_incremental() -%}
+    {%- set assumed = var('scd_assume_incremental', none) -%}
+    {%- if assumed is none -%}
+        {{ return(is_incremental()) }}
+    {%- endif -%}
+    {{ return((assumed | string | lower) in ['true', '1', 'yes'] and not should_full_refresh()) }}
+{%- endmacro %}
