@@ -1,7 +1,7 @@
 import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
-import { registerSimCommands } from './cli/sim-command.js';
+import { registerPipelineCommands } from './cli/commands.js';
 import { loadPipelineConfig } from './config/load-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
@@ -53,5 +53,5 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
       },
     };
   },
-  registerCommands: registerSimCommands,
+  registerCommands: registerPipelineCommands,
 };

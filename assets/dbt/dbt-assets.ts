@@ -7,6 +7,7 @@ import { defineMultiAsset } from '../../runtime/multi-asset.js';
 import type { PipelineResources } from '../resources.js';
 import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
+import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt } from './run-dbt.js';
 
 interface RunResult {
@@ -62,7 +63,9 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         throw new StepError(`dbt build wrote no run_results.json (exit ${outcome.exitCode}): ${outcome.errors.join(' | ') || 'see the dbt log lines above'}`, { retryable: false });
       }
       const results = (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: RunResult[] }).results;
-      return outcomes(selected, results, checkOwner, ctx);
+      const out = outcomes(selected, results, checkOwner, ctx);
+      if (config.warehouse.engine === 'duckdb') await addRowStats(out, duckdbPath, ctx);
+      return out;
     },
   });
 }
@@ -105,6 +108,23 @@ function outcomes(
     }
   }
   return out;
+}
+
+/** Row counts (and versions opened / closed) for the summary, read after dbt released the file. */
+async function addRowStats(out: Record<AssetKey, MemberOutcome>, duckdbPath: string, ctx: MultiAssetContext<PipelineResources>): Promise<void> {
+  const { queryDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
+  for (const [key, outcome] of Object.entries(out)) {
+    const stats = MODEL_STATS[key];
+    if (!stats || outcome.status !== 'SUCCESS') continue;
+    try {
+      const [row] = await queryDuckDbReadOnly(duckdbPath, stats.sql);
+      const numbers = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+      const { metadata, summary } = stats.summarize(numbers, previousMetadata(ctx.previous.get(key)));
+      outcome.metadata = { ...(outcome.metadata ?? {}), ...metadata, summary };
+    } catch (err) {
+      ctx.logFor(key).warn(`could not read row statistics: ${(err as Error).message}`);
+    }
+  }
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -136,6 +136,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       columns_added: added,
       ...apiMetadata(api),
       ...(bulkError ? { bulk_fallback_reason: bulkError } : {}),
+      summary: `${full ? 'full' : 'incremental'} ${path}: ${counters.fetched} records, ${summary.inserted} new versions, ${counters.quarantined} quarantined, ${summary.tombstones} tombstones, ${api.totalCalls} API calls`,
     };
     log.info(
       `extracted ${counters.fetched} record(s): ${summary.inserted} new version(s), ${summary.duplicates} duplicate(s), ${counters.quarantined} quarantined, ${summary.tombstones} tombstone(s); ${api.totalCalls} API call(s)`,

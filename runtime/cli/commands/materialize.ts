@@ -113,7 +113,8 @@ function renderRun(result: RunResult): string {
   const lines = [`run ${result.runId} ${result.status}`];
   for (const s of result.steps) {
     const failedChecks = s.checks.filter((c) => !c.passed).map((c) => `${c.checkName} (${c.severity})`);
-    const detail = s.error ?? s.reason ?? (failedChecks.length ? `failed checks: ${failedChecks.join(', ')}` : '');
+    const summary = typeof s.metadata.summary === 'string' ? s.metadata.summary : '';
+    const detail = s.error ?? s.reason ?? [summary, failedChecks.length ? `failed checks: ${failedChecks.join(', ')}` : ''].filter(Boolean).join('; ');
     lines.push(`  ${mark[s.status]} ${s.key}  ${s.status}${s.attempts > 1 ? ` after ${s.attempts} attempts` : ''}${detail ? ` — ${detail}` : ''}`);
   }
   return lines.join('\n') + '\n';

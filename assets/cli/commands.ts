@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { simulatorStateFile } from '../simulator-endpoint.js';
+import { historyCommand } from './history-command.js';
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -8,8 +9,8 @@ const int = (name: string, min: number) => (v: string) => {
   return n;
 };
 
-/** `sfpipe sim serve`: the Salesforce simulator as a server any Salesforce client can use. */
-export function registerSimCommands(program: Command, ctx: () => PipelineContext): void {
+/** The pipeline's own commands: `sfpipe sim serve` and `sfpipe history`. */
+export function registerPipelineCommands(program: Command, ctx: () => PipelineContext): void {
   const sim = new Command('sim').description('The Salesforce API simulator of the embedded default');
   sim
     .command('serve')
@@ -26,4 +27,5 @@ export function registerSimCommands(program: Command, ctx: () => PipelineContext
       await serveCommand({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, ...(stateFile ? { stateFile } : {}) });
     });
   program.addCommand(sim);
+  program.addCommand(historyCommand(ctx));
 }

@@ -1,0 +1,32 @@
+import type { Metadata } from '../../runtime/definitions.js';
+import type { MaterializationRecord } from '../../runtime/event-log.js';
+
+/** Per-model row statistics for the run summary: what the model holds, what this run changed. */
+export interface ModelStatsQuery {
+  sql: string;
+  summarize(row: Record<string, number>, previous: Metadata | null): { metadata: Metadata; summary: string };
+}
+
+export const MODEL_STATS: Record<string, ModelStatsQuery> = {
+  'sf_staging/stg_sf_user': {
+    sql: 'select count(*) as observations, count(distinct user_id) as users from sf_staging.stg_sf_user',
+    summarize: (r) => ({ metadata: { observations: r.observations, users: r.users }, summary: `${r.observations} observations of ${r.users} users` }),
+  },
+  'sf_curated/dim_sf_user_scd': {
+    sql: 'select count(*) as versions, count(*) filter (where is_current) as current_versions, count(distinct user_id) as users, count(*) filter (where is_current and is_deleted) as deleted_users from sf_curated.dim_sf_user_scd',
+    summarize: (r, prev) => {
+      const closed = r.versions! - r.current_versions!;
+      const before = prev && typeof prev.versions === 'number' && typeof prev.current_versions === 'number' ? prev : null;
+      const opened = before ? r.versions! - (before.versions as number) : r.versions!;
+      const newlyClosed = before ? closed - ((before.versions as number) - (before.current_versions as number)) : closed;
+      return {
+        metadata: { versions: r.versions, current_versions: r.current_versions, users: r.users, deleted_users: r.deleted_users, versions_opened: opened, versions_closed: newlyClosed },
+        summary: `${r.versions} versions of ${r.users} users; this run opened ${opened} and closed ${newlyClosed}`,
+      };
+    },
+  },
+};
+
+export function previousMetadata(prev: MaterializationRecord | null | undefined): Metadata | null {
+  return prev?.metadata ?? null;
+}
