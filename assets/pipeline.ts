@@ -21,6 +21,10 @@ export const salesforceUser = defineExternalAsset({
  * (no virtualenv yet), the other assets still work and one line says why and how to fix it.
  */
 export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
+  return { ...pipelineBase, definitions: loadDefinitions };
+}
+
+async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   let dbt: AssetDef<PipelineResources>[] = [];
   try {
     const { loadDbtAssets } = await import('./dbt/load-dbt-assets.js');
@@ -28,7 +32,7 @@ export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
   } catch (err) {
     process.stderr.write(`sfpipe: warning: the dbt assets are unavailable: ${(err as Error).message}\n`);
   }
-  return { ...pipelineBase, definitions: [salesforceUser, sfUserAsset, ...dbt] };
+  return [salesforceUser, sfUserAsset, ...dbt];
 }
 
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {

@@ -14,7 +14,7 @@ async function loadPipeline(): Promise<Pipeline<any>> {
     ? await import(pathToFileURL(path.resolve(override)).href)
     : await import('../assets/pipeline.js');
   const pipeline = (typeof mod.loadPipeline === 'function' ? await mod.loadPipeline() : (mod.pipeline ?? mod.default)) as Pipeline<any> | undefined;
-  if (!pipeline || !Array.isArray(pipeline.definitions)) {
+  if (!pipeline || !(Array.isArray(pipeline.definitions) || typeof pipeline.definitions === 'function')) {
     throw new Error(`${override ?? 'assets/pipeline.js'} does not export a pipeline (export const pipeline = { name, definitions, openResources } or an async loadPipeline())`);
   }
   return pipeline;

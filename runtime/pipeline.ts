@@ -20,7 +20,8 @@ export interface OpenedResources<R> {
  */
 export interface Pipeline<R = unknown> {
   name: string;
-  definitions: AssetDef<R>[];
+  /** The assets, or a function that loads them (called only by commands that need them). */
+  definitions: AssetDef<R>[] | (() => Promise<AssetDef<R>[]>);
   openResources(ctx: PipelineContext & { fullRefresh: boolean; runId: string }): Promise<OpenedResources<R>>;
   /** Defaults to the SQLite event log in the state directory. */
   openEventLog?(ctx: PipelineContext): Promise<EventLog>;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { AssetDef } from '../definitions.js';
 import type { EventLog } from '../event-log.js';
 import { createLogger, type LogFormat, type Logger } from '../logging.js';
 import type { Pipeline, PipelineContext } from '../pipeline.js';
@@ -27,6 +28,15 @@ export class CliContext {
     this.stateDir = resolveStateDir();
     this.stdout = io.stdout;
     this.stderr = io.stderr;
+  }
+
+  #definitions: Promise<AssetDef<any>[]> | null = null;
+
+  /** The pipeline's asset definitions, loaded on first use. */
+  definitions(): Promise<AssetDef<any>[]> {
+    const d = this.pipeline.definitions;
+    this.#definitions ??= Array.isArray(d) ? Promise.resolve(d) : d();
+    return this.#definitions;
   }
 
   get globals(): GlobalOptions {

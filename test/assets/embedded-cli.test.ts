@@ -2,6 +2,7 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { SFPIPE } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { queryFile } from './fixtures/duckdb-fixture.js';
 
 function sfpipe(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -43,6 +44,19 @@ test('the embedded default end to end: first run loads the org, the next sees it
   const failed = lineage.assets.flatMap((a: { checks: { name: string; severity: string; lastResult: string }[] }) => a.checks.filter((c) => c.lastResult === 'FAILED'));
   t.true(failed.every((c: { severity: string; name: string }) => c.severity === 'WARN' && c.name.startsWith('accepted_values')), JSON.stringify(failed));
   t.is(lineage.assets[1].lastMaterialization.metadata.versions_inserted, m2.versions_inserted);
+  // The dimension's summary metadata and one user's history through `sfpipe history`.
+  const dimMeta = lineage.assets[3].lastMaterialization.metadata;
+  t.true(dimMeta.versions_opened > 0 && dimMeta.versions_closed > 0, JSON.stringify(dimMeta));
+  t.is(dimMeta.versions - dimMeta.current_versions, dimMeta.versions_closed, 'all closed versions were closed by the second run');
+  const [changed] = await queryFile(`${env.SFPIPE_HOME}/warehouse.duckdb`, 'select user_id from sf_curated.dim_sf_user_scd group by 1 having count(*) > 1 order by 1 limit 1');
+  const history = await sfpipe(['history', String(changed!.user_id), '--json'], env);
+  t.is(history.code, 0, history.stderr);
+  const versions = JSON.parse(history.stdout).versions as { valid_from: string; valid_to: string | null; is_current: boolean }[];
+  t.true(versions.length >= 2);
+  t.deepEqual(versions.map((v) => v.is_current), [...versions.slice(1).map(() => false), true]);
+  for (let i = 1; i < versions.length; i++) t.is(versions[i - 1]!.valid_to, versions[i]!.valid_from);
+  t.is(versions.at(-1)!.valid_to, null);
+  t.is((await sfpipe(['history', 'not-an-id'], env)).code, 2);
   // No secret reaches a log line.
   t.notRegex(first.stderr + second.stderr, /sfpipe-sim-secret/);
 });

@@ -19,7 +19,7 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
     .option('--json', 'same as --format json', false)
     .action(async (opts: { select?: string; format: LineageFormat; json: boolean }) => {
       const c = ctx();
-      const graph = buildAssetGraph(c.pipeline.definitions);
+      const graph = buildAssetGraph(await c.definitions());
       const selection = selectAssets(opts.select, graph);
       const eventLog = await c.openEventLog();
       try {

@@ -35,7 +35,7 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
 }
 
 async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<number> {
-  const graph = buildAssetGraph(ctx.pipeline.definitions);
+  const graph = buildAssetGraph(await ctx.definitions());
   const selection = selectAssets(opts.select, graph);
   const materializable = [...selection].filter((k) => !graph.get(k).external);
   if (materializable.length === 0) {
