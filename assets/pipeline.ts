@@ -4,6 +4,7 @@ import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
 import { loadPipelineConfig } from './config/load-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
+import { freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
 
@@ -25,6 +26,7 @@ export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
 }
 
 async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
+  const config = loadPipelineConfig();
   let dbt: AssetDef<PipelineResources>[] = [];
   try {
     const { loadDbtAssets } = await import('./dbt/load-dbt-assets.js');
@@ -32,7 +34,12 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   } catch (err) {
     process.stderr.write(`sfpipe: warning: the dbt assets are unavailable: ${(err as Error).message}\n`);
   }
-  return [salesforceUser, sfUserAsset, ...dbt];
+  // Freshness policies for the dbt models come from the same config.
+  const withFreshness = dbt.map((d) => {
+    const freshness = freshnessPolicy(config.freshness[d.key]);
+    return freshness ? { ...d, freshness } : d;
+  });
+  return [salesforceUser, sfUserAsset(config), ...withFreshness];
 }
 
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
@@ -56,6 +63,10 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
         await (sim as RunningSimulator | null)?.close();
       },
     };
+  },
+  async observability() {
+    const { observabilityFrom } = await import('./observability.js');
+    return observabilityFrom(loadPipelineConfig());
   },
   registerCommands: registerPipelineCommands,
 };

@@ -105,7 +105,7 @@ for (const [re, to] of edits) {
 }
 const config = parsePipelineConfig('bench-extract.yaml', yaml);
 const eventLog = SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
-const graph = buildAssetGraph([salesforceUser, sfUserAsset]);
+const graph = buildAssetGraph([salesforceUser, sfUserAsset(config)]);
 const base = createResources({
   config,
   stateDir,

@@ -17,9 +17,20 @@ export interface RetryPolicy {
   jitter: number;
 }
 
+/**
+ * Judge freshness by data time as well as run time: the materialization's metadata holds the
+ * newest data time (e.g. the newest SystemModstamp committed) and, optionally, the source's
+ * clock when it was read. The data's age is the run's age plus how far the data trailed the
+ * source then, so a run that "succeeds" while fetching nothing for days still goes stale.
+ */
+export interface DataTimeSpec {
+  metadataKey: string;
+  sourceTimeKey?: string;
+}
+
 export type FreshnessPolicy =
-  | { kind: 'time_window'; failAfterMs: number; warnAfterMs?: number }
-  | { kind: 'cron'; deadlineCron: string; lowerBoundDeltaMs: number; timezone?: string };
+  | { kind: 'time_window'; failAfterMs: number; warnAfterMs?: number; dataTime?: DataTimeSpec }
+  | { kind: 'cron'; deadlineCron: string; lowerBoundDeltaMs: number; timezone?: string; dataTime?: DataTimeSpec };
 
 /** What an asset's materialize function receives. */
 export interface MaterializeContext<R = unknown> {
@@ -51,6 +62,8 @@ export interface CheckContext<R = unknown> {
   readonly resources: R;
   /** Metadata of the materialization just made in this run. */
   readonly materialization: Metadata;
+  /** The asset's materialization before this run, for checks that compare. */
+  readonly previous: MaterializationRecord | null;
 }
 
 export interface CheckOutcome {

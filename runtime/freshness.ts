@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { FreshnessPolicy } from './definitions.js';
-import type { FreshnessState } from './event-log.js';
+import type { FreshnessState, MaterializationRecord } from './event-log.js';
 
 export interface FreshnessEvaluation {
   state: FreshnessState;
@@ -37,6 +37,38 @@ export function evaluateFreshness(policy: FreshnessPolicy | undefined, last: Dat
     return { state: 'PASS', lagMs, deadline: nextTick, reason: `updated at or after ${lowerBound.toISOString()} (deadline ${tick.toISOString()})` };
   }
   return { state: 'FAIL', lagMs, deadline: tick.toISOString(), reason: `not updated since ${lowerBound.toISOString()} (deadline ${tick.toISOString()} passed)` };
+}
+
+/**
+ * The time the asset counts as updated: its last materialization, moved back by how far its
+ * data trailed the source when a data-time policy says so. Null when never materialized.
+ */
+export function effectiveUpdateTime(policy: FreshnessPolicy | undefined, last: Pick<MaterializationRecord, 'timestamp' | 'metadata'> | null): { time: Date; basis: 'run' | 'data' } | null {
+  if (!last) return null;
+  const runTime = new Date(last.timestamp);
+  const spec = policy?.dataTime;
+  if (!spec) return { time: runTime, basis: 'run' };
+  const dataTime = parseTime(last.metadata[spec.metadataKey]);
+  if (!dataTime) return { time: runTime, basis: 'run' };
+  const sourceTime = (spec.sourceTimeKey ? parseTime(last.metadata[spec.sourceTimeKey]) : null) ?? runTime;
+  const trail = Math.max(0, sourceTime.getTime() - dataTime.getTime());
+  return trail > 0 ? { time: new Date(runTime.getTime() - trail), basis: 'data' } : { time: runTime, basis: 'run' };
+}
+
+/** Freshness of an asset from its last materialization record. */
+export function evaluateAssetFreshness(policy: FreshnessPolicy | undefined, last: Pick<MaterializationRecord, 'timestamp' | 'metadata'> | null, now: Date): FreshnessEvaluation {
+  const eff = effectiveUpdateTime(policy, last);
+  const ev = evaluateFreshness(policy, eff?.time ?? null, now);
+  if (eff?.basis === 'data' && ev.state !== 'NOT_APPLICABLE') {
+    ev.reason = `by data time (newest data trails the source by ${formatDuration(new Date(last!.timestamp).getTime() - eff.time.getTime())} at the last run): ${ev.reason}`;
+  }
+  return ev;
+}
+
+function parseTime(v: unknown): Date | null {
+  if (typeof v !== 'string' && !(v instanceof Date)) return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
 }
 
 export function lastCompletedTick(cron: string, now: Date, timezone = 'UTC'): Date {

@@ -1,6 +1,6 @@
 import type { CheckSeverity, Metadata } from './definitions.js';
 import type { EventLog, FreshnessState } from './event-log.js';
-import { evaluateFreshness } from './freshness.js';
+import { evaluateAssetFreshness } from './freshness.js';
 import type { AssetGraph } from './graph.js';
 import type { AssetKey } from './keys.js';
 
@@ -34,7 +34,7 @@ export async function buildLineage(graph: AssetGraph, selection: ReadonlySet<Ass
     const def = graph.get(key);
     const last = await eventLog.lastMaterialization(key);
     const checkResults = await eventLog.lastCheckResults(key);
-    const freshness = evaluateFreshness(def.freshness, last ? new Date(last.timestamp) : null, now);
+    const freshness = evaluateAssetFreshness(def.freshness, last, now);
     out.push({
       key,
       external: def.external,

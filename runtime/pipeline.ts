@@ -3,6 +3,8 @@ import type { AssetDef } from './definitions.js';
 import type { EventLog } from './event-log.js';
 import type { Logger } from './logging.js';
 import type { RunLock } from './run-lock.js';
+import type { NotifierConfig } from './alerts/index.js';
+import type { PushConfig } from './metrics/index.js';
 
 export interface PipelineContext {
   stateDir: string;
@@ -27,8 +29,15 @@ export interface Pipeline<R = unknown> {
   openEventLog?(ctx: PipelineContext): Promise<EventLog>;
   /** Defaults to a file lock in the state directory. */
   runLock?(ctx: PipelineContext): Promise<RunLock>;
+  /** Where alerts and metrics go; secrets resolved. Absent: no alerts, no metrics. */
+  observability?(ctx: PipelineContext): Promise<Observability>;
   /** Pipeline-specific commands (e.g. a simulator server). */
   registerCommands?(program: Command, ctx: () => PipelineContext): void;
+}
+
+export interface Observability {
+  notifiers: NotifierConfig | null;
+  metrics: PushConfig | null;
 }
 
 export type PipelineLoader = () => Promise<Pipeline<any>>;

@@ -99,7 +99,7 @@ export async function runStep<R>(def: AssetDef<R>, env: StepEnv<R>): Promise<Ste
   });
   result.attempts = outcome.attempts;
   if (!outcome.ok) return finishFailed(result, env, outcome);
-  return succeed(def, result, outcome.value, {}, env, log);
+  return succeed(def, result, outcome.value, {}, env, log, previous);
 }
 
 /** Runs a multi-asset once for its selected members; one result per member. */
@@ -143,13 +143,21 @@ export async function runMultiStep<R>(runner: MultiAssetRunner<R>, defs: AssetDe
     } else if (member.status === 'SKIPPED') {
       out.push(await finish(result, env, 'SKIPPED', { reason: member.error ?? `${runner.name} skipped it` }));
     } else {
-      out.push(await succeed(def, result, member.metadata ?? {}, member.checks ?? {}, env, memberLog));
+      out.push(await succeed(def, result, member.metadata ?? {}, member.checks ?? {}, env, memberLog, previous.get(def.key) ?? null));
     }
   }
   return out;
 }
 
-async function succeed<R>(def: AssetDef<R>, result: StepResult, metadata: Metadata, reported: Record<string, CheckOutcome>, env: StepEnv<R>, log: Logger): Promise<StepResult> {
+async function succeed<R>(
+  def: AssetDef<R>,
+  result: StepResult,
+  metadata: Metadata,
+  reported: Record<string, CheckOutcome>,
+  env: StepEnv<R>,
+  log: Logger,
+  previous: MaterializationRecord | null,
+): Promise<StepResult> {
   result.metadata = metadata;
   await env.eventLog.recordMaterialization({ runId: env.runId, assetKey: def.key, timestamp: env.now().toISOString(), metadata });
   log.info('materialized', { metadata });
@@ -157,7 +165,7 @@ async function succeed<R>(def: AssetDef<R>, result: StepResult, metadata: Metada
     let outcome: CheckOutcome | undefined = reported[check.name];
     if (!outcome && check.evaluate) {
       try {
-        outcome = await check.evaluate({ runId: env.runId, assetKey: def.key, log, signal: env.signal, resources: env.resources, materialization: metadata });
+        outcome = await check.evaluate({ runId: env.runId, assetKey: def.key, log, signal: env.signal, resources: env.resources, materialization: metadata, previous });
       } catch (err) {
         outcome = { passed: false, description: `the check raised an error: ${errorMessage(err)}` };
       }

@@ -84,6 +84,21 @@ export class ConfigReader {
     return Number(m[1]) * unit;
   }
 
+  /** Keys of a mapping (empty when absent). */
+  keys(path: Path): string[] {
+    if (!this.has(path)) return [];
+    const node = this.#doc.getIn(path, true);
+    if (!isMap(node)) this.fail(path, 'must be a mapping', `write ${formatPath(path)} as "key: value" lines`);
+    return node.items.map((item) => String((item.key as { value?: unknown } | null)?.value ?? item.key));
+  }
+
+  boolean(path: Path, fallback: boolean): boolean {
+    const v = this.raw(path);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') this.fail(path, `must be true or false (got ${JSON.stringify(v)})`, 'write true or false');
+    return v;
+  }
+
   length(path: Path): number {
     const node = this.#doc.getIn(path, true);
     if (!isSeq(node)) this.fail(path, 'must be a list', `write ${formatPath(path)} as a YAML list ("- item" lines)`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
-import type { CredentialsSource, PipelineConfig, SourceColumn } from './pipeline-config.js';
+import type { CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn } from './pipeline-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -76,6 +76,26 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       apiBudgetShare: r.number(['source', 'api_budget_share'], { min: 0.01, max: 1, fallback: 0.5 }),
       columns,
     },
+    freshness: readFreshness(r),
+    checks: {
+      rawRecordCount: {
+        min: r.number(['checks', 'raw_record_count', 'min'], { min: 0, integer: true, fallback: 4000 }),
+        max: r.number(['checks', 'raw_record_count', 'max'], { min: 0, integer: true, fallback: 6000 }),
+      },
+      rawRecordCountMaxChangePct: r.number(['checks', 'raw_record_count_max_change_pct'], { min: 0, fallback: 20 }),
+      extractionMaxDurationMs: r.duration(['checks', 'extraction_max_duration'], '1800s'),
+    },
+    alerts: {
+      slackWebhookUrl: readSecretRef(r, ['alerts', 'slack_webhook_url'], 'SFPIPE_SLACK_WEBHOOK_URL'),
+      webhookUrl: readSecretRef(r, ['alerts', 'webhook_url'], 'SFPIPE_ALERT_WEBHOOK_URL'),
+    },
+    metrics: {
+      pushgatewayUrl:
+        typeof r.raw(['metrics', 'pushgateway_url']) === 'string'
+          ? { value: r.string(['metrics', 'pushgateway_url']) }
+          : readSecretRef(r, ['metrics', 'pushgateway_url'], 'SFPIPE_PUSHGATEWAY_URL'),
+      job: r.string(['metrics', 'job'], 'sf-user-pipeline'),
+    },
     dbt: {
       target: r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, 'local'),
     },
@@ -87,6 +107,48 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       },
     },
   };
+}
+
+function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
+  const out: Record<string, FreshnessConfig> = {};
+  for (const key of r.keys(['freshness'])) {
+    const p = ['freshness', key];
+    const cron = r.optionalString([...p, 'cron']);
+    const fc: FreshnessConfig = { dataTime: r.boolean([...p, 'data_time'], false) };
+    if (cron) {
+      if (cron.trim().split(/\s+/).length !== 5) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression`, 'write e.g. "0 9 * * *"');
+      fc.cron = cron;
+      fc.lowerBoundDeltaMs = r.duration([...p, 'lower_bound_delta'], '0s');
+      const tz = r.optionalString([...p, 'timezone']);
+      if (tz) {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+        } catch {
+          r.fail([...p, 'timezone'], `"${tz}" is not a time zone`, 'use an IANA name such as Europe/Berlin');
+        }
+        fc.timezone = tz;
+      }
+    } else {
+      fc.failAfterMs = r.duration([...p, 'fail_after'], '50h');
+      if (r.has([...p, 'warn_after'])) fc.warnAfterMs = r.duration([...p, 'warn_after'], '26h');
+      if (fc.warnAfterMs !== undefined && fc.warnAfterMs >= fc.failAfterMs) {
+        r.fail([...p, 'warn_after'], 'must be shorter than fail_after', 'make warn_after < fail_after');
+      }
+    }
+    out[key] = fc;
+  }
+  return out;
+}
+
+function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string): SecretRef | null {
+  if (!r.has(path)) return { env: defaultEnv };
+  if (r.raw(path) === null) return null;
+  if (typeof r.raw(path) === 'string') {
+    r.fail(path, 'holds the URL itself; webhook URLs are secrets', `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
+  }
+  if (r.has([...path, 'env'])) return { env: r.string([...path, 'env']) };
+  if (r.has([...path, 'file'])) return { file: r.string([...path, 'file']) };
+  return r.fail(path, 'needs env or file', `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
 }
 
 function readMemoryLimit(r: ConfigReader): string {

@@ -15,6 +15,18 @@ export interface SourceColumn {
   type: ColumnType;
 }
 
+/** A secret value's source: an environment variable or a file (e.g. a mounted Secret). */
+export type SecretRef = { env: string } | { file: string };
+
+export interface FreshnessConfig {
+  warnAfterMs?: number;
+  failAfterMs?: number;
+  cron?: string;
+  timezone?: string;
+  lowerBoundDeltaMs?: number;
+  dataTime: boolean;
+}
+
 export interface PipelineConfig {
   /** The file it came from, for messages. */
   file: string;
@@ -37,6 +49,14 @@ export interface PipelineConfig {
     requestTimeoutMs: number;
     columns: SourceColumn[];
   };
+  freshness: Record<string, FreshnessConfig>;
+  checks: {
+    rawRecordCount: { min: number; max: number };
+    rawRecordCountMaxChangePct: number;
+    extractionMaxDurationMs: number;
+  };
+  alerts: { slackWebhookUrl: SecretRef | null; webhookUrl: SecretRef | null };
+  metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };
   dbt: {
     /** The profiles.yml target: local (dbt-duckdb) or prod (dbt-athena). */
     target: string;

@@ -26,6 +26,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
   const { config } = ctx.resources;
   const src = config.source;
   const log = ctx.log;
+  const startedAt = Date.now();
   const api = await ctx.resources.salesforce({ log, signal: ctx.signal });
   const version = config.salesforce.apiVersion;
 
@@ -119,6 +120,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
     const summary = await load.commit(tombstonesAt ? { tombstonesAt } : {});
     load = null;
     const watermarkAfter = await warehouse.watermark(cursor);
+    const stats = await warehouse.rawStats();
     const metadata: Metadata = {
       mode: full ? 'full' : 'incremental',
       path,
@@ -131,6 +133,11 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       tombstones: summary.tombstones,
       watermark_before: watermarkBefore?.toISOString() ?? null,
       watermark_after: watermarkAfter?.toISOString() ?? null,
+      // The source's clock when it answered, so data-time freshness works on any clock.
+      source_time: (serverTime ?? extractedAt).toISOString(),
+      raw_users: stats.ids,
+      raw_rows: stats.rows,
+      duration_s: Math.round((Date.now() - startedAt) / 100) / 10,
       lookback_ms: src.lookbackMs,
       missing_fields: plan.missing.map((m) => m.name),
       columns_added: added,

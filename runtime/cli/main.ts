@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DefinitionError, errorMessage, UsageError } from '../errors.js';
 import type { PipelineLoader } from '../pipeline.js';
+import { checkCommand } from './commands/check.js';
 import { lineageCommand } from './commands/lineage.js';
 import { materializeCommand } from './commands/materialize.js';
 import { eventsCommand, runsCommand } from './commands/runs.js';
@@ -43,6 +44,7 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
   program.addCommand(lineageCommand(ctx, setExit));
   program.addCommand(runsCommand(ctx, setExit));
   program.addCommand(eventsCommand(ctx, setExit));
+  program.addCommand(checkCommand(ctx, setExit));
   pipeline.registerCommands?.(program, () => ctx().pipelineContext());
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

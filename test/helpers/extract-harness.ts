@@ -37,7 +37,7 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
   const config = parsePipelineConfig('test-config.yaml', opts.editConfig ? opts.editConfig(yaml) : yaml);
   const logger = opts.logger ?? silentLogger();
   const eventLog = SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
-  const graph = buildAssetGraph([salesforceUser, sfUserAsset]);
+  const graph = buildAssetGraph([salesforceUser, sfUserAsset(config)]);
   const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
   return {
     sim,

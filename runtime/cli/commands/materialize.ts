@@ -8,6 +8,8 @@ import { selectAssets } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
+import { alertOnTransitions, checkTransitions, pushSamples, runSamples } from '../observability.js';
+import type { CheckResultRecord } from '../../event-log.js';
 
 interface MaterializeOptions {
   select?: string;
@@ -77,6 +79,8 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
         ctx.stderr.write(`sfpipe: could not open the pipeline's resources: ${errorMessage(err)}\n`);
         return EXIT.FAILURE;
       }
+      const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
+      for (const key of materializable) checksBefore.set(key, await eventLog.lastCheckResults(key));
       let result: RunResult;
       try {
         result = await executeRun({
@@ -96,6 +100,9 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
         await opened.close();
       }
       ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderRun(result));
+      const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()) : null;
+      await alertOnTransitions(obs, checkTransitions(checksBefore, result), logger.child({ runId }));
+      await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
       if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
       return result.status === 'SUCCESS' ? EXIT.OK : EXIT.FAILURE;
     } finally {

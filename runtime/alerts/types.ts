@@ -1,0 +1,36 @@
+export type AlertKind = 'freshness' | 'check';
+
+export interface AlertEvent {
+  kind: AlertKind;
+  assetKey: string;
+  /** e.g. FAIL, WARN, PASS (freshness) or FAILED / PASSED (check). */
+  state: string;
+  previousState: string | null;
+  /** True when going back to PASS/PASSED from a bad state. */
+  recovered: boolean;
+  reason: string;
+  runId: string | null;
+  checkName?: string;
+  /** What to run to look closer, e.g. `sfpipe lineage --select sf_raw/sf_user`. */
+  command: string;
+  /** ISO timestamp. */
+  timestamp: string;
+}
+
+export interface Notifier {
+  readonly name: string;
+  /** Never throws; false when it gave up. */
+  send(event: AlertEvent): Promise<boolean>;
+}
+
+export interface NotifierConfig {
+  slackWebhookUrl?: string;
+  webhookUrl?: string;
+  /** Retries after the first attempt; default 3. */
+  maxRetries?: number;
+  /** First backoff delay; default 500. */
+  baseDelayMs?: number;
+  /** Per-request timeout; default 10000. */
+  timeoutMs?: number;
+  pipelineName?: string;
+}

@@ -1,0 +1,80 @@
+import { Command } from 'commander';
+import type { FreshnessState } from '../../event-log.js';
+import { evaluateAssetFreshness, formatDuration } from '../../freshness.js';
+import { buildAssetGraph } from '../../registry.js';
+import { selectAssets } from '../../selection/index.js';
+import type { CliContext } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { alertOnTransitions, freshnessSamples, pushSamples } from '../observability.js';
+
+interface Evaluation {
+  key: string;
+  state: FreshnessState;
+  previousState: FreshnessState | null;
+  changed: boolean;
+  lagMs: number | null;
+  deadline: string | null;
+  reason: string;
+}
+
+export function checkCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
+  return new Command('check')
+    .description('Evaluate freshness; record each evaluation and state change; exit 1 when something FAILs')
+    .option('-s, --select <expr>', 'asset selection (all by default)')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { select?: string; json: boolean }) => {
+      const c = ctx();
+      const graph = buildAssetGraph(await c.definitions());
+      const selection = selectAssets(opts.select, graph);
+      const eventLog = await c.openEventLog();
+      const now = new Date();
+      const evaluations: Evaluation[] = [];
+      try {
+        for (const key of graph.sort(selection)) {
+          const def = graph.get(key);
+          if (def.external) continue;
+          const last = await eventLog.lastMaterialization(key);
+          const ev = evaluateAssetFreshness(def.freshness, last, now);
+          const previous = await eventLog.lastFreshness(key);
+          const changed = previous?.state !== ev.state;
+          if (ev.state !== 'NOT_APPLICABLE') {
+            await eventLog.recordFreshness({
+              runId: null,
+              assetKey: key,
+              state: ev.state,
+              previousState: previous?.state ?? null,
+              timestamp: now.toISOString(),
+              metadata: { lagMs: ev.lagMs, deadline: ev.deadline, reason: ev.reason, changed, lastRunId: last?.runId ?? null },
+            });
+            if (changed) c.logger.info(`freshness of ${key}: ${previous?.state ?? 'none'} → ${ev.state}: ${ev.reason}`, { assetKey: key });
+          }
+          evaluations.push({ key, state: ev.state, previousState: previous?.state ?? null, changed, lagMs: ev.lagMs, deadline: ev.deadline, reason: ev.reason });
+        }
+      } finally {
+        await eventLog.close();
+      }
+      const obs = c.pipeline.observability ? await c.pipeline.observability(c.pipelineContext()) : null;
+      await alertOnTransitions(
+        obs,
+        evaluations
+          .filter((e) => e.changed && e.state !== 'NOT_APPLICABLE')
+          .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: null })),
+        c.logger,
+      );
+      await pushSamples(obs, freshnessSamples(evaluations), 'check', c.logger);
+      c.write(opts.json ? JSON.stringify({ evaluatedAt: now.toISOString(), evaluations }, null, 2) + '\n' : render(evaluations, Boolean((c.stdout as NodeJS.WriteStream).isTTY)));
+      setExit(evaluations.some((e) => e.state === 'FAIL') ? EXIT.FAILURE : EXIT.OK);
+    });
+}
+
+function render(evals: Evaluation[], color: boolean): string {
+  const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const lines = ['ASSET                              FRESHNESS       AGE      DEADLINE                  REASON'];
+  for (const e of evals) {
+    const state = e.state.padEnd(15);
+    const shown = e.state === 'FAIL' ? paint(31, `✗ ${state}`) : e.state === 'WARN' ? paint(33, `! ${state}`) : `  ${state}`;
+    const age = e.lagMs === null ? '-' : formatDuration(e.lagMs);
+    lines.push(`${e.key.padEnd(34)} ${shown} ${age.padEnd(8)} ${(e.deadline ?? '-').padEnd(25)} ${e.state === 'NOT_APPLICABLE' ? 'no freshness policy' : e.reason}${e.changed && e.previousState ? ` (was ${e.previousState})` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}

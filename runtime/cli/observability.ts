@@ -1,0 +1,90 @@
+import { alertsForTransitions, createNotifiers, sendAlerts, type StateTransition } from '../alerts/index.js';
+import type { RunResult } from '../executor.js';
+import type { CheckResultRecord } from '../event-log.js';
+import type { FreshnessState } from '../event-log.js';
+import type { Logger } from '../logging.js';
+import { pushMetrics, type MetricSample } from '../metrics/index.js';
+import type { Observability } from '../pipeline.js';
+
+/** Sends one message per state change to every configured notifier; never throws. */
+export async function alertOnTransitions(obs: Observability | null, transitions: StateTransition[], log: Logger): Promise<void> {
+  if (!obs?.notifiers) return;
+  const events = alertsForTransitions(transitions);
+  if (events.length === 0) return;
+  const notifiers = createNotifiers(obs.notifiers, log);
+  if (notifiers.length === 0) return;
+  const { sent, failed } = await sendAlerts(notifiers, events, log);
+  log.info(`alerts: ${events.length} state change(s), ${sent} delivered, ${failed} not delivered`);
+}
+
+/** Check results whose pass/fail differs from the result before the run. */
+export function checkTransitions(before: Map<string, Map<string, CheckResultRecord>>, result: RunResult): StateTransition[] {
+  const out: StateTransition[] = [];
+  for (const step of result.steps) {
+    for (const c of step.checks) {
+      const prev = before.get(step.key)?.get(c.checkName);
+      out.push({
+        kind: 'check',
+        assetKey: step.key,
+        checkName: c.checkName,
+        previousState: prev ? (prev.passed ? 'PASSED' : 'FAILED') : null,
+        state: c.passed ? 'PASSED' : c.severity === 'WARN' ? 'WARN' : 'FAILED',
+        reason: c.description ?? (c.passed ? 'passed' : 'failed'),
+        runId: result.runId,
+        command: `sfpipe events ${result.runId.slice(0, 8)}`,
+      });
+    }
+  }
+  return out;
+}
+
+const FRESHNESS_VALUE: Record<FreshnessState, number> = { PASS: 0, WARN: 1, FAIL: 2, UNKNOWN: -1, NOT_APPLICABLE: -2 };
+
+export function freshnessSamples(evals: { key: string; state: FreshnessState; lagMs: number | null }[]): MetricSample[] {
+  const out: MetricSample[] = [];
+  for (const e of evals) {
+    if (e.state === 'NOT_APPLICABLE') continue;
+    out.push({ name: 'sfpipe_freshness_state', help: 'Freshness state per asset: 0 PASS, 1 WARN, 2 FAIL, -1 UNKNOWN', type: 'gauge', labels: { asset: e.key }, value: FRESHNESS_VALUE[e.state] });
+    if (e.lagMs !== null) out.push({ name: 'sfpipe_freshness_lag_seconds', help: 'Age of the asset (by data time where configured)', type: 'gauge', labels: { asset: e.key }, value: e.lagMs / 1000 });
+  }
+  return out;
+}
+
+/** Run duration and status, per-asset numbers from materialization metadata, check results. */
+export function runSamples(result: RunResult): MetricSample[] {
+  const seconds = (Date.parse(result.endedAt) - Date.parse(result.startedAt)) / 1000;
+  const out: MetricSample[] = [
+    { name: 'sfpipe_run_duration_seconds', help: 'Duration of the last materialize run', type: 'gauge', value: seconds },
+    { name: 'sfpipe_run_success', help: '1 when the last materialize run succeeded', type: 'gauge', value: result.status === 'SUCCESS' ? 1 : 0 },
+    { name: 'sfpipe_run_last_end_timestamp_seconds', help: 'When the last materialize run ended', type: 'gauge', value: Date.parse(result.endedAt) / 1000 },
+  ];
+  const numeric: Record<string, [string, string]> = {
+    records_fetched: ['sfpipe_records_extracted', 'Records read from the source in the last run'],
+    versions_inserted: ['sfpipe_versions_inserted', 'New raw versions in the last run'],
+    versions_opened: ['sfpipe_versions_opened', 'SCD versions opened in the last run'],
+    versions_closed: ['sfpipe_versions_closed', 'SCD versions closed in the last run'],
+    quarantined: ['sfpipe_records_quarantined', 'Records quarantined in the last run'],
+    api_calls_total: ['sfpipe_api_calls', 'Source API calls in the last run'],
+  };
+  for (const step of result.steps) {
+    out.push({ name: 'sfpipe_asset_success', help: '1 when the asset materialized in the last run', type: 'gauge', labels: { asset: step.key }, value: step.status === 'SUCCESS' ? 1 : 0 });
+    for (const [k, [name, help]] of Object.entries(numeric)) {
+      const v = step.metadata[k];
+      if (typeof v === 'number') out.push({ name, help, type: 'gauge', labels: { asset: step.key }, value: v });
+    }
+    const usage = step.metadata.api_usage as { remaining?: number } | null | undefined;
+    if (usage && typeof usage.remaining === 'number') {
+      out.push({ name: 'sfpipe_api_quota_remaining', help: 'Daily API calls left at the end of the last run', type: 'gauge', labels: { asset: step.key }, value: usage.remaining });
+    }
+    for (const c of step.checks) {
+      out.push({ name: 'sfpipe_check_passed', help: '1 when the check passed in the last run', type: 'gauge', labels: { asset: step.key, check: c.checkName, severity: c.severity }, value: c.passed ? 1 : 0 });
+    }
+  }
+  return out;
+}
+
+export async function pushSamples(obs: Observability | null, samples: MetricSample[], instance: string, log: Logger): Promise<void> {
+  if (!obs?.metrics || samples.length === 0) return;
+  const ok = await pushMetrics({ ...obs.metrics, grouping: { ...(obs.metrics.grouping ?? {}), instance } }, samples, log);
+  if (ok) log.info(`metrics: pushed ${samples.length} sample(s)`);
+}
