@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '../runtime/cli/main.js';
 import type { Pipeline } from '../runtime/pipeline.js';
+import { launchCommand } from '../k8s/cli.js';
 
 /**
  * The pipeline comes from assets/ unless SFPIPE_PIPELINE names another module
@@ -20,5 +21,29 @@ async function loadPipeline(): Promise<Pipeline<any>> {
   return pipeline;
 }
 
-const code = await runCli(process.argv.slice(2), loadPipeline);
+/**
+ * Adds what only a cluster needs: `sfpipe launch`, and the Lease run lock when running in a
+ * pod (locally the runtime's file lock).
+ */
+async function withKubernetes(): Promise<Pipeline<any>> {
+  const pipeline = await loadPipeline();
+  const inCluster = !!process.env.KUBERNETES_SERVICE_HOST && process.env.SFPIPE_LOCK !== 'file';
+  return {
+    ...pipeline,
+    registerCommands(program, ctx, setExit) {
+      pipeline.registerCommands?.(program, ctx, setExit);
+      program.addCommand(launchCommand(ctx, setExit));
+    },
+    ...(inCluster && !pipeline.runLock
+      ? {
+          async runLock(ctx) {
+            const [{ loadKubeContext }, { LeaseRunLock }] = await Promise.all([import('../k8s/kube-config.js'), import('../k8s/lease-lock.js')]);
+            return LeaseRunLock.create(await loadKubeContext(), { name: process.env.SFPIPE_LEASE_NAME ?? 'sf-user-pipeline-run-lock', log: ctx.logger });
+          },
+        }
+      : {}),
+  };
+}
+
+const code = await runCli(process.argv.slice(2), withKubernetes);
 process.exitCode = code;

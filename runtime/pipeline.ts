@@ -32,7 +32,7 @@ export interface Pipeline<R = unknown> {
   /** Where alerts and metrics go; secrets resolved. Absent: no alerts, no metrics. */
   observability?(ctx: PipelineContext): Promise<Observability>;
   /** Pipeline-specific commands (e.g. a simulator server). */
-  registerCommands?(program: Command, ctx: () => PipelineContext): void;
+  registerCommands?(program: Command, ctx: () => PipelineContext, setExit: (code: number) => void): void;
 }
 
 export interface Observability {

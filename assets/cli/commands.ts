@@ -10,7 +10,7 @@ const int = (name: string, min: number) => (v: string) => {
 };
 
 /** The pipeline's own commands: `sfpipe sim serve` and `sfpipe history`. */
-export function registerPipelineCommands(program: Command, ctx: () => PipelineContext): void {
+export function registerPipelineCommands(program: Command, ctx: () => PipelineContext, _setExit?: (code: number) => void): void {
   const sim = new Command('sim').description('The Salesforce API simulator of the embedded default');
   sim
     .command('serve')

@@ -45,7 +45,7 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
   program.addCommand(runsCommand(ctx, setExit));
   program.addCommand(eventsCommand(ctx, setExit));
   program.addCommand(checkCommand(ctx, setExit));
-  pipeline.registerCommands?.(program, () => ctx().pipelineContext());
+  pipeline.registerCommands?.(program, () => ctx().pipelineContext(), setExit);
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   }

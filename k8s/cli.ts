@@ -1,0 +1,43 @@
+import { Command } from 'commander';
+import type { PipelineContext } from '../runtime/pipeline.js';
+
+/** `sfpipe launch`: an ad hoc run in the cluster, made from a CronJob exactly as kubectl does. */
+export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void): Command {
+  return new Command('launch')
+    .description('Create a Job from a CronJob (like kubectl create job --from=cronjob/…), optionally with a selection, and follow it with --wait')
+    .option('--cronjob <name>', 'the CronJob to copy', process.env.SFPIPE_MATERIALIZE_CRONJOB ?? 'sf-user-pipeline-materialize')
+    .option('-s, --select <expr>', 'asset selection for the ad hoc run')
+    .option('--full-refresh', 'rebuild from scratch', false)
+    .option('--wait', 'follow the Job to its end, stream its log, exit with its result', false)
+    .option('-n, --namespace <ns>', 'namespace (default: the in-cluster or kubeconfig namespace)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)')
+    .option('--job-name <name>', 'name of the Job (default: <cronjob>-manual-<id>)')
+    .action(async (opts: { cronjob: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string }) => {
+      const { loadKubeContext } = await import('./kube-config.js');
+      const { launchFromCronJob } = await import('./launch.js');
+      const kube = await loadKubeContext({ ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
+      const args = opts.select || opts.fullRefresh
+        ? ['materialize', '--trigger', 'manual', ...(opts.select ? ['--select', opts.select] : []), ...(opts.fullRefresh ? ['--full-refresh'] : [])]
+        : undefined;
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const result = await launchFromCronJob(kube, {
+          cronJob: opts.cronjob,
+          ...(args ? { args } : {}),
+          ...(opts.jobName ? { jobName: opts.jobName } : {}),
+          wait: opts.wait,
+          out: process.stdout,
+          log: ctx().logger,
+          signal: controller.signal,
+        });
+        process.stdout.write(`job.batch/${result.job.metadata!.name} created in ${kube.namespace}${result.succeeded === null ? '' : result.succeeded ? ' and succeeded' : ' and failed'}\n`);
+        setExitCode(result.succeeded === false ? 1 : 0);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}

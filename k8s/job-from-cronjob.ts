@@ -1,0 +1,36 @@
+import type { V1CronJob, V1Job } from '@kubernetes/client-node';
+
+/**
+ * The Job `kubectl create job NAME --from=cronjob/C` creates: the jobTemplate's spec, its
+ * labels and annotations, `cronjob.kubernetes.io/instantiate: manual`, and an ownerReference
+ * to the CronJob (controller: true, no blockOwnerDeletion). `args` replaces the first
+ * container's args (our selection and flags).
+ */
+export function jobFromCronJob(cronJob: V1CronJob, name: string, opts: { args?: string[]; extraLabels?: Record<string, string> } = {}): V1Job {
+  const template = cronJob.spec?.jobTemplate;
+  if (!template?.spec) throw new Error(`CronJob ${cronJob.metadata?.name} has no jobTemplate.spec`);
+  if (!cronJob.metadata?.uid || !cronJob.metadata.name) throw new Error('the CronJob must be read from the API server (it needs a name and uid)');
+  const spec = structuredClone(template.spec);
+  if (opts.args) {
+    const container = spec.template.spec?.containers[0];
+    if (!container) throw new Error(`CronJob ${cronJob.metadata.name} has no container`);
+    container.args = opts.args;
+  }
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual', ...(template.metadata?.annotations ?? {}) },
+      ...(template.metadata?.labels || opts.extraLabels ? { labels: { ...(template.metadata?.labels ?? {}), ...(opts.extraLabels ?? {}) } } : {}),
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob.metadata.name, uid: cronJob.metadata.uid, controller: true }],
+    },
+    spec,
+  };
+}
+
+/** A Job name from the CronJob's, unique enough and within the 63-character limit. */
+export function manualJobName(cronJobName: string, now: Date = new Date()): string {
+  const stamp = `${Math.floor(now.getTime() / 1000).toString(36)}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
+  return `${cronJobName.slice(0, 63 - stamp.length - 8)}-manual-${stamp}`;
+}

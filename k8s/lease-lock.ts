@@ -1,0 +1,176 @@
+import os from 'node:os';
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { LockHeldError, type LockHolder, type LockLease, type RunLock } from '../runtime/run-lock.js';
+import type { Logger } from '../runtime/logging.js';
+import type { KubeContext } from './kube-config.js';
+
+export interface LeaseLockOptions {
+  name: string;
+  namespace: string;
+  /** A holder that stops renewing loses the lock after this long. */
+  leaseDurationSeconds?: number;
+  pollMs?: number;
+  log?: Logger;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+const ANNOTATION_SINCE = 'sfpipe.io/since';
+const ANNOTATION_HOST = 'sfpipe.io/host';
+
+/**
+ * The run lock on a coordination.k8s.io Lease: acquire by create; renew while running; take
+ * over only after expiry (an update guarded by resourceVersion, so two contenders can't both
+ * win); release at the end. Incremental, full-refresh and ad hoc runs never overlap.
+ */
+export class LeaseRunLock implements RunLock {
+  readonly #api: CoordinationV1Api;
+  readonly #o: Required<Omit<LeaseLockOptions, 'log'>> & { log?: Logger };
+
+  constructor(api: CoordinationV1Api, opts: LeaseLockOptions) {
+    this.#api = api;
+    this.#o = { leaseDurationSeconds: 60, pollMs: 1000, now: () => new Date(), ...opts };
+  }
+
+  static async create(ctx: KubeContext, opts: Omit<LeaseLockOptions, 'namespace'> & { namespace?: string }): Promise<LeaseRunLock> {
+    const k8s = await import('@kubernetes/client-node');
+    return new LeaseRunLock(ctx.kc.makeApiClient(k8s.CoordinationV1Api), { ...opts, namespace: opts.namespace ?? ctx.namespace });
+  }
+
+  async holder(): Promise<LockHolder | null> {
+    const lease = await this.#read();
+    return lease && !this.#expired(lease) ? holderOf(lease) : null;
+  }
+
+  async acquire(runId: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<LockLease> {
+    const deadline = Date.now() + opts.timeoutMs;
+    for (;;) {
+      const got = await this.#tryAcquire(runId);
+      if ('lease' in got) return got.lease;
+      if (Date.now() >= deadline) throw new LockHeldError(got.holder);
+      if (opts.signal?.aborted) throw Object.assign(new Error('aborted while waiting for the run lock'), { name: 'AbortError' });
+      await new Promise((r) => setTimeout(r, Math.min(this.#o.pollMs, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  async #tryAcquire(runId: string): Promise<{ lease: LockLease } | { holder: LockHolder }> {
+    const { name, namespace } = this.#o;
+    const now = this.#o.now();
+    const body = this.#body(runId, now);
+    try {
+      const created = await this.#api.createNamespacedLease({ namespace, body });
+      return { lease: this.#held(runId, created) };
+    } catch (err) {
+      if (status(err) !== 409) throw err;
+    }
+    const current = await this.#read();
+    if (!current) return this.#tryAcquire(runId);
+    if (!this.#expired(current)) return { holder: holderOf(current) };
+    // Expired: take over, guarded by resourceVersion.
+    const previous = current.spec?.holderIdentity ?? 'unknown';
+    try {
+      const updated = await this.#api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          ...body,
+          metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion },
+          spec: { ...body.spec, leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1 },
+        },
+      });
+      this.#o.log?.warn(`took over the run lock ${namespace}/${name} from ${previous}, whose lease expired`);
+      return { lease: this.#held(runId, updated) };
+    } catch (err) {
+      if (status(err) === 409) {
+        const now2 = await this.#read();
+        return now2 ? { holder: holderOf(now2) } : this.#tryAcquire(runId);
+      }
+      throw err;
+    }
+  }
+
+  #held(runId: string, lease: V1Lease): LockLease {
+    const { name, namespace } = this.#o;
+    let current = lease;
+    let released = false;
+    let lost = false;
+    const renewEvery = Math.max(1000, (this.#o.leaseDurationSeconds * 1000) / 3);
+    const timer = setInterval(async () => {
+      if (released) return;
+      try {
+        current = await this.#api.replaceNamespacedLease({
+          name,
+          namespace,
+          body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } },
+        });
+      } catch (err) {
+        if (status(err) === 409 && !lost) {
+          lost = true;
+          this.#o.log?.error(`lost the run lock ${namespace}/${name}: it was taken over (renewal conflict)`);
+        } else {
+          this.#o.log?.warn(`could not renew the run lock ${namespace}/${name}: ${(err as Error).message}`);
+        }
+      }
+    }, renewEvery);
+    timer.unref();
+    return {
+      holder: holderOf(lease),
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        try {
+          const latest = await this.#read();
+          if (latest?.spec?.holderIdentity !== runId) return;
+          await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: latest.metadata?.resourceVersion } } });
+        } catch (err) {
+          if (status(err) !== 404 && status(err) !== 409) this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${(err as Error).message}`);
+        }
+      },
+    };
+  }
+
+  #body(runId: string, now: Date): V1Lease {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.#o.name,
+        namespace: this.#o.namespace,
+        annotations: { [ANNOTATION_SINCE]: now.toISOString(), [ANNOTATION_HOST]: process.env.HOSTNAME ?? os.hostname() },
+      },
+      spec: { holderIdentity: runId, leaseDurationSeconds: this.#o.leaseDurationSeconds, acquireTime: micro(now), renewTime: micro(now) },
+    };
+  }
+
+  async #read(): Promise<V1Lease | null> {
+    try {
+      return await this.#api.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace });
+    } catch (err) {
+      if (status(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  #expired(lease: V1Lease): boolean {
+    const renew = lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : 0;
+    const duration = (lease.spec?.leaseDurationSeconds ?? this.#o.leaseDurationSeconds) * 1000;
+    return !lease.spec?.holderIdentity || renew + duration < this.#o.now().getTime();
+  }
+}
+
+function holderOf(lease: V1Lease): LockHolder {
+  const since = lease.metadata?.annotations?.[ANNOTATION_SINCE] ?? String(lease.spec?.acquireTime ?? 'unknown');
+  const host = lease.metadata?.annotations?.[ANNOTATION_HOST];
+  return { runId: lease.spec?.holderIdentity ?? 'unknown', since, ...(host ? { host } : {}) };
+}
+
+/** Lease times are MicroTime: the API server wants six fractional digits. */
+function micro(d: Date): Date {
+  return new V1MicroTime(d.getTime());
+}
+
+function status(err: unknown): number | undefined {
+  const e = err as { code?: number; statusCode?: number; body?: { code?: number } };
+  return e.code ?? e.statusCode ?? e.body?.code;
+}
