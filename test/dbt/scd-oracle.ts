@@ -1,0 +1,131 @@
+/**
+ * An independent oracle of DESIGN.md §4 (SCD2 over the raw version log), written from the
+ * design text, not from the dbt SQL. Timestamps are epoch milliseconds (Salesforce stamps are
+ * millisecond-precise), so rows compare exactly.
+ */
+
+/** One raw observation (a row of sf_raw.sf_user, without the load columns). */
+export interface Observation {
+  id: string;
+  name: string | null;
+  division: string | null;
+  audit_phase__c: string | null;
+  isactive: boolean | null;
+  /** Raw: null on normal rows, true on tombstones. */
+  isdeleted: true | null;
+  lastmodifieddate: number;
+  systemmodstamp: number;
+}
+
+/** The compared columns of one dim_sf_user_scd row. */
+export interface ScdRow {
+  user_id: string;
+  name: string | null;
+  division: string | null;
+  audit_phase__c: string | null;
+  is_active: boolean | null;
+  is_deleted: boolean;
+  update_date: number;
+  valid_from: number;
+  valid_to: number | null;
+  is_current: boolean;
+}
+
+export const DEFAULT_TRACKED = ['division', 'audit_phase__c'] as const;
+type Tracked = (typeof DEFAULT_TRACKED)[number];
+
+/**
+ * The expected dimension for the observations, in `arrival` order (the order they were loaded:
+ * of repeats of one (id, systemmodstamp), the first one counts). Sorted by (user_id, valid_from).
+ */
+export function expectedScd(arrival: readonly Observation[], tracked: readonly Tracked[] = DEFAULT_TRACKED): ScdRow[] {
+  // One observation per (id, systemmodstamp): the first arrived.
+  const byUser = new Map<string, Map<number, Observation>>();
+  for (const o of arrival) {
+    let versions = byUser.get(o.id);
+    if (!versions) byUser.set(o.id, (versions = new Map()));
+    if (!versions.has(o.systemmodstamp)) versions.set(o.systemmodstamp, o);
+  }
+
+  const out: ScdRow[] = [];
+  for (const userId of [...byUser.keys()].sort()) {
+    const history = [...byUser.get(userId)!.values()].sort((a, b) => a.systemmodstamp - b.systemmodstamp);
+    // Each version: its first observation and its latest one.
+    const versions: { first: Observation; latest: Observation }[] = [];
+    const trackedOf = (o: Observation) => [...tracked.map((c) => o[c]), o.isdeleted === true];
+    let current: unknown[] | null = null;
+    for (const o of history) {
+      const values = trackedOf(o);
+      // `is distinct from`: null equals null, null differs from any value.
+      const changed = current === null || values.some((v, i) => v !== current![i]);
+      if (changed) {
+        versions.push({ first: o, latest: o });
+        current = values;
+      } else {
+        versions[versions.length - 1]!.latest = o;
+      }
+    }
+    versions.forEach((v, i) => {
+      const next = versions[i + 1];
+      out.push({
+        user_id: userId,
+        name: v.latest.name,
+        division: v.first.division,
+        audit_phase__c: v.first.audit_phase__c,
+        is_active: v.latest.isactive,
+        is_deleted: v.first.isdeleted === true,
+        update_date: v.first.lastmodifieddate,
+        valid_from: v.first.systemmodstamp,
+        valid_to: next ? next.first.systemmodstamp : null,
+        is_current: next === undefined,
+      });
+    });
+  }
+  return out;
+}
+
+export function sortScd<T extends { user_id: string; valid_from: number }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : a.valid_from - b.valid_from));
+}
+
+const iso = (ms: number | null) => (ms === null ? 'null' : new Date(ms).toISOString());
+
+export function formatRow(r: ScdRow): string {
+  return (
+    `${r.user_id} [${iso(r.valid_from)} .. ${iso(r.valid_to)}) cur=${r.is_current} del=${r.is_deleted} ` +
+    `div=${r.division} phase=${r.audit_phase__c} name=${r.name} active=${r.is_active} upd=${iso(r.update_date)}`
+  );
+}
+
+export function formatObservation(o: Observation): string {
+  return (
+    `${o.id} smm=${iso(o.systemmodstamp)} lmd=${iso(o.lastmodifieddate)} div=${o.division} ` +
+    `phase=${o.audit_phase__c} name=${o.name} active=${o.isactive} deleted=${o.isdeleted}`
+  );
+}
+
+/**
+ * Differences between two row sets (each sorted by user_id, valid_from), grouped per user:
+ * null when equal, else a readable description of the first `limit` differing users.
+ */
+export function diffScd(actual: ScdRow[], expected: ScdRow[], limit = 5): { users: string[]; text: string } | null {
+  const group = (rows: ScdRow[]) => {
+    const m = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = m.get(r.user_id) ?? [];
+      list.push(formatRow(r));
+      m.set(r.user_id, list);
+    }
+    return m;
+  };
+  const a = group(actual);
+  const e = group(expected);
+  const users = [...new Set([...a.keys(), ...e.keys()])].sort();
+  const bad = users.filter((u) => JSON.stringify(a.get(u) ?? []) !== JSON.stringify(e.get(u) ?? []));
+  if (bad.length === 0) return null;
+  const text = bad
+    .slice(0, limit)
+    .map((u) => `user ${u}:\n  actual:\n    ${(a.get(u) ?? ['(none)']).join('\n    ')}\n  expected:\n    ${(e.get(u) ?? ['(none)']).join('\n    ')}`)
+    .join('\n');
+  return { users: bad, text: `${bad.length} user(s) differ; first ${Math.min(limit, bad.length)}:\n${text}` };
+}
