@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# sf-user-pipeline image: the sfpipe CLI (Node 20) plus dbt-core/dbt-athena/dbt-duckdb in
+# a Python virtualenv. Used by the Helm chart in helm/sf-user-pipeline.
+#
+# NOTE: no Docker engine runs in this project's development/CI environment, so this
+# file has never been built here. It is kept correct by construction:
+#   - every stage uses the same Debian release (bookworm) so that native modules
+#     (better-sqlite3, @duckdb/node-api) and the venv (python3.11 at /usr/bin/python3)
+#     built in one stage run unchanged in the final stage;
+#   - paths match what the code looks up: package.json ("type": "module") at /app,
+#     dist/ next to assets/config/embedded.yaml and dbt/ (assets/dbt/dbt-project.ts
+#     finds the dbt project at <root>/dbt), dbt at $SFPIPE_DBT;
+#   - the container runs as uid/gid 10001 with a read-only root filesystem: every
+#     write goes to $SFPIPE_HOME (/var/lib/sfpipe) or /tmp (emptyDirs in the chart;
+#     dbt's target/ and logs/ live under $SFPIPE_HOME/dbt).
+# Build: docker build -t sf-user-pipeline:0.1.0 .
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- 1. TypeScript build: npm ci, tsc, then drop the dev dependencies ---------------
+FROM ${NODE_IMAGE} AS build
+# toolchain for native modules without a prebuilt binary (better-sqlite3)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY runtime ./runtime
+COPY assets ./assets
+COPY sim ./sim
+COPY k8s ./k8s
+RUN npx tsc -p tsconfig.json \
+ && test -f dist/bin/sfpipe.js \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# ---- 2. dbt virtualenv (Debian's python3.11, the same interpreter as the runtime) ---
+FROM ${NODE_IMAGE} AS python
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY dbt/requirements.txt /tmp/requirements.txt
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
+ && /opt/venv/bin/dbt --version
+
+# ---- 3. runtime ------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 sfpipe \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/sfpipe --shell /usr/sbin/nologin sfpipe \
+ && mkdir -p /var/lib/sfpipe /etc/sfpipe \
+ && chown 10001:10001 /var/lib/sfpipe
+
+WORKDIR /app
+COPY --from=python /opt/venv /opt/venv
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY assets/config/embedded.yaml ./assets/config/embedded.yaml
+COPY dbt/dbt_project.yml dbt/profiles.yml dbt/requirements.txt ./dbt/
+COPY dbt/models ./dbt/models
+COPY dbt/macros ./dbt/macros
+COPY dbt/tests ./dbt/tests
+
+ENV NODE_ENV=production \
+    SFPIPE_HOME=/var/lib/sfpipe \
+    SFPIPE_DBT=/opt/venv/bin/dbt \
+    SFPIPE_DBT_PROJECT_DIR=/app/dbt \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+USER 10001:10001
+ENTRYPOINT ["node", "/app/dist/bin/sfpipe.js"]
+CMD ["--help"]

@@ -1,0 +1,467 @@
+/**
+ * The Helm chart (helm/sf-user-pipeline) with the real tools: `helm lint`, `helm template`
+ * over several value sets, every rendered object validated by kubeconform against
+ * Kubernetes JSON schemas generated offline from the OpenAPI spec, and the settings the
+ * chart promises (three CronJobs, restricted pod security, least-privilege RBAC, no
+ * secrets, a values schema that rejects typos, NOTES with the kubectl line).
+ *
+ * Needs .tools/bin/{helm,kubeconform} and .tools/k8s-schemas, built by
+ *   test/services/helm/build.sh
+ * A missing tool fails the tests (CI builds them first; SFPIPE_REQUIRE_K8S=1 says so).
+ */
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parsePipelineConfig } from '../../assets/config/load-config.js';
+
+const execFileP = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repo root, from test/helm (sources) or dist/test/helm (compiled). */
+const REPO = [path.resolve(here, '../..'), path.resolve(here, '../../..')].find((d) => existsSync(path.join(d, 'helm', 'sf-user-pipeline', 'Chart.yaml')))!;
+const CHART = path.join(REPO, 'helm', 'sf-user-pipeline');
+const TOOLS = process.env.SFPIPE_TOOLS_DIR ?? path.join(REPO, '.tools');
+const HELM = path.join(TOOLS, 'bin', 'helm');
+const KUBECONFORM = path.join(TOOLS, 'bin', 'kubeconform');
+const SCHEMAS = path.join(TOOLS, 'k8s-schemas');
+const BUILD_CMD = 'test/services/helm/build.sh';
+const REQUIRED = process.env.SFPIPE_REQUIRE_K8S === '1';
+
+/** The Kubernetes version helm and the schemas were built for (build.sh writes it). */
+function k8sVersion(): string {
+  const env = path.join(TOOLS, 'helm-tools.env');
+  const m = existsSync(env) ? /^K8S_VERSION=v?(\S+)$/m.exec(readFileSync(env, 'utf8')) : null;
+  return m?.[1] ?? '1.37.2';
+}
+
+const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch'] as const;
+type ValueSet = (typeof VALUE_SETS)[number];
+const valuesFile = (set: ValueSet) => path.join(CHART, 'ci', `${set}-values.yaml`);
+
+// HELM_*_HOME in a temp dir: no writes to the user's helm config, no repositories.
+const helmHome = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-helm-'));
+const helmEnv = {
+  ...process.env,
+  HELM_CACHE_HOME: path.join(helmHome, 'cache'),
+  HELM_CONFIG_HOME: path.join(helmHome, 'config'),
+  HELM_DATA_HOME: path.join(helmHome, 'data'),
+  KUBECONFIG: path.join(helmHome, 'no-kubeconfig'),
+};
+
+function toolsPresent(t: ExecutionContext): boolean {
+  const missing = [HELM, KUBECONFORM, path.join(SCHEMAS, `v${k8sVersion()}-standalone-strict`)].filter((p) => !existsSync(p));
+  if (missing.length === 0) return true;
+  t.fail(
+    `missing ${missing.join(', ')}${REQUIRED ? ' (SFPIPE_REQUIRE_K8S=1)' : ''}. ` +
+      `Build them with: ${BUILD_CMD}  (go install of helm and kubeconform + offline schemas into .tools/)`,
+  );
+  return false;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(cmd: string, args: string[], input?: string): Promise<Run> {
+  const child = execFileP(cmd, args, { env: helmEnv, maxBuffer: 64 * 1024 * 1024, cwd: REPO });
+  if (input !== undefined) {
+    child.child.stdin!.end(input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
+  }
+}
+
+const helm = (...args: string[]) => run(HELM, args);
+
+/** `helm template rel CHART -n sfpipe` with the value set's file and extra args. */
+async function template(set: ValueSet | null, ...extra: string[]): Promise<Run> {
+  return helm('template', 'sfpipe', CHART, '--namespace', 'sfpipe', ...(set ? ['-f', valuesFile(set)] : []), ...extra);
+}
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+function docs(yamlText: string): K8sObject[] {
+  return parseAllDocuments(yamlText)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((d): d is K8sObject => d !== null);
+}
+
+async function rendered(t: ExecutionContext, set: ValueSet | null, ...extra: string[]): Promise<K8sObject[]> {
+  const r = await template(set, ...extra);
+  t.is(r.code, 0, `helm template ${set ?? ''} failed: ${r.stderr}`);
+  return docs(r.stdout);
+}
+
+const ofKind = <T = any>(objs: K8sObject[], kind: string): T[] => objs.filter((o) => o.kind === kind) as T[];
+
+// ---------------------------------------------------------------------------------------
+
+test('helm lint passes (strict) with every value set', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const set of VALUE_SETS) {
+    const r = await helm('lint', CHART, '--strict', '-f', valuesFile(set));
+    t.is(r.code, 0, `helm lint -f ci/${set}-values.yaml:\n${r.stdout}\n${r.stderr}`);
+    t.regex(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  }
+});
+
+test('helm knows the Kubernetes version it was built for (not the go-install default 1.20)', async (t) => {
+  if (!toolsPresent(t)) return;
+  // The chart requires >= 1.27 (CronJob timeZone): with helm's built-in default v1.20 this fails.
+  const r = await helm('template', 'sfpipe', CHART, '--show-only', 'templates/configmap.yaml', '--set-string', 'nameOverride=x');
+  t.is(r.code, 0, r.stderr);
+  const old = await helm('template', 'sfpipe', CHART, '--kube-version', '1.20.0');
+  t.not(old.code, 0);
+  t.regex(old.stderr, /incompatible with Kubernetes v1\.20\.0/);
+  const v = await helm('version', '--template', '{{.Version}}');
+  t.regex(v.stdout.trim(), /^v3\.\d+\.\d+$/);
+});
+
+for (const set of VALUE_SETS) {
+  test(`helm template (${set}) validates against the Kubernetes ${k8sVersion()} schemas (kubeconform -strict)`, async (t) => {
+    if (!toolsPresent(t)) return;
+    const r = await template(set);
+    t.is(r.code, 0, r.stderr);
+    const objs = docs(r.stdout);
+    t.true(objs.length >= 5);
+    const kc = await run(
+      KUBECONFORM,
+      ['-strict', '-summary', '-output', 'json', '-kubernetes-version', k8sVersion(), '-schema-location', SCHEMAS, '-'],
+      r.stdout,
+    );
+    const out = JSON.parse(kc.stdout) as { resources?: { kind: string; name: string; status: string; msg: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
+    const bad = (out.resources ?? []).filter((x) => x.status !== 'statusValid');
+    t.deepEqual(bad, [], `kubeconform: ${kc.stdout}\n${kc.stderr}`);
+    t.is(kc.code, 0, kc.stderr);
+    t.deepEqual(out.summary, { valid: objs.length, invalid: 0, errors: 0, skipped: 0 });
+    // The schemas reject `null` for optional fields: the chart must never render one.
+    t.notRegex(r.stdout.replace(/pipeline\.yaml: \|[\s\S]*?(?=\n {0,2}\S)/g, ''), /:\s+null\s*$/m);
+  });
+}
+
+test('kubeconform with the generated schemas rejects a misspelt or mistyped field', async (t) => {
+  if (!toolsPresent(t)) return;
+  const bad = [
+    'apiVersion: batch/v1',
+    'kind: CronJob',
+    'metadata: { name: x }',
+    'spec:',
+    '  schedule: "0 2 * * *"',
+    '  concurrencyPolicyy: Forbid',
+    '  jobTemplate:',
+    '    spec:',
+    '      backoffLimit: "one"',
+    '      template:',
+    '        spec:',
+    '          restartPolicy: Never',
+    '          containers: [{ name: c, image: i }]',
+  ].join('\n');
+  const kc = await run(KUBECONFORM, ['-strict', '-output', 'json', '-kubernetes-version', k8sVersion(), '-schema-location', SCHEMAS, '-'], bad);
+  t.not(kc.code, 0);
+  t.regex(kc.stdout, /concurrencyPolicyy/);
+  t.regex(kc.stdout, /backoffLimit/);
+});
+
+test('defaults: exactly three CronJobs with the scheduling hygiene settings', async (t) => {
+  if (!toolsPresent(t)) return;
+  const objs = await rendered(t, null);
+  const cronJobs = ofKind(objs, 'CronJob');
+  t.deepEqual(cronJobs.map((c) => c.metadata.name).sort(), ['sfpipe-sf-user-pipeline-check', 'sfpipe-sf-user-pipeline-full-refresh', 'sfpipe-sf-user-pipeline-materialize']);
+  const byComponent = Object.fromEntries(cronJobs.map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
+  t.is(byComponent.materialize.spec.schedule, '0 2 * * *');
+  t.is(byComponent['full-refresh'].spec.schedule, '0 4 * * 0');
+  t.is(byComponent.check.spec.schedule, '*/30 * * * *');
+  const argsOf = (c: any) => c.spec.jobTemplate.spec.template.spec.containers[0].args;
+  t.deepEqual(argsOf(byComponent.materialize), ['materialize', '--trigger', 'schedule']);
+  t.deepEqual(argsOf(byComponent['full-refresh']), ['materialize', '--full-refresh', '--trigger', 'schedule']);
+  t.deepEqual(argsOf(byComponent.check), ['check']);
+  for (const c of cronJobs) {
+    const name = c.metadata.name;
+    const s = c.spec;
+    t.is(s.concurrencyPolicy, 'Forbid', name);
+    t.is(s.timeZone, 'Etc/UTC', name);
+    t.is(s.suspend, false, name);
+    for (const k of ['startingDeadlineSeconds', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit']) t.is(typeof s[k], 'number', `${name} ${k}`);
+    const job = s.jobTemplate.spec;
+    for (const k of ['backoffLimit', 'activeDeadlineSeconds', 'ttlSecondsAfterFinished']) t.is(typeof job[k], 'number', `${name} ${k}`);
+    t.is(job.template.spec.restartPolicy, 'Never', name);
+    const component = c.metadata.labels['app.kubernetes.io/component'];
+    for (const labels of [s.jobTemplate.metadata.labels, job.template.metadata.labels]) {
+      t.is(labels['app.kubernetes.io/component'], component, name);
+      t.is(labels['app.kubernetes.io/instance'], 'sfpipe', name);
+      t.is(labels['sf-user-pipeline.io/pipeline'], 'sfpipe-sf-user-pipeline', name);
+    }
+    for (const k of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by', 'helm.sh/chart']) {
+      t.truthy(c.metadata.labels[k], `${name} label ${k}`);
+    }
+    const container = job.template.spec.containers[0];
+    t.is(container.image, `ghcr.io/sf-user-pipeline/sfpipe:${parseYaml(readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8')).appVersion}`);
+    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    t.is(env.SFPIPE_CONFIG, '/etc/sfpipe/pipeline.yaml');
+    t.is(env.SFPIPE_HOME, '/var/lib/sfpipe');
+    t.is(env.SFPIPE_LEASE_NAME, 'sfpipe-sf-user-pipeline-run-lock');
+    t.is(env.SFPIPE_MATERIALIZE_CRONJOB, 'sfpipe-sf-user-pipeline-materialize');
+    t.truthy(container.resources.requests.memory);
+  }
+  // Components are distinct and the rest of the release is what we expect.
+  t.deepEqual(objs.map((o) => o.kind).sort(), ['ConfigMap', 'CronJob', 'CronJob', 'CronJob', 'Role', 'RoleBinding', 'ServiceAccount']);
+});
+
+test('every container runs at the "restricted" pod security level with writable emptyDirs only', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const set of VALUE_SETS) {
+    const objs = await rendered(t, set);
+    for (const c of ofKind(objs, 'CronJob')) {
+      const name = `${set}: ${c.metadata.name}`;
+      const pod = c.spec.jobTemplate.spec.template.spec;
+      t.is(pod.securityContext.runAsNonRoot, true, name);
+      t.is(pod.securityContext.seccompProfile.type, 'RuntimeDefault', name);
+      t.falsy(pod.hostNetwork || pod.hostPID || pod.hostIPC, name);
+      for (const ct of [...pod.containers, ...(pod.initContainers ?? [])]) {
+        const sc = ct.securityContext;
+        t.is(sc.runAsNonRoot, true, name);
+        t.is(sc.runAsUser, 10001, name);
+        t.is(sc.allowPrivilegeEscalation, false, name);
+        t.not(sc.privileged, true, name);
+        t.deepEqual(sc.capabilities, { drop: ['ALL'] }, name);
+        t.is(sc.seccompProfile.type, 'RuntimeDefault', name);
+        t.is(sc.readOnlyRootFilesystem, true, name);
+        const mounts = Object.fromEntries(ct.volumeMounts.map((m: any) => [m.mountPath, m]));
+        const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+        // writable: /tmp and the state dir (SFPIPE_HOME, which holds dbt's target/ and logs/)
+        for (const dir of ['/tmp', '/var/lib/sfpipe']) {
+          t.truthy(mounts[dir], `${name} mounts ${dir}`);
+          t.truthy(volumes[mounts[dir].name].emptyDir, `${name} ${dir} is an emptyDir`);
+          t.not(mounts[dir].readOnly, true);
+        }
+        t.is(mounts['/etc/sfpipe'].readOnly, true);
+        // every volume is of a kind the restricted profile allows
+        for (const v of pod.volumes) t.truthy(v.emptyDir || v.configMap || v.secret || v.projected, `${name} volume ${v.name}`);
+      }
+    }
+  }
+  // dbt's target and log dirs are under SFPIPE_HOME (assets/dbt/dbt-project.ts), covered by the state emptyDir.
+  const { locateDbtProject } = await import('../../assets/dbt/dbt-project.js');
+  const dbt = locateDbtProject('/var/lib/sfpipe', {});
+  t.true(dbt.targetPath.startsWith('/var/lib/sfpipe/'));
+  t.true(dbt.logPath.startsWith('/var/lib/sfpipe/'));
+});
+
+test('the rendered pipeline.yaml is a valid sfpipe config for every value set', async (t) => {
+  if (!toolsPresent(t)) return;
+  const expect: Record<ValueSet, { mode: string; credentials: string; engine: string; target: string }> = {
+    default: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+    hourly: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+    'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+    irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', target: 'prod' },
+    launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
+  };
+  for (const set of VALUE_SETS) {
+    const objs = await rendered(t, set);
+    const [cm] = ofKind(objs, 'ConfigMap');
+    const text = cm.data['pipeline.yaml'];
+    const config = parsePipelineConfig(`${set}:pipeline.yaml`, text);
+    t.deepEqual(
+      { mode: config.salesforce.mode as string, credentials: config.salesforce.auth.credentials.source as string, engine: config.warehouse.engine as string, target: config.dbt.target },
+      expect[set],
+      set,
+    );
+    if (config.salesforce.auth.credentials.source === 'k8s_secret') t.is(config.salesforce.auth.credentials.dir, '/var/run/secrets/salesforce');
+  }
+});
+
+test('Salesforce credentials: an existing Secret mounted read-only, or AWS Secrets Manager through IRSA', async (t) => {
+  if (!toolsPresent(t)) return;
+  const podOf = (objs: K8sObject[]) => ofKind(objs, 'CronJob')[0].spec.jobTemplate.spec.template.spec;
+
+  const existing = await rendered(t, 'existing-secret');
+  const pod = podOf(existing);
+  const vol = pod.volumes.find((v: any) => v.name === 'salesforce-credentials');
+  t.is(vol.secret.secretName, 'sf-credentials');
+  t.deepEqual(pod.containers[0].volumeMounts.find((m: any) => m.name === 'salesforce-credentials'), { name: 'salesforce-credentials', mountPath: '/var/run/secrets/salesforce', readOnly: true });
+  // webhook URLs: env from the alerts Secret (secretKeyRef), never values
+  const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e]));
+  t.deepEqual(env.SFPIPE_SLACK_WEBHOOK_URL.valueFrom, { secretKeyRef: { name: 'sfpipe-alerts', key: 'slack_webhook_url', optional: true } });
+  t.deepEqual(env.SFPIPE_ALERT_WEBHOOK_URL.valueFrom, { secretKeyRef: { name: 'sfpipe-alerts', key: 'webhook_url', optional: true } });
+  t.is(env.SFPIPE_PUSHGATEWAY_URL.value, 'http://pushgateway.monitoring.svc:9091');
+  t.is(env.NODE_OPTIONS.value, '--max-old-space-size=768');
+  t.deepEqual(pod.imagePullSecrets, [{ name: 'regcred' }]);
+  t.deepEqual(pod.nodeSelector, { 'kubernetes.io/os': 'linux' });
+
+  const irsa = await rendered(t, 'irsa');
+  const [sa] = ofKind(irsa, 'ServiceAccount');
+  t.is(sa.metadata.annotations['eks.amazonaws.com/role-arn'], 'arn:aws:iam::123456789012:role/sf-user-pipeline');
+  const irsaPod = podOf(irsa);
+  t.is(irsaPod.serviceAccountName, sa.metadata.name);
+  t.falsy(irsaPod.volumes.find((v: any) => v.secret), 'no Secret volume with AWS Secrets Manager');
+  const cm = parseYaml(ofKind(irsa, 'ConfigMap')[0].data['pipeline.yaml']);
+  t.deepEqual(cm.salesforce.auth.credentials, { source: 'aws_secrets_manager', secret_name: 'prod/sf-user-pipeline/salesforce', region: 'eu-west-1' });
+  const irsaEnv = Object.fromEntries(irsaPod.containers[0].env.map((e: any) => [e.name, e.value]));
+  t.is(irsaEnv.SFPIPE_ATHENA_S3_STAGING_DIR, 's3://acme-athena-results/dbt/');
+  t.is(irsaEnv.SFPIPE_ATHENA_WORK_GROUP, 'analytics');
+
+  // both sources at once is a contradiction the template reports
+  const both = await template('irsa', '--set', 'salesforce.existingSecret=sf-credentials');
+  t.not(both.code, 0);
+  t.regex(both.stderr, /exclusive/);
+});
+
+test('nothing secret in the default values, the ConfigMap or any Secret', async (t) => {
+  if (!toolsPresent(t)) return;
+  const secretKey = /(password|passwd|client_secret|private_key|secret_key|api_key|access_key|token)$/i;
+  const secretValue = /(-----BEGIN [A-Z ]*PRIVATE KEY|hooks\.slack\.com\/services|xox[abpr]-|AKIA[0-9A-Z]{16}|https?:\/\/[^/\s:@]+:[^@\s]+@)/;
+  const findings: string[] = [];
+  const walk = (node: unknown, where: string) => {
+    if (typeof node === 'string') {
+      if (secretValue.test(node)) findings.push(`${where}: secret-looking value`);
+    } else if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${where}[${i}]`));
+    } else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) {
+        if (secretKey.test(k) && typeof v === 'string' && v !== '') findings.push(`${where}.${k}: secret-looking key with a value`);
+        walk(v, `${where}.${k}`);
+      }
+    }
+  };
+  walk(parseYaml(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')), 'values.yaml');
+  for (const set of VALUE_SETS) {
+    const objs = await rendered(t, set);
+    t.deepEqual(ofKind(objs, 'Secret'), [], `${set}: the chart renders no Secret`);
+    for (const cm of ofKind(objs, 'ConfigMap')) {
+      for (const [k, v] of Object.entries(cm.data as Record<string, string>)) {
+        walk(k.endsWith('.yaml') ? parseYaml(v) : v, `${set}:${cm.metadata.name}/${k}`);
+      }
+    }
+    // env values carry no secrets either (only secretKeyRef)
+    for (const c of ofKind(objs, 'CronJob')) {
+      for (const e of c.spec.jobTemplate.spec.template.spec.containers[0].env) {
+        if (/WEBHOOK|SECRET|PASSWORD|TOKEN/i.test(e.name)) t.truthy(e.valueFrom?.secretKeyRef, `${set}: ${e.name} comes from a Secret`);
+        walk(e, `${set}:env`);
+      }
+    }
+  }
+  t.deepEqual(findings, []);
+});
+
+test('a typo in values fails helm template with the schema error', async (t) => {
+  if (!toolsPresent(t)) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-values-'));
+  const cases: [string, string, RegExp][] = [
+    ['schedual', 'cronjobs:\n  materialize:\n    schedual: "0 * * * *"\n', /schedual/],
+    ['resorces', 'resorces:\n  limits: { memory: 1Gi }\n', /resorces/],
+    ['irsaRolArn', 'serviceAccount:\n  irsaRolArn: arn:aws:iam::123456789012:role/x\n', /irsaRolArn/],
+    ['existingSecert', 'salesforce:\n  existingSecert: sf\n', /existingSecert/],
+    ['suspend as a string', 'cronjobs:\n  check:\n    suspend: "yes"\n', /suspend/],
+    ['mode enum', 'salesforce:\n  mode: prod\n', /mode/],
+  ];
+  for (const [label, body, re] of cases) {
+    const file = path.join(dir, `${label.replace(/\W/g, '_')}.yaml`);
+    writeFileSync(file, body);
+    const r = await helm('template', 'sfpipe', CHART, '-f', file);
+    t.not(r.code, 0, `${label} must fail`);
+    t.regex(r.stderr, /values don't meet the specifications of the schema/, label);
+    t.regex(r.stderr, re, label);
+  }
+  // --set typos too
+  const r = await helm('template', 'sfpipe', CHART, '--set', 'cronjobs.fullRefresh.schedual=@weekly');
+  t.not(r.code, 0);
+  t.regex(r.stderr, /schedual/);
+});
+
+test('RBAC: the Lease lock only, plus jobs/cronjobs/pods only when launch.enabled', async (t) => {
+  if (!toolsPresent(t)) return;
+  const rulesOf = (objs: K8sObject[]) => ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+  const flat = (rules: ReturnType<typeof rulesOf>) =>
+    rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
+
+  for (const set of ['default', 'hourly', 'existing-secret', 'irsa'] as const) {
+    const objs = await rendered(t, set);
+    t.deepEqual(flat(rulesOf(objs)), [
+      'coordination.k8s.io/leases:create',
+      'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock',
+      'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock',
+      'coordination.k8s.io/leases:update@sfpipe-sf-user-pipeline-run-lock',
+    ], set);
+    t.is(ofKind(objs, 'ClusterRole').length + ofKind(objs, 'ClusterRoleBinding').length, 0);
+  }
+  const launch = await rendered(t, 'launch');
+  t.deepEqual(flat(rulesOf(launch)), [
+    'batch/cronjobs:get',
+    'batch/jobs:create',
+    'batch/jobs:get',
+    'batch/jobs:list',
+    'batch/jobs:watch',
+    'coordination.k8s.io/leases:create',
+    'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock',
+    'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock',
+    'coordination.k8s.io/leases:update@sfpipe-sf-user-pipeline-run-lock',
+    'core/pods/log:get',
+    'core/pods:list',
+  ]);
+  // no wildcards anywhere
+  t.false(JSON.stringify(rulesOf(launch)).includes('"*"'));
+  const [binding] = ofKind(launch, 'RoleBinding');
+  const [sa] = ofKind(launch, 'ServiceAccount');
+  t.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'sfpipe' }]);
+  t.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ofKind(launch, 'Role')[0].metadata.name });
+});
+
+test('hourly values change the schedule, time zone and resources of materialize only', async (t) => {
+  if (!toolsPresent(t)) return;
+  const objs = await rendered(t, 'hourly');
+  const byComponent = Object.fromEntries(ofKind(objs, 'CronJob').map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
+  t.is(byComponent.materialize.spec.schedule, '0 * * * *');
+  t.is(byComponent.materialize.spec.timeZone, 'Europe/Berlin');
+  t.deepEqual(byComponent.materialize.spec.jobTemplate.spec.template.spec.containers[0].resources, { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } });
+  t.is(byComponent.materialize.spec.jobTemplate.spec.activeDeadlineSeconds, 3000);
+  t.is(byComponent.check.spec.schedule, '*/30 * * * *');
+  t.deepEqual(byComponent.check.spec.jobTemplate.spec.template.spec.containers[0].resources, { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } });
+  const launch = await rendered(t, 'launch');
+  t.is(ofKind(launch, 'CronJob').find((c) => c.metadata.labels['app.kubernetes.io/component'] === 'check').spec.suspend, true);
+});
+
+test('NOTES.txt renders the kubectl create job --from=cronjob line and how to see lineage', async (t) => {
+  if (!toolsPresent(t)) return;
+  // `helm template` never prints NOTES and `helm install --dry-run=client` still wants a
+  // reachable cluster (helm checks /version unless client-only). So render NOTES.txt with
+  // helm's own engine from a copy of the chart: a ConfigMap whose data is
+  // tpl(NOTES.txt) — same values, same helpers, same .Release/.Chart.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-notes-'));
+  const copy = path.join(dir, 'sf-user-pipeline');
+  cpSync(CHART, copy, { recursive: true });
+  cpSync(path.join(copy, 'templates', 'NOTES.txt'), path.join(copy, 'notes.src'));
+  writeFileSync(
+    path.join(copy, 'templates', 'zz-notes-under-test.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\ndata:\n  notes: |\n{{ tpl (.Files.Get "notes.src") . | indent 4 }}\n',
+  );
+  const r = await helm('template', 'sfpipe', copy, '--namespace', 'data', '--show-only', 'templates/zz-notes-under-test.yaml');
+  t.is(r.code, 0, r.stderr);
+  const notes: string = (docs(r.stdout)[0] as any).data.notes;
+  t.true(notes.includes('JOB=sfpipe-sf-user-pipeline-manual-$(date +%s)\n  kubectl create job --from=cronjob/sfpipe-sf-user-pipeline-materialize $JOB -n data\n'), notes);
+  t.regex(notes, /args = \["lineage"\]/);
+  t.regex(notes, /sfpipe\.js lineage/);
+  t.regex(notes, /pod-security\.kubernetes\.io\/enforce=restricted/);
+  t.regex(notes, /kubectl create secret generic sfpipe-sf-user-pipeline-salesforce -n data/);
+  t.regex(notes, /sfpipe-sf-user-pipeline-full-refresh {2}"0 4 \* \* 0"/);
+});
+
+test('the ci value sets are the ones the tests use', (t) => {
+  const files = readdirSync(path.join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
+  t.deepEqual(files, VALUE_SETS.map((s) => `${s}-values.yaml`).sort());
+});
