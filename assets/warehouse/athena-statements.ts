@@ -1,0 +1,202 @@
+/**
+ * The statements the Athena adapter issues, as pure functions of names and values. DDL is Athena's
+ * Hive dialect (backticks); DML is Trino (double quotes) and is written so the same text runs on
+ * DuckDB (>= 1.4 has MERGE INTO), which is how the tests check its semantics. Data values never
+ * appear in DML text: a run's rows reach Athena as a staged JSON file (see athena-raw-warehouse.ts);
+ * only the run id, timestamps and S3 locations are literals, all through athena-sql.ts.
+ * No statement puts a value on its first line (error messages quote the first line).
+ */
+
+import {
+  ATHENA_DDL_TYPE,
+  ATHENA_DML_TYPE,
+  ddlIdentifier,
+  sqlIdentifier,
+  sqlString,
+  sqlTimestamp,
+} from './athena-sql.js';
+import type { ColumnSpec } from './raw-warehouse.js';
+
+const q = sqlIdentifier;
+
+export function ddlName(database: string, table: string): string {
+  return `${ddlIdentifier(database)}.${ddlIdentifier(table)}`;
+}
+
+export function dmlName(database: string, table: string): string {
+  return `${q(database)}.${q(table)}`;
+}
+
+function ddlColumns(columns: readonly ColumnSpec[]): string {
+  return columns.map((c) => `  ${ddlIdentifier(c.name)} ${ATHENA_DDL_TYPE[c.type]}`).join(',\n');
+}
+
+function assertS3Location(location: string): string {
+  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S*$/.test(location)) throw new Error(`not an s3:// location: ${location}`);
+  return location.endsWith('/') ? location : `${location}/`;
+}
+
+/** An Iceberg table (parquet, snappy), partitioned by day of `_extracted_at`. */
+export function createIcebergTableSql(database: string, table: string, columns: readonly ColumnSpec[], location: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ddlName(database, table)} (`,
+    ddlColumns(columns),
+    `)`,
+    `PARTITIONED BY (day(${ddlIdentifier('_extracted_at')}))`,
+    `LOCATION ${sqlString(assertS3Location(location))}`,
+    `TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='snappy')`,
+  ].join('\n');
+}
+
+export function addColumnsSql(database: string, table: string, columns: readonly ColumnSpec[]): string {
+  return [`ALTER TABLE ${ddlName(database, table)} ADD COLUMNS (`, ddlColumns(columns), `)`].join('\n');
+}
+
+/** An external table over a run's staged newline-delimited JSON: every column is text. */
+export function createStageTableSql(database: string, table: string, columnNames: readonly string[], location: string): string {
+  return [
+    `CREATE EXTERNAL TABLE ${ddlName(database, table)} (`,
+    columnNames.map((n) => `  ${ddlIdentifier(n)} string`).join(',\n'),
+    `)`,
+    `ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'`,
+    `LOCATION ${sqlString(assertS3Location(location))}`,
+  ].join('\n');
+}
+
+export function dropTableSql(database: string, table: string): string {
+  return `DROP TABLE IF EXISTS ${ddlName(database, table)}`;
+}
+
+export interface RawMergeSpec {
+  database: string;
+  raw: string;
+  stage: string;
+  /** Columns of the staged file (all raw data columns when the load began). */
+  stagedColumns: readonly ColumnSpec[];
+  /** Raw's data columns now (without the load columns). */
+  rawColumns: readonly ColumnSpec[];
+  tombstonesAt?: Date | undefined;
+}
+
+/**
+ * The MERGE source: the staged versions, typed and de-duplicated on (id, systemmodstamp) (`_kind`
+ * 'v'), plus, with `tombstonesAt`, one tombstone per record whose latest raw version is live, older
+ * than the refresh and absent from the load (`_kind` 't').
+ */
+export function rawSourceSql(spec: RawMergeSpec): string {
+  const staged = new Set(spec.stagedColumns.map((c) => c.name));
+  const cols = spec.rawColumns;
+  const casts = cols
+    .map((c) =>
+      staged.has(c.name)
+        ? `CAST(x.${q(c.name)} AS ${ATHENA_DML_TYPE[c.type]}) AS ${q(c.name)}`
+        : `CAST(NULL AS ${ATHENA_DML_TYPE[c.type]}) AS ${q(c.name)}`,
+    )
+    .join(', ');
+  const names = cols.map((c) => q(c.name)).join(', ');
+  const versions = [
+    `SELECT ${names}, 'v' AS ${q('_kind')}`,
+    `FROM (`,
+    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')}, c.${q('systemmodstamp')}) AS ${q('_rn')}`,
+    `  FROM (SELECT ${casts} FROM ${dmlName(spec.database, spec.stage)} x) c`,
+    `) v`,
+    `WHERE v.${q('_rn')} = 1`,
+  ].join('\n');
+  if (spec.tombstonesAt === undefined) return versions;
+  const at = sqlTimestamp(spec.tombstonesAt);
+  const tombCols = cols
+    .map((c) => {
+      if (c.name === 'isdeleted') return `TRUE AS ${q(c.name)}`;
+      if (c.name === 'systemmodstamp') return `${at} AS ${q(c.name)}`;
+      return `l.${q(c.name)}`;
+    })
+    .join(', ');
+  const tombstones = [
+    `SELECT ${tombCols}, 't' AS ${q('_kind')}`,
+    `FROM (`,
+    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
+    `  FROM ${dmlName(spec.database, spec.raw)} r`,
+    `) l`,
+    `WHERE l.${q('_rn')} = 1`,
+    `  AND coalesce(l.${q('isdeleted')}, false) = false`,
+    `  AND l.${q('systemmodstamp')} < ${at}`,
+    `  AND NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.stage)} x WHERE CAST(x.${q('id')} AS varchar) = l.${q('id')})`,
+  ].join('\n');
+  return `${versions}\nUNION ALL\n${tombstones}`;
+}
+
+const NOT_IN_RAW = (spec: RawMergeSpec): string =>
+  `NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.raw)} t WHERE t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`;
+
+/** Counts what the MERGE will insert: new versions and tombstones (the run lock keeps raw still meanwhile). */
+export function countNewRawSql(spec: RawMergeSpec): string {
+  return [
+    `SELECT count(CASE WHEN s.${q('_kind')} = 'v' THEN 1 END) AS ${q('versions')}, count(CASE WHEN s.${q('_kind')} = 't' THEN 1 END) AS ${q('tombstones')}`,
+    `FROM (`,
+    rawSourceSql(spec),
+    `) s`,
+    `WHERE ${NOT_IN_RAW(spec)}`,
+  ].join('\n');
+}
+
+/** One atomic, idempotent Iceberg commit: versions and tombstones raw lacks are inserted; nothing is updated. */
+export function mergeRawSql(spec: RawMergeSpec & { runId: string; extractedAt: Date }): string {
+  const cols = spec.rawColumns.map((c) => q(c.name));
+  return [
+    `MERGE INTO ${dmlName(spec.database, spec.raw)} AS t`,
+    `USING (`,
+    rawSourceSql(spec),
+    `) AS s`,
+    `ON (t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`,
+    `WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}, ${q('_extracted_at')}, ${q('_extraction_run_id')})`,
+    `VALUES (${cols.map((c) => `s.${c}`).join(', ')}, ${sqlTimestamp(spec.extractedAt)}, ${sqlString(spec.runId)})`,
+  ].join('\n');
+}
+
+export interface QuarantineMergeSpec {
+  database: string;
+  quarantine: string;
+  stage: string;
+}
+
+function quarantineSourceSql(spec: QuarantineMergeSpec): string {
+  return `SELECT DISTINCT CAST(x.${q('raw_json')} AS varchar) AS ${q('raw_json')}, CAST(x.${q('reason')} AS varchar) AS ${q('reason')} FROM ${dmlName(spec.database, spec.stage)} x`;
+}
+
+export function countNewQuarantineSql(spec: QuarantineMergeSpec): string {
+  return [
+    `SELECT count(*) AS ${q('quarantined')}`,
+    `FROM (${quarantineSourceSql(spec)}) s`,
+    `WHERE NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.quarantine)} t WHERE t.${q('raw_json')} = s.${q('raw_json')} AND t.${q('reason')} = s.${q('reason')})`,
+  ].join('\n');
+}
+
+export function mergeQuarantineSql(spec: QuarantineMergeSpec & { runId: string; extractedAt: Date }): string {
+  return [
+    `MERGE INTO ${dmlName(spec.database, spec.quarantine)} AS t`,
+    `USING (${quarantineSourceSql(spec)}) AS s`,
+    `ON (t.${q('raw_json')} = s.${q('raw_json')} AND t.${q('reason')} = s.${q('reason')})`,
+    `WHEN NOT MATCHED THEN INSERT (${q('raw_json')}, ${q('reason')}, ${q('_extraction_run_id')}, ${q('_extracted_at')})`,
+    `VALUES (s.${q('raw_json')}, s.${q('reason')}, ${sqlString(spec.runId)}, ${sqlTimestamp(spec.extractedAt)})`,
+  ].join('\n');
+}
+
+/** Max of the cursor over committed live rows, as text (`YYYY-MM-DD HH:MM:SS.fff…`). */
+export function watermarkSql(database: string, raw: string, cursorColumn: string, hasIsDeleted: boolean): string {
+  return [
+    `SELECT CAST(max(${q(cursorColumn)}) AS varchar) AS ${q('watermark')}`,
+    `FROM ${dmlName(database, raw)}`,
+    ...(hasIsDeleted ? [`WHERE coalesce(${q('isdeleted')}, false) = false`] : []),
+  ].join('\n');
+}
+
+export function rawStatsSql(database: string, raw: string): string {
+  return `SELECT count(*) AS ${q('rows')}, count(DISTINCT ${q('id')}) AS ${q('ids')}\nFROM ${dmlName(database, raw)}`;
+}
+
+export const QUARANTINE_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'raw_json', type: 'string' },
+  { name: 'reason', type: 'string' },
+  { name: '_extraction_run_id', type: 'string' },
+  { name: '_extracted_at', type: 'timestamp' },
+];

@@ -1,0 +1,265 @@
+/**
+ * AthenaRawWarehouse end to end against moto (Athena + Glue + S3 over HTTP/SigV4), with the
+ * statements' semantics executed on DuckDB by AthenaOracle, and compared with DuckDbRawWarehouse
+ * doing the same loads: same summaries, same raw rows.
+ */
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+import test from 'ava';
+import { AthenaClient, GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
+import { GlueClient, GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+import { AthenaRawWarehouse } from '../../assets/warehouse/athena-raw-warehouse.js';
+import type { StatementRecord } from '../../assets/warehouse/athena-query.js';
+import { DuckDbRawWarehouse } from '../../assets/warehouse/duckdb-raw-warehouse.js';
+import { SchemaTypeChangeError, type ColumnSpec, type RawRow, type RawWarehouse } from '../../assets/warehouse/raw-warehouse.js';
+import { tempDir } from '../helpers/temp.js';
+import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../services/moto/start.js';
+import { AthenaOracle } from './athena-oracle.js';
+
+const BASE: ColumnSpec[] = [
+  { name: 'id', type: 'string' },
+  { name: 'name', type: 'string' },
+  { name: 'isactive', type: 'boolean' },
+  { name: 'isdeleted', type: 'boolean' },
+  { name: 'lastmodifieddate', type: 'timestamp' },
+  { name: 'systemmodstamp', type: 'timestamp' },
+];
+const FULL: ColumnSpec[] = [...BASE, { name: 'division', type: 'string' }, { name: 'audit_phase__c', type: 'string' }];
+
+const HOSTILE_NAMES = ["O'Brien", 'back\\slash \\n', 'multi\nline\r\nname', '山田 太郎', 'Дмитрий', 'محمد', '😀 "quoted" `tick`', "''; DROP TABLE sf_raw.sf_user; --"];
+
+const T = (s: string): Date => new Date(`${s}Z`);
+
+function user(i: number, stamp: string, division: string | null): RawRow {
+  return {
+    id: `005${String(i).padStart(15, '0')}`,
+    name: HOSTILE_NAMES[i % HOSTILE_NAMES.length]!,
+    isactive: i % 3 !== 0,
+    isdeleted: false,
+    lastmodifieddate: T(stamp),
+    systemmodstamp: T(stamp),
+    division,
+    audit_phase__c: i % 2 ? 'P1' : null,
+  };
+}
+
+let moto: MotoServer;
+test.before(async () => {
+  moto = await startMoto();
+});
+test.after.always(async () => {
+  await moto?.stop();
+});
+
+async function rawRows(conn: { runAndReadAll(sql: string): Promise<{ getRowsJS(): unknown[][] }> }): Promise<string[]> {
+  const reader = await conn.runAndReadAll(
+    `SELECT id, name, isactive, isdeleted, lastmodifieddate, systemmodstamp, division, audit_phase__c, _extracted_at, _extraction_run_id
+     FROM sf_raw.sf_user ORDER BY id, systemmodstamp`,
+  );
+  return reader.getRowsJS().map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+}
+
+test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto, semantics on DuckDB, parity with DuckDbRawWarehouse', async (t) => {
+  const dir = tempDir('sfpipe-athena-');
+  const aws = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
+  const athena = new AthenaClient(aws);
+  const glue = new GlueClient(aws);
+  const s3 = new S3Client({ ...aws, forcePathStyle: true });
+  for (const Bucket of ['lake', 'athena-results']) await s3.send(new CreateBucketCommand({ Bucket }));
+
+  const instance = await DuckDBInstance.create(path.join(dir, 'athena-mirror.duckdb'));
+  const conn = await instance.connect();
+  const oracle = new AthenaOracle(conn, moto.endpoint, glue, s3, dir);
+  const log: StatementRecord[] = [];
+  const wh = new AthenaRawWarehouse({
+    aws,
+    workGroup: 'primary',
+    outputLocation: 's3://athena-results/sfpipe/',
+    tableLocation: 's3://lake/warehouse/sf_raw/',
+    stagingLocation: 's3://lake/staging/sf_user/',
+    pollInitialMs: 2,
+    pollMaxMs: 10,
+    onStatement: (r) => log.push(r),
+    clients: { athena: oracle.wrap(athena), glue, s3, destroy: () => undefined },
+  });
+  const duck = await DuckDbRawWarehouse.open(path.join(dir, 'reference.duckdb'));
+  const both: RawWarehouse[] = [wh, duck];
+
+  try {
+    // Create, then evolve.
+    for (const w of both) t.deepEqual(await w.ensureRawTables(BASE), { added: [] });
+    for (const w of both) t.deepEqual(await w.ensureRawTables(FULL), { added: ['division', 'audit_phase__c'] });
+    const before = log.length;
+    for (const w of both) t.deepEqual(await w.ensureRawTables(FULL), { added: [] });
+    t.is(log.length, before, 'an up-to-date schema issues no statement');
+    await t.throwsAsync(wh.ensureRawTables([...FULL.filter((c) => c.name !== 'division'), { name: 'division', type: 'bigint' }]), {
+      instanceOf: SchemaTypeChangeError,
+      message: /sf_raw\.sf_user\.division has type string/,
+    });
+    const glueCols = (await glue.send(new GetTableCommand({ DatabaseName: 'sf_raw', Name: 'sf_user' }))).Table!.StorageDescriptor!.Columns!.map((c) => c.Name);
+    t.deepEqual(glueCols, [...BASE.map((c) => c.name), '_extracted_at', '_extraction_run_id', 'division', 'audit_phase__c']);
+
+    for (const w of both) t.is(await w.watermark('systemmodstamp'), null);
+
+    const rows1 = Array.from({ length: 40 }, (_, i) => user(i, `2024-01-0${1 + (i % 5)}T10:00:00.${String(i).padStart(3, '0')}`, `D${i % 4}`));
+    const quarantine = [
+      { rawJson: '{"Id":null,"Name":"O\'Brien\\n"}', reason: 'missing Id' },
+      { rawJson: '{"Id":"x","SystemModstamp":"bad"}', reason: 'bad SystemModstamp: "bad" \\ 名' },
+    ];
+    const extracted1 = T('2024-01-06T00:00:00.000');
+    const summaries1 = [];
+    for (const w of both) {
+      const load = await w.beginLoad('run-1', extracted1);
+      await load.append(rows1.slice(0, 25));
+      await load.append([...rows1.slice(25), rows1[3]!]); // a version repeated within the load
+      await load.quarantine(quarantine);
+      summaries1.push(await load.commit());
+    }
+    t.deepEqual(summaries1[0], { inserted: 40, duplicates: 1, quarantined: 2, tombstones: 0 });
+    t.deepEqual(summaries1[0], summaries1[1]);
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck), 'Athena MERGE on DuckDB == DuckDbRawWarehouse');
+    const names = (await conn.runAndReadAll('SELECT DISTINCT name FROM sf_raw.sf_user ORDER BY name')).getRowsJS().map((r) => r[0]);
+    t.deepEqual(names, [...HOSTILE_NAMES].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).filter((n) => names.includes(n)));
+    t.is(names.length, HOSTILE_NAMES.length, 'every hostile name round-tripped exactly');
+
+    // Rerun of the same versions: nothing new (idempotent MERGE).
+    for (const w of both) {
+      const load = await w.beginLoad('run-2', T('2024-01-07T00:00:00.000'));
+      await load.append(rows1);
+      await load.quarantine(quarantine);
+      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 40, quarantined: 0, tombstones: 0 });
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+
+    // Full refresh: user 7 disappeared, user 1 changed, user 40 is new.
+    const refreshAt = T('2024-01-08T00:00:00.000');
+    const rows3 = rows1.filter((r) => r['id'] !== user(7, '2024-01-01T00:00:00', null)['id']);
+    rows3.push(user(1, '2024-01-07T12:00:00.000', 'Moved'), user(40, '2024-01-07T13:00:00.000', 'New'));
+    for (const w of both) {
+      const load = await w.beginLoad('run-3', refreshAt);
+      await load.append(rows3);
+      t.deepEqual(await load.commit({ tombstonesAt: refreshAt }), { inserted: 2, duplicates: 39, quarantined: 0, tombstones: 1 });
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+    for (const w of both) t.deepEqual(await w.watermark('systemmodstamp'), T('2024-01-07T13:00:00.000'), `${w.engine} watermark ignores the tombstone`);
+    for (const w of both) t.deepEqual(await w.rawStats(), { rows: 43, ids: 41 });
+    // Rerunning the refresh writes no second tombstone.
+    const again = await wh.beginLoad('run-3b', refreshAt);
+    await again.append(rows3);
+    t.deepEqual(await again.commit({ tombstonesAt: refreshAt }), { inserted: 0, duplicates: 41, quarantined: 0, tombstones: 0 });
+
+    // Abort: staged objects are deleted, raw untouched.
+    const aborted = await wh.beginLoad('run-4', T('2024-01-09T00:00:00.000'));
+    await aborted.append([user(99, '2024-01-09T00:00:00.000', 'X')]);
+    await aborted.quarantine([{ rawJson: '{}', reason: 'r' }]);
+    await aborted.abort();
+    const staged = await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'staging/' }));
+    t.is(staged.KeyCount ?? 0, 0, 'staging objects removed after commits and abort');
+    t.deepEqual(await wh.rawStats(), { rows: 43, ids: 41 });
+    const leftovers = (await conn.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%stage%'`)).getRowsJS();
+    t.deepEqual(leftovers, [], 'stage tables dropped');
+
+    // The statements reached moto verbatim, with their query execution ids.
+    const ids = new Set((await athena.send(new ListQueryExecutionsCommand({ WorkGroup: 'primary' }))).QueryExecutionIds ?? []);
+    for (const r of log) {
+      t.true(ids.has(r.queryExecutionId));
+      const exec = (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: r.queryExecutionId }))).QueryExecution!;
+      t.is(exec.Query, r.sql);
+    }
+    const purposes = log.map((r) => r.purpose);
+    t.deepEqual(purposes.slice(0, 3), ['create raw table', 'create quarantine table', 'add raw columns']);
+    t.true(purposes.includes('merge raw') && purposes.includes('merge quarantine') && purposes.includes('read watermark'));
+    const create = log[0]!.sql;
+    t.regex(create, /^CREATE TABLE IF NOT EXISTS `sf_raw`\.`sf_user` \(/);
+    t.regex(create, /PARTITIONED BY \(day\(`_extracted_at`\)\)\nLOCATION 's3:\/\/lake\/warehouse\/sf_raw\/sf_user\/'\nTBLPROPERTIES \('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='snappy'\)$/);
+    t.is(log[2]!.sql, 'ALTER TABLE `sf_raw`.`sf_user` ADD COLUMNS (\n  `division` string,\n  `audit_phase__c` string\n)');
+    const merge = log.find((r) => r.purpose === 'merge raw')!.sql;
+    t.regex(merge, /^MERGE INTO "sf_raw"\."sf_user" AS t\nUSING \(/);
+    t.regex(merge, /ON \(t\."id" = s\."id" AND t\."systemmodstamp" = s\."systemmodstamp"\)\nWHEN NOT MATCHED THEN INSERT /);
+    for (const n of HOSTILE_NAMES) t.false(log.some((r) => r.sql.includes(n)), `record value ${JSON.stringify(n)} never appears in SQL text`);
+    t.log(`${log.length} Athena statements; purposes: ${[...new Set(purposes)].join(', ')}`);
+  } finally {
+    await wh.close();
+    await duck.close();
+    conn.closeSync();
+    instance.closeSync();
+    athena.destroy();
+    glue.destroy();
+    s3.destroy();
+  }
+
+  async function rawRowsOf(w: DuckDbRawWarehouse): Promise<string[]> {
+    // DuckDB allows one instance per file in a process: read through the warehouse's own instance.
+    const inst = (w as unknown as { instance: DuckDBInstance }).instance;
+    const c = await inst.connect();
+    try {
+      return await rawRows(c);
+    } finally {
+      c.closeSync();
+    }
+  }
+});
+
+test.serial('Glue: Iceberg metadata location and the current snapshot commit time (freshness from the table itself)', async (t) => {
+  const aws = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
+  const glue = new GlueClient(aws);
+  const s3 = new S3Client({ ...aws, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'lake2' }));
+  const athena = new AthenaClient(aws);
+  const wh = new AthenaRawWarehouse({
+    aws,
+    workGroup: 'primary',
+    database: 'sf_raw_fresh',
+    tableLocation: 's3://lake2/warehouse/',
+    stagingLocation: 's3://lake2/staging/',
+    clients: { athena, glue, s3, destroy: () => undefined },
+    pollInitialMs: 2,
+  });
+  try {
+    t.is(await wh.rawTableFreshness(), null, 'no table yet');
+    // moto does not run the CREATE TABLE: play Athena's part in the catalog (Glue CreateTable via the oracle-free path).
+    await wh.ensureRawTables(FULL);
+    const { CreateTableCommand } = await import('@aws-sdk/client-glue');
+    await glue.send(
+      new CreateTableCommand({
+        DatabaseName: 'sf_raw_fresh',
+        TableInput: {
+          Name: 'sf_user',
+          Parameters: { table_type: 'ICEBERG' },
+          StorageDescriptor: { Columns: FULL.map((c) => ({ Name: c.name, Type: c.type })), Location: 's3://lake2/warehouse/sf_user/' },
+        },
+      }),
+    );
+    t.deepEqual(await wh.rawTableFreshness(), { glueUpdateTime: (await glue.send(new GetTableCommand({ DatabaseName: 'sf_raw_fresh', Name: 'sf_user' }))).Table!.UpdateTime, metadataLocation: undefined, snapshot: null });
+    // An outside writer commits: new metadata file (gzip), Glue's metadata_location moves (UpdateTable).
+    const meta = `{"format-version":2,"last-updated-ms":1717243200500,"current-snapshot-id":3051729675574597004,"snapshots":[{"snapshot-id":1,"timestamp-ms":1717000000000,"summary":{"operation":"append"}},{"snapshot-id":3051729675574597004,"parent-snapshot-id":1,"timestamp-ms":1717243200000,"summary":{"operation":"overwrite"}}]}`;
+    const key = 'warehouse/sf_user/metadata/00002-abc.gz.metadata.json';
+    await s3.send(new PutObjectCommand({ Bucket: 'lake2', Key: key, Body: gzipSync(meta) }));
+    const tbl = (await glue.send(new GetTableCommand({ DatabaseName: 'sf_raw_fresh', Name: 'sf_user' }))).Table!;
+    await glue.send(
+      new UpdateTableCommand({
+        DatabaseName: 'sf_raw_fresh',
+        TableInput: { Name: 'sf_user', StorageDescriptor: tbl.StorageDescriptor, Parameters: { ...tbl.Parameters, metadata_location: `s3://lake2/${key}`, previous_metadata_location: 's3://lake2/warehouse/sf_user/metadata/00001-x.metadata.json' } },
+      }),
+    );
+    const fresh = await wh.rawTableFreshness();
+    t.is(fresh?.metadataLocation, `s3://lake2/${key}`);
+    t.deepEqual(fresh?.snapshot, {
+      metadataLocation: `s3://lake2/${key}`,
+      currentSnapshotCommittedAt: new Date(1717243200000),
+      currentSnapshotId: '3051729675574597004',
+      operation: 'overwrite',
+      lastUpdatedAt: new Date(1717243200500),
+    });
+    t.true(fresh!.glueUpdateTime instanceof Date);
+  } finally {
+    await wh.close();
+    athena.destroy();
+    glue.destroy();
+    s3.destroy();
+  }
+});
