@@ -149,6 +149,8 @@ interface DbtRun {
   nodesSeconds: number | null;
   rowsAffected: number | null;
   peakRssKb: number | null;
+  /** from dbt's last log line ("Command `dbt run` succeeded ...") to the process exit. */
+  exitTailSeconds: number | null;
   nodes: number;
   failures: string[];
 }
@@ -213,9 +215,10 @@ function startRssProbe(): { stop: () => number | null } {
   };
 }
 
-function captureLogger(lines: string[]): winston.Logger {
+function captureLogger(lines: string[], last: { at: bigint }): winston.Logger {
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      last.at = process.hrtime.bigint();
       lines.push(chunk.toString('utf8').trimEnd());
       cb();
     },
@@ -253,18 +256,7 @@ interface Measured extends DbtRun {
   samples: Array<{ wallS: number; dbtS: number | null; dimS: number | null; peakRssMb: number | null }>;
 }
 
-async function measure(
-  project: DbtProject,
-  duckdbPath: string,
-  label: string,
-  args: string[],
-  before: () => void = () => {},
-): Promise<Measured> {
-  const runs: DbtRun[] = [];
-  for (let r = 0; r < REPEAT; r++) {
-    before();
-    runs.push(r === 0 ? await dbtWarm(project, duckdbPath, label, args) : await dbt(project, duckdbPath, `${label}#${r + 1}`, args));
-  }
+function aggregate(runs: DbtRun[]): Measured {
   const last = runs[runs.length - 1]!;
   return {
     ...last,
@@ -272,6 +264,7 @@ async function measure(
     dbtElapsedSeconds: medianOrNull(runs.map((x) => x.dbtElapsedSeconds)),
     dimSeconds: medianOrNull(runs.map((x) => x.dimSeconds)),
     nodesSeconds: medianOrNull(runs.map((x) => x.nodesSeconds)),
+    exitTailSeconds: medianOrNull(runs.map((x) => x.exitTailSeconds)),
     peakRssKb: runs.some((x) => x.peakRssKb != null) ? Math.max(...runs.map((x) => x.peakRssKb ?? 0)) : null,
     samples: runs.map((x) => ({
       wallS: +x.wallSeconds.toFixed(2),
@@ -282,16 +275,44 @@ async function measure(
   };
 }
 
+interface Spec {
+  label: string;
+  args: string[];
+  /** before every run (restore the snapshot) */
+  before?: () => void;
+  /** after the last run of this spec */
+  after?: () => Promise<void>;
+}
+
+/**
+ * REPEAT rounds over the specs, interleaved (a, b, c, a, b, c, ...), so that load from other
+ * processes on the machine hits every step alike; each run preceded by an untimed parse.
+ */
+async function measureInterleaved(project: DbtProject, duckdbPath: string, specs: Spec[]): Promise<Measured[]> {
+  const runs: DbtRun[][] = specs.map(() => []);
+  for (let r = 0; r < REPEAT; r++) {
+    for (const [i, spec] of specs.entries()) {
+      spec.before?.();
+      runs[i]!.push(await dbtWarm(project, duckdbPath, r === 0 ? spec.label : `${spec.label}#${r + 1}`, spec.args));
+      if (r === REPEAT - 1) await spec.after?.();
+    }
+  }
+  return runs.map(aggregate);
+}
+
 async function dbt(project: DbtProject, duckdbPath: string, label: string, args: string[], quiet = false): Promise<DbtRun> {
   const runResults = path.join(project.targetPath, 'run_results.json');
   fs.rmSync(runResults, { force: true });
   const logLines: string[] = [];
-  const log = captureLogger(logLines);
+  const lastLine = { at: 0n };
+  const log = captureLogger(logLines, lastLine);
   const t0 = process.hrtime.bigint();
   const promise = runDbt({ project, args, env: { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: 'local' }, log });
   const probe = startRssProbe(); // runDbt spawned synchronously: the child is already there
   const outcome = await promise;
-  const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const tEnd = process.hrtime.bigint();
+  const wallSeconds = Number(tEnd - t0) / 1e9;
+  const exitTailSeconds = lastLine.at ? Number(tEnd - lastLine.at) / 1e9 : null;
   const peakRssKb = probe.stop();
   fs.writeFileSync(path.join(path.dirname(project.logPath), `${label}.jsonl`), logLines.join('\n') + '\n');
   const runSql = path.join(project.targetPath, 'run', 'sf_user_pipeline', 'models', 'marts', 'dim_sf_user_scd.sql');
@@ -316,12 +337,13 @@ async function dbt(project: DbtProject, duckdbPath: string, label: string, args:
     nodesSeconds: results.length ? results.reduce((s, r) => s + (r.execution_time ?? 0), 0) : null,
     rowsAffected: dim?.adapter_response?.rows_affected ?? null,
     peakRssKb,
+    exitTailSeconds,
     nodes: results.length,
     failures,
   };
   if (!quiet) process.stderr.write(
     `  [${label}] exit ${run.exitCode} wall ${fmt(wallSeconds)}s dbt ${fmt(run.dbtElapsedSeconds)}s dim ${fmt(run.dimSeconds)}s ` +
-      `peak RSS ${fmt(mb(peakRssKb), 1)} MB nodes ${run.nodes}${failures.length ? ` NOT OK: ${failures.join('; ')}` : ''}\n`,
+      `exit tail ${fmt(exitTailSeconds)}s peak RSS ${fmt(mb(peakRssKb), 1)} MB nodes ${run.nodes}${failures.length ? ` NOT OK: ${failures.join('; ')}` : ''}\n`,
   );
   if (outcome.exitCode !== 0 && !args.includes('build')) {
     throw new Error(`dbt ${label} failed (exit ${outcome.exitCode}): ${outcome.errors.slice(-5).join(' | ')}`);
@@ -399,7 +421,7 @@ async function benchSize(n: number): Promise<SizeResult> {
   // 2. parse (warm-up), build once, FULL run over D days
   const parse = await dbt(project, db, 'parse', ['parse']);
   const buildFull = await dbtWarm(project, db, 'build-full', ['build', ...SELECT, '--full-refresh']);
-  const full = await measure(project, db, 'run-full', ['run', ...SELECT, '--full-refresh']);
+  const full = (await measureInterleaved(project, db, [{ label: 'run-full', args: ['run', ...SELECT, '--full-refresh'] }]))[0]!;
   const fullDim = await dimStats(db);
 
   // 3. day D+1 with a fresh _extracted_at, snapshot
@@ -413,39 +435,64 @@ async function benchSize(n: number): Promise<SizeResult> {
   const snapshot = path.join(stateDir, 'after-day-next.duckdb');
   fs.copyFileSync(db, snapshot);
 
-  const incDbs: Record<string, string> = {};
-  const inc: IncCase[] = [];
+  const restore = () => fs.copyFileSync(snapshot, db);
   const cases: Array<{ label: string; lookback: number | 'default' }> = [
     { label: 'inc-lb0', lookback: 0 },
     { label: 'inc-lb60', lookback: 'default' },
     { label: 'inc-all', lookback: 100_000_000 },
   ];
-  for (const cse of cases) {
-    fs.copyFileSync(snapshot, db);
-    const affectedUsers = await withDuck(db, async (c) => {
+  const affected = await withDuck(db, async (c) => {
+    const out: number[] = [];
+    for (const cse of cases) {
       const minutes = cse.lookback === 'default' ? 60 : cse.lookback;
-      return scalar(
-        c,
-        `SELECT count(DISTINCT id) FROM sf_raw.sf_user, (SELECT max(_dbt_updated_at) AS w FROM ${DIM}) ` +
-          `WHERE _extracted_at > w - to_minutes(CAST(${minutes} AS BIGINT))`,
+      out.push(
+        await scalar(
+          c,
+          `SELECT count(DISTINCT id) FROM sf_raw.sf_user, (SELECT max(_dbt_updated_at) AS w FROM ${DIM}) ` +
+            `WHERE _extracted_at > w - to_minutes(CAST(${minutes} AS BIGINT))`,
+        ),
       );
-    });
-    const vars = cse.lookback === 'default' ? [] : ['--vars', `{scd_extracted_at_lookback_minutes: ${cse.lookback}}`];
-    const run = await measure(project, db, cse.label, ['run', ...SELECT, ...vars], () => fs.copyFileSync(snapshot, db));
-    const dim = await dimStats(db);
-    const keep = path.join(stateDir, `${cse.label}.duckdb`);
-    fs.copyFileSync(db, keep);
-    incDbs[cse.label] = keep;
-    inc.push({ label: cse.label, lookbackMinutes: cse.lookback, run, affectedUsers, dim });
-  }
-
-  // full refresh over the same D+1 days: same end state as the incremental runs
-  const fullNext = await measure(project, db, 'run-full-next', ['run', ...SELECT, '--full-refresh'], () => fs.copyFileSync(snapshot, db));
-  const fullNextDim = await dimStats(db);
+    }
+    return out;
+  });
+  const dims: Record<string, DimStats> = {};
+  const incLb0Db = path.join(stateDir, 'inc-lb0.duckdb');
+  const specs: Spec[] = cases.map((cse) => ({
+    label: cse.label,
+    args: ['run', ...SELECT, ...(cse.lookback === 'default' ? [] : ['--vars', `{scd_extracted_at_lookback_minutes: ${cse.lookback}}`])],
+    before: restore,
+    after: async () => {
+      dims[cse.label] = await dimStats(db);
+      if (cse.label === 'inc-lb0') fs.copyFileSync(db, incLb0Db);
+    },
+  }));
+  // full refresh over the same D+1 days: same end state as the incremental runs (interleaved with them)
+  const fullNextDb = path.join(stateDir, 'run-full-next.duckdb');
+  specs.splice(1, 0, {
+    label: 'run-full-next',
+    args: ['run', ...SELECT, '--full-refresh'],
+    before: restore,
+    after: async () => {
+      dims['run-full-next'] = await dimStats(db);
+      fs.copyFileSync(db, fullNextDb);
+    },
+  });
+  const measured = await measureInterleaved(project, db, specs);
+  const byLabel = new Map(specs.map((sp, i) => [sp.label, measured[i]!]));
+  const inc: IncCase[] = cases.map((cse, i) => ({
+    label: cse.label,
+    lookbackMinutes: cse.lookback,
+    run: byLabel.get(cse.label)!,
+    affectedUsers: affected[i]!,
+    dim: dims[cse.label]!,
+  }));
+  const fullNext = byLabel.get('run-full-next')!;
+  const fullNextDim = dims['run-full-next']!;
+  fs.copyFileSync(fullNextDb, db);
 
   const cols = 'user_key, user_id, name, division, audit_phase__c, is_active, is_deleted, update_date, valid_from, valid_to, is_current, _scd_id';
   const diff = await withDuck(db, async (c) => {
-    await c.run(`ATTACH '${incDbs['inc-lb0']!.replace(/'/g, "''")}' AS inc (READ_ONLY)`);
+    await c.run(`ATTACH '${incLb0Db.replace(/'/g, "''")}' AS inc (READ_ONLY)`);
     return {
       incOnly: await scalar(c, `SELECT count(*) FROM (SELECT ${cols} FROM inc.${DIM} EXCEPT ALL SELECT ${cols} FROM ${DIM})`),
       fullOnly: await scalar(c, `SELECT count(*) FROM (SELECT ${cols} FROM ${DIM} EXCEPT ALL SELECT ${cols} FROM inc.${DIM})`),
@@ -473,12 +520,12 @@ for (const n of users) results.push(await benchSize(n));
 
 const D = days;
 console.log(`\nSCD2 dimension build (dbt-duckdb, ${os.cpus().length} CPUs, load avg ${os.loadavg()[0]!.toFixed(1)} at end, profile threads 4): ${D} days of 1% daily changes, then day ${D + 1}`);
-console.log(`Times are medians of ${REPEAT} runs (build: 1 run); "dim min..max" = spread of the dim node over the runs. Every run starts from the same DuckDB snapshot.`);
-console.log('wall = dbt process wall time (interpreter start + partial parse + run); dbt = run_results elapsed_time; dim = execution_time of the dim_sf_user_scd node');
+console.log(`Times are medians of ${REPEAT} runs (build: 1 run); "dim min..max" = spread of the dim node over the runs. Day-${D + 1} runs start from the same DuckDB snapshot and are interleaved round-robin (inc-lb0, full, inc-lb60, inc-all) x ${REPEAT}, each after an untimed \`dbt parse\` with its --vars.`);
+console.log('wall = dbt process wall time (interpreter start + partial parse + run + exit); dbt = run_results elapsed_time; exit = last dbt log line -> process exit; dim = execution_time of the dim_sf_user_scd node');
 console.log(`full = dbt run --select ${SELECT.slice(1).join(' ')} --full-refresh (models only); build = dbt build --select ... --full-refresh (models + data/unit tests)`);
 console.log(`inc = dbt run --select ${SELECT.slice(1).join(' ')} [--vars {scd_extracted_at_lookback_minutes: L}] after day ${D + 1} was appended with _extracted_at = now`);
-const header = ['users', 'step', 'lookback', 'aff.users', 'wall s', 'dbt s', 'dim s', 'dim min..max', 'peakRSS MB', 'dim rows', 'rows written'];
-const widths = [8, 18, 9, 10, 7, 7, 7, 13, 10, 9, 12];
+const header = ['users', 'step', 'lookback', 'aff.users', 'wall s', 'dbt s', 'exit s', 'dim s', 'dim min..max', 'peakRSS MB', 'dim rows', 'rows written'];
+const widths = [8, 18, 9, 10, 7, 7, 6, 7, 13, 10, 9, 12];
 const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join(' '));
@@ -488,7 +535,7 @@ const spread = (run: DbtRun) => {
 };
 for (const r of results) {
   const row = (step: string, lb: string, aff: string, run: DbtRun, rows: string, written: string) =>
-    console.log(line([String(r.users), step, lb, aff, fmt(run.wallSeconds), fmt(run.dbtElapsedSeconds), fmt(run.dimSeconds), spread(run), fmt(mb(run.peakRssKb), 1), rows, written]));
+    console.log(line([String(r.users), step, lb, aff, fmt(run.wallSeconds), fmt(run.dbtElapsedSeconds), fmt(run.exitTailSeconds), fmt(run.dimSeconds), spread(run), fmt(mb(run.peakRssKb), 1), rows, written]));
   row('parse (warm-up)', '', '', r.parse, '', '');
   row(`build full ${D}d`, '', String(r.users), r.buildFull, '', `${r.buildFull.nodes} nodes`);
   row(`run full ${D}d`, '', String(r.users), r.full, String(r.fullDim.rows), String(r.fullDim.rows));
@@ -510,7 +557,7 @@ for (const r of results) {
       ` | default lookback 60 (${lb60.affectedUsers} users): dim node ${fmt(ratio(r.fullNext.dimSeconds, lb60.run.dimSeconds))}x | all ${all.affectedUsers} users via the incremental path: dim node ${fmt(ratio(r.fullNext.dimSeconds, all.run.dimSeconds))}x`,
   );
   console.log(
-    `  where the incremental time goes: the staging view (row_number() over (partition by id, systemmodstamp) over ALL ${r.rawRows + r.rawRowsDayNext} raw rows) takes ${fmt(r.stagingScanSeconds)}s per scan ` +
+    `  where the incremental time goes: the staging view (row_number() over (partition by id, systemmodstamp) over ALL ${r.rawRows + r.rawRowsDayNext} raw rows) takes ${fmt(r.stagingScanSeconds, 3)}s per scan ` +
       `(median of 3, node-api); the incremental SQL reads it twice (affected_users: _extracted_at filter; affected_observations: user_id IN (...)), ` +
       `neither filter is pushed below the window, so the cost grows with the raw history, not with the day's ${r.rawRowsDayNext} rows.`,
   );
@@ -538,6 +585,7 @@ const summary = {
       wallS: r2(run.wallSeconds),
       dbtS: r2(run.dbtElapsedSeconds),
       dimS: r2(run.dimSeconds),
+      exitS: r2(run.exitTailSeconds),
       peakRssMb: mb(run.peakRssKb),
       ...((run as Measured).samples ? { samples: (run as Measured).samples } : {}),
     });
