@@ -37,7 +37,7 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(inv.project.executable, args, {
-      env: { ...process.env, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false', ...inv.env },
+      env: { ...process.env, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false', DBT_USE_COLORS: 'false', ...inv.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const errors: string[] = [];

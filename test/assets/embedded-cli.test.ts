@@ -38,7 +38,8 @@ test('the embedded default end to end: first run loads the org, the next sees it
   const lineage = JSON.parse((await sfpipe(['lineage', '--json'], env)).stdout);
   t.deepEqual(lineage.assets.map((a: { key: string }) => a.key), ['salesforce/User', 'sf_raw/sf_user', 'sf_staging/stg_sf_user', 'sf_curated/dim_sf_user_scd']);
   const dim = lineage.assets[3];
-  t.deepEqual(dim.deps, ['sf_staging/stg_sf_user']);
+  // The dimension reads staging, and raw directly for its incremental selection.
+  t.deepEqual(dim.deps, ['sf_raw/sf_user', 'sf_staging/stg_sf_user']);
   t.like(dim.checks.find((c: { name: string }) => c.name === 'assert_dim_sf_user_scd_integrity'), { severity: 'ERROR', blocking: true, lastResult: 'PASSED' });
   // Only the seeded invalid division / audit phase values warn; every ERROR check passes.
   const failed = lineage.assets.flatMap((a: { checks: { name: string; severity: string; lastResult: string }[] }) => a.checks.filter((c) => c.lastResult === 'FAILED'));

@@ -73,6 +73,7 @@
 
 {#- refs outside any conditional, so dbt records both dependencies in every mode -#}
 {%- set staging = ref('stg_sf_user') -%}
+{%- set raw_versions = source('sf_raw', 'sf_user') -%}
 {%- set changes_model = ref('int_sf_user_changes') -%}
 {%- set incremental = scd_is_incremental() -%}
 {%- set emit_stale_rows = incremental and config.get('incremental_strategy') == 'merge' -%}
@@ -89,23 +90,25 @@ watermark as (
 
 ),
 
+-- Read from raw, not from the staging view: the view's dedupe window would run over the
+-- whole history. A re-extracted repeat only makes its user recomputed, to the same rows.
 affected_users as (
 
-    select distinct stg.user_id
-    from {{ staging }} as stg
+    select distinct src.id as user_id
+    from {{ raw_versions }} as src
     cross join watermark
-    where watermark.seen_until is null
-       or stg._extracted_at > {{ dbt.dateadd('minute', -1 * (var('scd_extracted_at_lookback_minutes', 60) | int), 'watermark.seen_until') }}
+    where src.id is not null
+      and (watermark.seen_until is null
+       or src._extracted_at > {{ dbt.dateadd('minute', -1 * (var('scd_extracted_at_lookback_minutes', 60) | int), 'watermark.seen_until') }})
 
 ),
 
 {% endif -%}
 {% if incremental -%}
+-- The staging logic applied to the affected users' raw rows only.
 affected_observations as (
 
-    select stg.*
-    from {{ staging }} as stg
-    where stg.user_id in (select user_id from affected_users)
+    {{ sf_user_observations(where='id in (select user_id from affected_users)') | indent(4) }}
 
 ),
 

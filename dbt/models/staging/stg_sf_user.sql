@@ -4,45 +4,4 @@
   but the dimension must never depend on that). Of repeats, the first extracted
   one wins (ties broken by run id), so the choice is deterministic.
 #}
-with source as (
-
-    select * from {{ source('sf_raw', 'sf_user') }}
-    where id is not null
-      and systemmodstamp is not null
-
-),
-
-ranked as (
-
-    select
-        id                              as user_id,
-        name,
-        division,
-        audit_phase__c,
-        isactive                        as is_active,
-        coalesce(isdeleted, false)      as is_deleted,
-        lastmodifieddate,
-        systemmodstamp,
-        _extracted_at,
-        _extraction_run_id,
-        row_number() over (
-            partition by id, systemmodstamp
-            order by _extracted_at, _extraction_run_id
-        )                               as _repeat_rank
-    from source
-
-)
-
-select
-    user_id,
-    name,
-    division,
-    audit_phase__c,
-    is_active,
-    is_deleted,
-    lastmodifieddate,
-    systemmodstamp,
-    _extracted_at,
-    _extraction_run_id
-from ranked
-where _repeat_rank = 1
+{{ sf_user_observations() }}

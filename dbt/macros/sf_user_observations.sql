@@ -1,0 +1,54 @@
+{#
+  The staging logic over the raw version log, shared by the stg_sf_user view and the
+  dimension's incremental path: renamed columns, is_deleted made non-null, exact
+  (id, systemmodstamp) repeats removed (the first extracted one wins, ties broken by run
+  id, so the choice is deterministic). `where` filters raw rows BEFORE the window, so the
+  incremental path dedupes only the affected users' rows instead of the whole history.
+#}
+{% macro sf_user_observations(where=none) -%}
+with source as (
+
+    select * from {{ source('sf_raw', 'sf_user') }}
+    where id is not null
+      and systemmodstamp is not null
+      {%- if where %}
+      and ({{ where }})
+      {%- endif %}
+
+),
+
+ranked as (
+
+    select
+        id                              as user_id,
+        name,
+        division,
+        audit_phase__c,
+        isactive                        as is_active,
+        coalesce(isdeleted, false)      as is_deleted,
+        lastmodifieddate,
+        systemmodstamp,
+        _extracted_at,
+        _extraction_run_id,
+        row_number() over (
+            partition by id, systemmodstamp
+            order by _extracted_at, _extraction_run_id
+        )                               as _repeat_rank
+    from source
+
+)
+
+select
+    user_id,
+    name,
+    division,
+    audit_phase__c,
+    is_active,
+    is_deleted,
+    lastmodifieddate,
+    systemmodstamp,
+    _extracted_at,
+    _extraction_run_id
+from ranked
+where _repeat_rank = 1
+{%- endmacro %}
