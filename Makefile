@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 AVA_FLAGS ?=
 TEST_FILES ?=
 
-.PHONY: setup build typecheck test run bench clean help
+.PHONY: setup build typecheck test run bench clean help tools
 
 help:
 	@echo "make run        materialize the pipeline on the embedded default (simulator, DuckDB, dbt-duckdb)"
@@ -16,6 +16,7 @@ help:
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd and kubectl into .tools/bin"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -29,6 +30,12 @@ $(VENV_STAMP): dbt/requirements.txt
 
 setup: $(NODE_STAMP) $(VENV_STAMP)
 
+# Test tools built from the Go module proxy into .tools/bin (cached; each script skips what is
+# up to date): helm and kubeconform (+ Kubernetes JSON schemas), kube-apiserver, etcd, kubectl.
+tools:
+	bash test/services/helm/build.sh
+	bash test/services/k8s/build.sh
+
 build: setup
 	rm -rf dist
 	npx tsc -p tsconfig.json
@@ -36,7 +43,7 @@ build: setup
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
 
-test: build
+test: build tools
 	npx ava $(AVA_FLAGS) $(TEST_FILES)
 
 run: build
