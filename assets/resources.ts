@@ -58,8 +58,18 @@ export function createResources(o: ResourceOptions): PipelineResources {
       return api;
     },
     async rawWarehouse() {
-      if (o.config.warehouse.engine !== 'duckdb') {
-        throw new Error(`warehouse.engine "${o.config.warehouse.engine}" is not available yet; use duckdb`);
+      const athena = o.config.warehouse.athena;
+      if (o.config.warehouse.engine === 'athena' && athena) {
+        const { AthenaRawWarehouse } = await import('./warehouse/athena-raw-warehouse.js');
+        return new AthenaRawWarehouse({
+          aws: { region: athena.region, ...(athena.endpoint ? { endpoint: athena.endpoint } : {}) },
+          workGroup: athena.workGroup,
+          ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
+          database: athena.database,
+          tableLocation: athena.tableLocation,
+          stagingLocation: athena.stagingLocation,
+          onStatement: (s) => o.logger.info(`athena query ${s.queryExecutionId}: ${s.sql.split('\n')[0]}`),
+        });
       }
       const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');
       return DuckDbRawWarehouse.open(path.resolve(o.stateDir, o.config.warehouse.duckdb.path), { memoryLimit: o.config.warehouse.duckdb.memoryLimit });

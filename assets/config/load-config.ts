@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
-import type { CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn } from './pipeline-config.js';
+import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn } from './pipeline-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -33,6 +33,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
   const apiVersion = r.string(['salesforce', 'api_version'], '62.0');
   if (!/^\d{2}\.0$/.test(apiVersion)) r.fail(['salesforce', 'api_version'], `"${apiVersion}" is not an API version`, 'write it like "62.0" (quoted)');
 
+  const engine = r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb');
   const columns: SourceColumn[] = [];
   const n = r.length(['source', 'columns']);
   const seen = new Set<string>();
@@ -100,7 +101,8 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       target: r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, 'local'),
     },
     warehouse: {
-      engine: r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb'),
+      engine,
+      athena: engine === 'athena' ? readAthena(r) : null,
       duckdb: {
         path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
         memoryLimit: readMemoryLimit(r),
@@ -149,6 +151,32 @@ function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string): Sec
   if (r.has([...path, 'env'])) return { env: r.string([...path, 'env']) };
   if (r.has([...path, 'file'])) return { file: r.string([...path, 'file']) };
   return r.fail(path, 'needs env or file', `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
+}
+
+/** Athena settings from the config, each defaulting to the SFPIPE_ATHENA_* env the chart sets. */
+function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): AthenaConfig {
+  const base = ['warehouse', 'athena'];
+  const get = (key: string, envName: string, fallback?: string): string | null => {
+    const v = r.optionalString([...base, key]) ?? env[envName] ?? fallback ?? null;
+    return v && v.length > 0 ? v : null;
+  };
+  const need = (key: string, envName: string, example: string): string =>
+    get(key, envName) ?? r.fail([...base, key], 'is missing', `set warehouse.athena.${key} (e.g. ${example}) or the ${envName} environment variable`);
+  const s3 = (key: string, v: string): string => {
+    if (!/^s3:\/\/[a-z0-9.-]+\/?/.test(v)) r.fail([...base, key], `"${v}" is not an s3:// location`, 'write s3://bucket/prefix/');
+    return v.endsWith('/') ? v : `${v}/`;
+  };
+  const dataDir = s3('table_location', need('table_location', 'SFPIPE_ATHENA_S3_DATA_DIR', 's3://my-lake/warehouse/'));
+  const output = get('output_location', 'SFPIPE_ATHENA_S3_STAGING_DIR');
+  return {
+    region: need('region', 'SFPIPE_ATHENA_REGION', 'eu-west-1'),
+    workGroup: get('work_group', 'SFPIPE_ATHENA_WORK_GROUP', 'primary')!,
+    outputLocation: output ? s3('output_location', output) : null,
+    database: get('database', 'SFPIPE_ATHENA_RAW_DATABASE', 'sf_raw')!,
+    tableLocation: dataDir,
+    stagingLocation: s3('staging_location', get('staging_location', 'SFPIPE_ATHENA_S3_RAW_STAGING', `${dataDir}_staging/sf_user/`)!),
+    endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
+  };
 }
 
 function readMemoryLimit(r: ConfigReader): string {

@@ -27,6 +27,20 @@ export interface FreshnessConfig {
   dataTime: boolean;
 }
 
+export interface AthenaConfig {
+  region: string;
+  workGroup: string;
+  /** s3:// prefix for query results (omit when the workgroup enforces one). */
+  outputLocation: string | null;
+  database: string;
+  /** s3:// prefix of the raw Iceberg tables. */
+  tableLocation: string;
+  /** s3:// prefix for staged run files. */
+  stagingLocation: string;
+  /** An emulator's endpoint (tests); null in production. */
+  endpoint: string | null;
+}
+
 export interface PipelineConfig {
   /** The file it came from, for messages. */
   file: string;
@@ -64,5 +78,7 @@ export interface PipelineConfig {
   warehouse: {
     engine: 'duckdb' | 'athena';
     duckdb: { path: string; memoryLimit: string };
+    /** Set when engine is athena. */
+    athena: AthenaConfig | null;
   };
 }

@@ -53,3 +53,28 @@ test('production credentials sources parse', (t) => {
   const err = t.throws(() => parsePipelineConfig('x.yaml', embedded().replace('mode: simulator ', 'mode: salesforce')), { instanceOf: ConfigError });
   t.regex(err!.message, /simulator credentials only work with salesforce\.mode: simulator/);
 });
+
+test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* env the chart sets; a missing location names the fix', (t) => {
+  const yaml = embedded().replace('engine: duckdb', 'engine: athena');
+  const saved = { ...process.env };
+  try {
+    process.env.SFPIPE_ATHENA_REGION = 'eu-west-1';
+    process.env.SFPIPE_ATHENA_S3_DATA_DIR = 's3://lake/warehouse';
+    const c = parsePipelineConfig('a.yaml', yaml);
+    t.deepEqual(c.warehouse.athena, {
+      region: 'eu-west-1',
+      workGroup: 'primary',
+      outputLocation: null,
+      database: 'sf_raw',
+      tableLocation: 's3://lake/warehouse/',
+      stagingLocation: 's3://lake/warehouse/_staging/sf_user/',
+      endpoint: null,
+    });
+    delete process.env.SFPIPE_ATHENA_S3_DATA_DIR;
+    const err = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
+    t.regex(err!.message, /warehouse\.athena\.table_location.*is missing\. Fix: set warehouse\.athena\.table_location .* or the SFPIPE_ATHENA_S3_DATA_DIR environment variable/);
+    t.is(parsePipelineConfig('d.yaml', embedded()).warehouse.athena, null);
+  } finally {
+    process.env = saved;
+  }
+});
