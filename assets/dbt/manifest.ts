@@ -110,7 +110,7 @@ export function modelsFromManifest(manifest: Manifest): DbtModelAsset[] {
       name: n.name,
       key: keyOf(n.unique_id)[0]!,
       deps: [...new Set((n.depends_on?.nodes ?? []).flatMap(keyOf))].sort(),
-      description: n.description ?? '',
+      description: (n.description ?? '').trim(),
       materialized: n.config.materialized ?? 'view',
       tags: n.tags ?? [],
       checks: (checksByModel.get(n.unique_id) ?? []).sort((a, b) => a.name.localeCompare(b.name)),
