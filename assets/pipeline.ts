@@ -64,6 +64,20 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
       },
     };
   },
+  // openEventLog (event_log config section): begin
+  /** The event log the config names: objects in S3 (shared by every CronJob run) or the SQLite file in the state directory. */
+  async openEventLog({ stateDir, logger }) {
+    const { eventLog } = loadPipelineConfig();
+    if (eventLog.store === 's3') {
+      // Loaded on use: the S3 SDK stays out of `sfpipe --help`.
+      const { S3EventLog } = await import('./aws/s3-event-log.js');
+      logger.debug(`event log: ${eventLog.location} (region ${eventLog.region}${eventLog.endpoint ? `, endpoint ${eventLog.endpoint}` : ''})`);
+      return new S3EventLog({ location: eventLog.location, region: eventLog.region, endpoint: eventLog.endpoint });
+    }
+    const [{ SqliteEventLog }, path] = await Promise.all([import('../runtime/event-log-sqlite.js'), import('node:path')]);
+    return SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
+  },
+  // openEventLog: end
   async observability() {
     const { observabilityFrom } = await import('./observability.js');
     return observabilityFrom(loadPipelineConfig());

@@ -17,7 +17,7 @@ export interface PipelineResources {
   /** A logged-in API session for one materialization (calls counted per session). */
   salesforce(opts: { log: Logger; signal: AbortSignal }): Promise<SalesforceApi>;
   /** Opens the raw warehouse; the caller closes it (DuckDB allows one writer per file). */
-  rawWarehouse(): Promise<RawWarehouse>;
+  rawWarehouse(opts?: { log?: Logger; signal?: AbortSignal }): Promise<RawWarehouse>;
   close(): Promise<void>;
 }
 
@@ -57,7 +57,8 @@ export function createResources(o: ResourceOptions): PipelineResources {
       apiRef = api;
       return api;
     },
-    async rawWarehouse() {
+    async rawWarehouse(ro = {}) {
+      const log = ro.log ?? o.logger;
       const athena = o.config.warehouse.athena;
       if (o.config.warehouse.engine === 'athena' && athena) {
         const { AthenaRawWarehouse } = await import('./warehouse/athena-raw-warehouse.js');
@@ -68,7 +69,8 @@ export function createResources(o: ResourceOptions): PipelineResources {
           database: athena.database,
           tableLocation: athena.tableLocation,
           stagingLocation: athena.stagingLocation,
-          onStatement: (s) => o.logger.info(`athena query ${s.queryExecutionId}: ${s.sql.split('\n')[0]}`),
+          ...(ro.signal ? { signal: ro.signal } : {}),
+          onStatement: (s) => log.info(`athena query ${s.queryExecutionId}: ${s.sql.split('\n')[0]}`, { queryExecutionId: s.queryExecutionId, purpose: s.purpose }),
         });
       }
       const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');

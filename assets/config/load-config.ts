@@ -3,6 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
+// event_log section (S3 event log): begin
+import { readEventLogConfig } from '../event-log-config.js';
+// event_log section: end
 import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn } from './pipeline-config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -108,6 +111,9 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
         memoryLimit: readMemoryLimit(r),
       },
     },
+    // event_log section (S3 event log): begin
+    eventLog: readEventLogConfig(r),
+    // event_log section: end
   };
 }
 
@@ -156,10 +162,9 @@ function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string): Sec
 /** Athena settings from the config, each defaulting to the SFPIPE_ATHENA_* env the chart sets. */
 function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): AthenaConfig {
   const base = ['warehouse', 'athena'];
-  const get = (key: string, envName: string, fallback?: string): string | null => {
-    const v = r.optionalString([...base, key]) ?? env[envName] ?? fallback ?? null;
-    return v && v.length > 0 ? v : null;
-  };
+  // An empty environment variable counts as unset.
+  const get = (key: string, envName: string, fallback?: string): string | null =>
+    r.optionalString([...base, key]) || env[envName] || fallback || null;
   const need = (key: string, envName: string, example: string): string =>
     get(key, envName) ?? r.fail([...base, key], 'is missing', `set warehouse.athena.${key} (e.g. ${example}) or the ${envName} environment variable`);
   const s3 = (key: string, v: string): string => {

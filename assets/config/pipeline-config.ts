@@ -1,4 +1,7 @@
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
+// event_log section (S3 event log): begin
+import type { EventLogConfig } from '../event-log-config.js';
+// event_log section: end
 
 export type CredentialsSource =
   | { source: 'simulator' }
@@ -81,4 +84,8 @@ export interface PipelineConfig {
     /** Set when engine is athena. */
     athena: AthenaConfig | null;
   };
+  // event_log section (S3 event log): begin
+  /** Where the event log lives: the SQLite file in the state directory (default) or objects in S3. */
+  eventLog: EventLogConfig;
+  // event_log section: end
 }

@@ -34,7 +34,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
   const plan = planFields(src.object, src.columns, describe.body.fields);
   for (const m of plan.missing) log.warn(`${src.object} has no field ${m.name}; it is not queried and its raw column stays null`);
 
-  const warehouse = await ctx.resources.rawWarehouse();
+  const warehouse = await ctx.resources.rawWarehouse({ log, signal: ctx.signal });
   log.info(`raw warehouse: ${warehouse.engine} at ${warehouse.location}`);
   let load: RawLoad | null = null;
   try {
