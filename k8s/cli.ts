@@ -35,9 +35,26 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
         });
         process.stdout.write(`job.batch/${result.job.metadata!.name} created in ${kube.namespace}${result.succeeded === null ? '' : result.succeeded ? ' and succeeded' : ' and failed'}\n`);
         setExitCode(result.succeeded === false ? 1 : 0);
+      } catch (err) {
+        throw new Error(kubeErrorMessage(err));
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/** The API server's own message (e.g. `cronjobs.batch "x" not found`) instead of the client's dump. */
+export function kubeErrorMessage(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (typeof e?.code === 'number' && e.body !== undefined) {
+    try {
+      const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as { message?: string; reason?: string };
+      if (body?.message) return `Kubernetes API ${e.code}${body.reason ? ` ${body.reason}` : ''}: ${body.message}`;
+    } catch {
+      // not JSON: fall through
+    }
+    return `Kubernetes API ${e.code}`;
+  }
+  return e?.message ?? String(err);
 }

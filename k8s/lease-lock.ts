@@ -94,9 +94,9 @@ export class LeaseRunLock implements RunLock {
     let current = lease;
     let released = false;
     let lost = false;
+    let renewing: Promise<void> | null = null;
     const renewEvery = Math.max(1000, (this.#o.leaseDurationSeconds * 1000) / 3);
-    const timer = setInterval(async () => {
-      if (released) return;
+    const renew = async () => {
       try {
         current = await this.#api.replaceNamespacedLease({
           name,
@@ -104,13 +104,18 @@ export class LeaseRunLock implements RunLock {
           body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } },
         });
       } catch (err) {
-        if (status(err) === 409 && !lost) {
+        if (status(err) === 409) {
+          // Someone took the lease over after it expired: stop renewing, it is theirs now.
           lost = true;
+          clearInterval(timer);
           this.#o.log?.error(`lost the run lock ${namespace}/${name}: it was taken over (renewal conflict)`);
         } else {
           this.#o.log?.warn(`could not renew the run lock ${namespace}/${name}: ${(err as Error).message}`);
         }
       }
+    };
+    const timer = setInterval(() => {
+      if (!released && !lost && !renewing) renewing = renew().finally(() => (renewing = null));
     }, renewEvery);
     timer.unref();
     return {
@@ -119,12 +124,21 @@ export class LeaseRunLock implements RunLock {
         if (released) return;
         released = true;
         clearInterval(timer);
-        try {
-          const latest = await this.#read();
-          if (latest?.spec?.holderIdentity !== runId) return;
-          await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: latest.metadata?.resourceVersion } } });
-        } catch (err) {
-          if (status(err) !== 404 && status(err) !== 409) this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${(err as Error).message}`);
+        // A renewal in flight would change the resourceVersion under the delete below.
+        await renewing;
+        for (let attempt = 0; attempt < 5; attempt++) {
+          try {
+            const latest = await this.#read();
+            if (latest?.spec?.holderIdentity !== runId) return;
+            await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: latest.metadata?.resourceVersion } } });
+            return;
+          } catch (err) {
+            if (status(err) === 404) return;
+            if (status(err) !== 409) {
+              this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${(err as Error).message}`);
+              return;
+            }
+          }
         }
       },
     };

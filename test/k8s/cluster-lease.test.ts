@@ -1,0 +1,276 @@
+/**
+ * The Lease run lock (k8s/lease-lock.ts) against a real kube-apiserver + etcd: contention,
+ * release, take-over of an expired lease, renewal, and a 5-way race.
+ *
+ * Needs .tools/bin/{etcd,kube-apiserver,kubectl}; without them the tests pass with a log
+ * line unless SFPIPE_REQUIRE_K8S is set.
+ */
+import test from 'ava';
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { loadKubeContext } from '../../k8s/kube-config.js';
+import { LeaseRunLock } from '../../k8s/lease-lock.js';
+import { LockHeldError } from '../../runtime/run-lock.js';
+import type { ApiServer } from '../services/k8s/apiserver.js';
+import { clusterFixture, createNamespace, kubectl, kubectlJson } from './fixtures/cluster.js';
+
+const cluster = clusterFixture();
+test.before(async () => cluster.start());
+test.after.always(async () => cluster.stop());
+
+async function lockIn(api: ApiServer, namespace: string, name: string, extra: { leaseDurationSeconds?: number; now?: () => Date; pollMs?: number } = {}): Promise<LeaseRunLock> {
+  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace });
+  return LeaseRunLock.create(ctx, { name, ...extra });
+}
+
+/**
+ * A holder that has stopped renewing (hung, or cut off from the API server): its
+ * replaceNamespacedLease calls fail; everything else works. With a live renewer and a
+ * contender whose clock runs ahead, the renewals would race the take-over (a 409 for the
+ * contender) — not the scenario under test.
+ */
+async function lockWithoutRenewal(api: ApiServer, namespace: string, name: string, extra: { leaseDurationSeconds?: number } = {}): Promise<LeaseRunLock> {
+  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace });
+  const k8s = await import('@kubernetes/client-node');
+  const real = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
+  const cutOff = new Proxy(real, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'replaceNamespacedLease') return async () => Promise.reject(new Error('connection refused (test: holder cut off)'));
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return new LeaseRunLock(cutOff, { name, namespace, ...extra });
+}
+
+const readLease = (api: ApiServer, ns: string, name: string) => kubectlJson<V1Lease>(api, ['-n', ns, 'get', 'lease', name]);
+
+const leaseExists = async (api: ApiServer, ns: string, name: string): Promise<boolean> => {
+  const list = await kubectlJson<{ items: V1Lease[] }>(api, ['-n', ns, 'get', 'leases']);
+  return list.items.some((l) => l.metadata?.name === name);
+};
+
+test('two contenders: one wins, the other gets LockHeldError naming the winner, then acquires after the release', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-contend';
+  await createNamespace(api, ns);
+  const a = await lockIn(api, ns, 'run-lock');
+  const b = await lockIn(api, ns, 'run-lock');
+
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  t.is(leaseA.holder.runId, 'run-a');
+  const err = await t.throwsAsync(b.acquire('run-b', { timeoutMs: 0 }), { instanceOf: LockHeldError });
+  t.is((err as LockHeldError).holder.runId, 'run-a');
+  t.regex(err!.message, /^run run-a holds the lock since \d{4}-\d\d-\d\dT/);
+  t.is((await b.holder())?.runId, 'run-a');
+
+  const onServer = await readLease(api, ns, 'run-lock');
+  t.is(onServer.spec?.holderIdentity, 'run-a');
+  t.is(onServer.spec?.leaseDurationSeconds, 60);
+
+  // Waiting with a timeout also fails while A holds it.
+  const started = Date.now();
+  await t.throwsAsync(b.acquire('run-b', { timeoutMs: 300 }), { instanceOf: LockHeldError });
+  t.true(Date.now() - started >= 250);
+
+  await leaseA.release();
+  t.false(await leaseExists(api, ns, 'run-lock'), 'release deletes the Lease');
+  t.is(await a.holder(), null);
+
+  const leaseB = await b.acquire('run-b', { timeoutMs: 0 });
+  t.is(leaseB.holder.runId, 'run-b');
+  t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, 'run-b');
+  await leaseB.release();
+  await leaseB.release(); // idempotent
+  t.false(await leaseExists(api, ns, 'run-lock'));
+});
+
+test('a waiting contender gets the lock once the holder releases', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-wait';
+  await createNamespace(api, ns);
+  const a = await lockIn(api, ns, 'run-lock');
+  const b = await lockIn(api, ns, 'run-lock', { pollMs: 100 });
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  const waiting = b.acquire('run-b', { timeoutMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 400));
+  await leaseA.release();
+  const leaseB = await waiting;
+  t.is(leaseB.holder.runId, 'run-b');
+  await leaseB.release();
+});
+
+test('an expired lease is taken over (leaseTransitions + 1); the old holder\'s release leaves it alone', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-expire';
+  await createNamespace(api, ns);
+  // A holds a 2 s lease and has stopped renewing.
+  const a = await lockWithoutRenewal(api, ns, 'run-lock', { leaseDurationSeconds: 2 });
+  // B's clock is 10 s ahead: A's 2 s lease looks expired to it.
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 10_000) });
+
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  const before = await readLease(api, ns, 'run-lock');
+  t.is(before.spec?.holderIdentity, 'run-a');
+  t.is(before.spec?.leaseTransitions ?? 0, 0);
+
+  const leaseB = await b.acquire('run-b', { timeoutMs: 0 });
+  t.is(leaseB.holder.runId, 'run-b');
+  const after = await readLease(api, ns, 'run-lock');
+  t.is(after.spec?.holderIdentity, 'run-b');
+  t.is(after.spec?.leaseTransitions, (before.spec?.leaseTransitions ?? 0) + 1);
+  t.not(after.metadata?.uid, undefined);
+  t.is(after.metadata?.uid, before.metadata?.uid, 'taken over by update, not delete + create');
+
+  // A (whose clock says the lease is B's and current) now sees B as the holder.
+  t.is((await a.holder())?.runId, 'run-b');
+
+  await leaseA.release();
+  const still = await readLease(api, ns, 'run-lock');
+  t.is(still.spec?.holderIdentity, 'run-b', "A's release must not delete B's lease");
+
+  await leaseB.release();
+  t.false(await leaseExists(api, ns, 'run-lock'));
+});
+
+test('the holder renews the lease (renewTime advances, MicroTime accepted by the server)', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-renew';
+  await createNamespace(api, ns);
+  // leaseDurationSeconds 3 → renew every 1 s.
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 3 });
+  const lease = await a.acquire('run-a', { timeoutMs: 0 });
+  try {
+    const first = await readLease(api, ns, 'run-lock');
+    await new Promise((r) => setTimeout(r, 2600));
+    const later = await readLease(api, ns, 'run-lock');
+    t.is(later.spec?.holderIdentity, 'run-a');
+    t.not(later.metadata?.resourceVersion, first.metadata?.resourceVersion, 'the lease was updated');
+    const renew = (l: V1Lease) => new Date(String(l.spec?.renewTime)).getTime();
+    t.true(renew(later) > renew(first), `renewTime advanced: ${String(first.spec?.renewTime)} → ${String(later.spec?.renewTime)}`);
+    t.regex(String(later.spec?.renewTime), /\.\d{6}Z$/, 'MicroTime with six fractional digits');
+    // Still held: 3 s after acquiring, only renewals keep it from being expired.
+    t.is((await a.holder())?.runId, 'run-a');
+  } finally {
+    await lease.release();
+  }
+});
+
+test('5 contenders at once: exactly one wins, the others are told who', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-race';
+  await createNamespace(api, ns);
+  const locks = await Promise.all([0, 1, 2, 3, 4].map(() => lockIn(api, ns, 'run-lock')));
+  const results = await Promise.allSettled(locks.map((l, i) => l.acquire(`run-${i}`, { timeoutMs: 0 })));
+  const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<LeaseRunLock['acquire']>>> => r.status === 'fulfilled');
+  const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  t.is(won.length, 1, `winners: ${won.map((w) => w.value.holder.runId).join(', ')}; errors: ${lost.map((l) => String(l.reason)).join('; ')}`);
+  t.is(lost.length, 4);
+  const winner = won[0]!.value.holder.runId;
+  for (const l of lost) {
+    t.true(l.reason instanceof LockHeldError, String(l.reason));
+    t.is((l.reason as LockHeldError).holder.runId, winner);
+  }
+  t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, winner);
+  await won[0]!.value.release();
+
+  // Race again over an expired lease (take-over path): all five see it expired.
+  const stale = await lockWithoutRenewal(api, ns, 'run-lock', { leaseDurationSeconds: 1 });
+  const staleLease = await stale.acquire('stale', { timeoutMs: 0 });
+  const future = () => new Date(Date.now() + 60_000);
+  const takers = await Promise.all([0, 1, 2, 3, 4].map(() => lockIn(api, ns, 'run-lock', { now: future })));
+  const r2 = await Promise.allSettled(takers.map((l, i) => l.acquire(`taker-${i}`, { timeoutMs: 0 })));
+  const won2 = r2.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<LeaseRunLock['acquire']>>> => r.status === 'fulfilled');
+  t.is(won2.length, 1, `take-over winners: ${won2.map((w) => w.value.holder.runId).join(', ')}; errors: ${r2.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)).join('; ')}`);
+  for (const r of r2) if (r.status === 'rejected') t.true(r.reason instanceof LockHeldError, String(r.reason));
+  const lease = await readLease(api, ns, 'run-lock');
+  t.is(lease.spec?.holderIdentity, won2[0]?.value.holder.runId);
+  t.is(lease.spec?.leaseTransitions, 1);
+  await staleLease.release();
+  await won2[0]?.value.release();
+});
+
+/**
+ * A CoordinationV1Api that forces one interleaving (network latency, made deterministic):
+ * once armed, the next replaceNamespacedLease (a renewal) waits until a readNamespacedLease
+ * has been answered by the server, and that read's answer is held back until the renewal
+ * has reached the server. So: read (old resourceVersion) → renewal → read returns.
+ */
+function interleavingApi(real: CoordinationV1Api): { api: CoordinationV1Api; arm(): void; renewalStarted: Promise<void> } {
+  const deferred = () => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+  const withTimeout = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, 5000).unref())]);
+  const renewalStarted = deferred();
+  const readAtServer = deferred();
+  const renewalDone = deferred();
+  let armed = false;
+  let renewalSeen = false;
+  let readSeen = false;
+  const api = new Proxy(real, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      if (prop === 'replaceNamespacedLease') {
+        return async (...args: unknown[]) => {
+          if (!armed || renewalSeen) return fn(...args);
+          renewalSeen = true;
+          renewalStarted.resolve();
+          await withTimeout(readAtServer.promise);
+          try {
+            return await fn(...args);
+          } finally {
+            renewalDone.resolve();
+          }
+        };
+      }
+      if (prop === 'readNamespacedLease') {
+        return async (...args: unknown[]) => {
+          if (!armed || !renewalSeen || readSeen) return fn(...args);
+          readSeen = true;
+          const r = await fn(...args);
+          readAtServer.resolve();
+          await withTimeout(renewalDone.promise);
+          return r;
+        };
+      }
+      return fn;
+    },
+  });
+  return { api, arm: () => (armed = true), renewalStarted: renewalStarted.promise };
+}
+
+// release() waits for a renewal in flight (which bumps the resourceVersion) and retries its
+// guarded delete on a conflict, so the lock is free when release() returns.
+test('release() while a renewal is in flight still frees the lock', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-release-race';
+  await createNamespace(api, ns);
+  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace: ns });
+  const k8s = await import('@kubernetes/client-node');
+  const gate = interleavingApi(ctx.kc.makeApiClient(k8s.CoordinationV1Api));
+  // leaseDurationSeconds 3: a renewal every second.
+  const a = new LeaseRunLock(gate.api, { name: 'run-lock', namespace: ns, leaseDurationSeconds: 3 });
+  const lease = await a.acquire('run-a', { timeoutMs: 0 });
+  gate.arm();
+  await gate.renewalStarted; // the first renewal is on its way
+  await lease.release();
+  // B's clock runs a minute behind: run-a's lease never looks expired to it, whatever the
+  // load on this machine; B gets the lock only if the lease was really released.
+  const b = await lockIn(api, ns, 'run-lock', { now: () => new Date(Date.now() - 60_000) });
+  const got = await b.acquire('run-b', { timeoutMs: 0 }).then(
+    (l) => l,
+    (err: Error) => err,
+  );
+  t.false(got instanceof Error, `after run-a released, run-b could not acquire: ${String(got)}`);
+  if (!(got instanceof Error)) await got.release();
+  else await kubectl(api, ['-n', ns, 'delete', 'lease', 'run-lock']);
+});
