@@ -44,8 +44,10 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
 
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   name: 'sf-user-pipeline',
-  async openResources({ stateDir, logger }) {
+  async openResources({ stateDir, logger: cliLogger, runId }) {
     const config = loadPipelineConfig();
+    // Resource log lines (simulator, warehouse statements) belong to the run.
+    const logger = cliLogger.child({ runId });
     let sim: RunningSimulator | null = null;
     return {
       resources: createResources({
