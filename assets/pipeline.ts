@@ -2,11 +2,18 @@ import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
-import { loadPipelineConfig } from './config/load-config.js';
+import { loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
+import type { PipelineConfig } from './config/pipeline-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
+
+let cachedConfig: PipelineConfig | null = null;
+/** The config is read once per process: definitions, resources, event log and alerts share it. */
+function loadPipelineConfig(): PipelineConfig {
+  return (cachedConfig ??= readPipelineConfig());
+}
 
 /** The Salesforce User history pipeline. */
 export const salesforceUser = defineExternalAsset({

@@ -6,6 +6,7 @@
  * {"stats": {apiCalls, callsByKind}} (server-side counts) and exits.
  */
 import { startSimulator } from '../sim/index.js';
+import { untilStopSignal } from '../sim/serve.js';
 
 const users = Number(process.argv[2] ?? 5000);
 const seed = Number(process.argv[3] ?? 1);
@@ -17,15 +18,7 @@ process.stdout.write(
   JSON.stringify({ url: sim.url, users: sim.org.count(), startSeconds: (performance.now() - t0) / 1000, rssMb: process.memoryUsage().rss / 2 ** 20 }) + '\n',
 );
 
-await new Promise<void>((resolve) => {
-  const stop = (): void => {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    resolve();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-});
+await untilStopSignal();
 const stats = { apiCalls: sim.stats.apiCalls, callsByKind: sim.stats.callsByKind };
 process.stdout.write(JSON.stringify({ stats }) + '\n');
 await sim.close();

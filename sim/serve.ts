@@ -4,7 +4,13 @@ import { DEFAULT_CREDENTIALS, startSimulator } from './index.js';
 export async function serveCommand(opts: { port: number; host: string; users: number; seed: number; stateFile?: string }): Promise<void> {
   const sim = await startSimulator({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, stateFile: opts.stateFile });
   process.stdout.write(`Salesforce simulator listening on ${sim.url} (${sim.org.count()} users; login with client_id=${DEFAULT_CREDENTIALS.clientId} via client_credentials)\n`);
-  await new Promise<void>((resolve) => {
+  await untilStopSignal();
+  await sim.close();
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -13,5 +19,4 @@ export async function serveCommand(opts: { port: number; host: string; users: nu
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await sim.close();
 }

@@ -18,9 +18,10 @@ export function historyCommand(ctx: () => PipelineContext): Command {
       const config = loadPipelineConfig();
       if (config.warehouse.engine !== 'duckdb') throw new Error('sfpipe history reads the embedded DuckDB warehouse; query Athena for production');
       const file = path.resolve(ctx().stateDir, config.warehouse.duckdb.path);
-      const { queryDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
-      // The id was validated above to letters and digits, so it is safe inside the literal.
-      const rows = await queryDuckDbReadOnly(file, `select ${COLUMNS.join(', ')} from sf_curated.dim_sf_user_scd where user_id = '${userId}' order by valid_from`);
+      const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
+      const rows = await withDuckDbReadOnly(file, (query) =>
+        query(`select ${COLUMNS.join(', ')} from sf_curated.dim_sf_user_scd where user_id = $1 order by valid_from`, [userId]),
+      );
       if (opts.json) {
         process.stdout.write(JSON.stringify({ userId, versions: rows }, null, 2) + '\n');
         return;

@@ -112,19 +112,22 @@ function outcomes(
 
 /** Row counts (and versions opened / closed) for the summary, read after dbt released the file. */
 async function addRowStats(out: Record<AssetKey, MemberOutcome>, duckdbPath: string, ctx: MultiAssetContext<PipelineResources>): Promise<void> {
-  const { queryDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
-  for (const [key, outcome] of Object.entries(out)) {
-    const stats = MODEL_STATS[key];
-    if (!stats || outcome.status !== 'SUCCESS') continue;
-    try {
-      const [row] = await queryDuckDbReadOnly(duckdbPath, stats.sql);
-      const numbers = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
-      const { metadata, summary } = stats.summarize(numbers, previousMetadata(ctx.previous.get(key)));
-      outcome.metadata = { ...(outcome.metadata ?? {}), ...metadata, summary };
-    } catch (err) {
-      ctx.logFor(key).warn(`could not read row statistics: ${(err as Error).message}`);
+  const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
+  const wanted = Object.entries(out).filter(([key, outcome]) => MODEL_STATS[key] && outcome.status === 'SUCCESS');
+  if (wanted.length === 0) return;
+  await withDuckDbReadOnly(duckdbPath, async (query) => {
+    for (const [key, outcome] of wanted) {
+      const stats = MODEL_STATS[key]!;
+      try {
+        const [row] = await query(stats.sql);
+        const numbers = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+        const { metadata, summary } = stats.summarize(numbers, previousMetadata(ctx.previous.get(key)));
+        outcome.metadata = { ...(outcome.metadata ?? {}), ...metadata, summary };
+      } catch (err) {
+        ctx.logFor(key).warn(`could not read row statistics: ${(err as Error).message}`);
+      }
     }
-  }
+  }).catch((err: Error) => ctx.log.warn(`could not open the warehouse for row statistics: ${err.message}`));
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

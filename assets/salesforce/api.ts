@@ -2,7 +2,7 @@ import type { Connection } from 'jsforce';
 import { HttpApi } from 'jsforce/lib/http-api.js';
 import { StepError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logging.js';
-import { abortableSleep } from '../../runtime/retry.js';
+import { abortableSleep, backoffDelay } from '../../runtime/retry.js';
 
 export interface ApiRetryPolicy {
   maxRetries: number;
@@ -111,8 +111,7 @@ export class SalesforceApi {
           if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempts)`;
           throw e;
         }
-        const exp = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
-        const delay = Math.round(exp * (0.5 + Math.random() * 0.5));
+        const delay = backoffDelay({ ...this.#retry, jitter: 0.5 }, attempt);
         this.#log.warn(`Salesforce ${kind} call failed (${e.errorCode}), retry ${attempt}/${this.#retry.maxRetries} in ${delay} ms`, { status, errorCode: e.errorCode });
         try {
           await abortableSleep(delay, this.#signal);

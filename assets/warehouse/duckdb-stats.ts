@@ -1,12 +1,13 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
-/** Runs read-only aggregate queries against a DuckDB file and closes it again. */
-export async function queryDuckDbReadOnly(file: string, sql: string): Promise<Record<string, unknown>[]> {
+export type ReadOnlyQuery = (sql: string, params?: DuckDBValue[]) => Promise<Record<string, unknown>[]>;
+
+/** Opens a DuckDB file read-only once for several queries, then releases it. */
+export async function withDuckDbReadOnly<T>(file: string, fn: (query: ReadOnlyQuery) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   const conn = await instance.connect();
   try {
-    const reader = await conn.runAndReadAll(sql);
-    return reader.getRowObjectsJson() as Record<string, unknown>[];
+    return await fn(async (sql, params) => (await conn.runAndReadAll(sql, params)).getRowObjectsJson() as Record<string, unknown>[]);
   } finally {
     conn.closeSync();
     instance.closeSync();

@@ -3,6 +3,7 @@
  * pusher. Never throws; never logs a URL (callers log with a name they choose).
  */
 import { errorText, redact } from './redact.js';
+import { backoffDelay } from '../retry.js';
 
 export interface DeliveryOptions {
   method: 'POST' | 'PUT';
@@ -36,8 +37,7 @@ export const DEFAULT_MAX_DELAY_MS = 30_000;
 
 /** Exponential backoff with jitter: uniform over [exp/2, exp], capped. `retry` is 1-based. */
 export function backoffMs(baseDelayMs: number, retry: number, maxDelayMs = DEFAULT_MAX_DELAY_MS, random: () => number = Math.random): number {
-  const exp = Math.min(maxDelayMs, Math.max(0, baseDelayMs) * 2 ** (retry - 1));
-  return Math.round(exp * (0.5 + 0.5 * random()));
+  return backoffDelay({ maxRetries: retry, baseDelayMs: Math.max(0, baseDelayMs), maxDelayMs, jitter: 0.5 }, retry, random);
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
