@@ -2,17 +2,20 @@ import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
-import { loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
+import { embeddedConfigPath, loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
 
-let cachedConfig: PipelineConfig | null = null;
-/** The config is read once per process: definitions, resources, event log and alerts share it. */
+const configs = new Map<string, PipelineConfig>();
+/** Each config file is read once per process: definitions, resources, event log and alerts share it. */
 function loadPipelineConfig(): PipelineConfig {
-  return (cachedConfig ??= readPipelineConfig());
+  const file = process.env.SFPIPE_CONFIG || embeddedConfigPath();
+  let config = configs.get(file);
+  if (!config) configs.set(file, (config = readPipelineConfig(file)));
+  return config;
 }
 
 /** The Salesforce User history pipeline. */

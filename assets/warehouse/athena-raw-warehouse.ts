@@ -26,6 +26,7 @@ import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, describeAwsSettings, type AwsClients, type AwsClientSettings } from '../aws/clients.js';
 import { GlueCatalog, parseS3Url, readIcebergMetadata, type GlueTableInfo, type IcebergSnapshotInfo } from './athena-glue.js';
 import { AthenaQueryRunner, type StatementRecord } from './athena-query.js';
+import { LoadLifecycle } from './load-lifecycle.js';
 import { ATHENA_DDL_TYPE, assertGlueName, parseTimestampText, valueText } from './athena-sql.js';
 import {
   QUARANTINE_COLUMNS,
@@ -357,41 +358,23 @@ class StagedFile {
   }
 }
 
-class AthenaRawLoad implements RawLoad {
+class AthenaRawLoad extends LoadLifecycle {
   private readonly columnNames: string[];
   private readonly columnSet: Set<string>;
   private readonly rows: StagedFile;
   private readonly quarantined: StagedFile;
   private readonly controller = new AbortController();
   private readonly createdTables: string[] = [];
-  private finished = false;
-  private busy = false;
-  private committing: Promise<void> | undefined;
-  private finishing: Promise<void> | undefined;
 
   constructor(
     private readonly wh: AthenaRawWarehouse,
     private readonly ctx: AthenaLoadContext,
   ) {
+    super(ctx.runId);
     this.columnNames = ctx.columns.map((c) => c.name);
     this.columnSet = new Set(this.columnNames);
     this.rows = new StagedFile(wh, ctx.rowsLocation, ctx.partBytes);
     this.quarantined = new StagedFile(wh, ctx.quarantineLocation, ctx.partBytes);
-  }
-
-  private assertActive(op: string): void {
-    if (this.finished) throw new Error(`raw load ${this.ctx.runId}: ${op} after the load was committed or aborted`);
-    if (this.busy) throw new Error(`raw load ${this.ctx.runId}: ${op} while another call on the load is running`);
-  }
-
-  private async exclusive<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    this.assertActive(op);
-    this.busy = true;
-    try {
-      return await fn();
-    } finally {
-      this.busy = false;
-    }
   }
 
   append(rows: RawRow[]): Promise<void> {
@@ -444,29 +427,15 @@ class AthenaRawLoad implements RawLoad {
     });
   }
 
-  commit(opts: { tombstonesAt?: Date } = {}): Promise<LoadSummary> {
-    this.assertActive('commit');
-    this.busy = true;
-    const committing = (async () => {
-      try {
-        return await this.wh.serializeCommit(() => this.merge(opts.tombstonesAt));
-      } finally {
-        this.busy = false;
-        await this.finish();
-      }
-    })();
-    this.committing = committing.then(
-      () => undefined,
-      () => undefined,
-    );
-    return committing;
-  }
-
   private q(sql: string, purpose: string): Promise<(string | null)[][]> {
     return this.wh.query(sql, purpose, this.controller.signal);
   }
 
-  private async merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+  protected merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+    return this.wh.serializeCommit(() => this.mergeStaged(tombstonesAt));
+  }
+
+  private async mergeStaged(tombstonesAt: Date | undefined): Promise<LoadSummary> {
     const { runId, extractedAt } = this.ctx;
     const signal = this.controller.signal;
     await this.rows.flush(signal);
@@ -513,21 +482,12 @@ class AthenaRawLoad implements RawLoad {
     return { inserted, duplicates: this.rows.count - inserted, quarantined, tombstones };
   }
 
-  /** Stops in-flight work and drops the staging. A no-op once finished; during a commit, waits for it. */
-  async abort(): Promise<void> {
-    if (this.committing) return this.committing;
+  protected override beforeAbort(): void {
     this.controller.abort();
-    return this.finish();
-  }
-
-  private finish(): Promise<void> {
-    this.finishing ??= this.dropStaging();
-    return this.finishing;
   }
 
   /** Best effort: a crashed run's leftovers are harmless (raw never references them). */
-  private async dropStaging(): Promise<void> {
-    this.finished = true;
+  protected async dropStaging(): Promise<void> {
     try {
       for (const t of this.createdTables) {
         await this.wh.query(dropTableSql(this.wh.database, t), 'drop stage table').catch(() => undefined);

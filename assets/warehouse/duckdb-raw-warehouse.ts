@@ -10,6 +10,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { LoadLifecycle } from './load-lifecycle.js';
 
 import {
   DuckDBAppender,
@@ -339,30 +340,22 @@ interface LoadContext {
   onFinished: (load: DuckDbRawLoad) => void;
 }
 
-class DuckDbRawLoad implements RawLoad {
+class DuckDbRawLoad extends LoadLifecycle {
   private readonly columnNames: string[];
   private readonly columnSet: Set<string>;
   private readonly encoders: ValueEncoder[];
   private readonly rowWriter: DuckDBDataChunkWriter;
   private readonly quarantineWriter: DuckDBDataChunkWriter;
   private staged = 0;
-  private finished = false;
-  private busy = false;
   private appendersClosed = false;
-  private committing: Promise<void> | undefined;
-  private finishing: Promise<void> | undefined;
 
   constructor(private readonly ctx: LoadContext) {
+    super(ctx.runId);
     this.columnNames = ctx.columns.map((c) => c.name);
     this.columnSet = new Set(this.columnNames);
     this.encoders = ctx.columns.map((c) => encoderFor(c.name, c.type));
     this.rowWriter = DuckDBDataChunkWriter.forAppender(ctx.rowAppender);
     this.quarantineWriter = DuckDBDataChunkWriter.forAppender(ctx.quarantineAppender);
-  }
-
-  private assertActive(op: string): void {
-    if (this.finished) throw new Error(`raw load ${this.ctx.runId}: ${op} after the load was committed or aborted`);
-    if (this.busy) throw new Error(`raw load ${this.ctx.runId}: ${op} while another call on the load is running`);
   }
 
   async append(rows: RawRow[]): Promise<void> {
@@ -419,25 +412,11 @@ class DuckDbRawLoad implements RawLoad {
     this.ctx.quarantineAppender.flushSync();
   }
 
-  async commit(opts: { tombstonesAt?: Date } = {}): Promise<LoadSummary> {
-    this.assertActive('commit');
-    this.busy = true;
-    const committing = (async () => {
-      try {
-        return await this.ctx.serialize(() => this.merge(opts.tombstonesAt));
-      } finally {
-        this.busy = false;
-        await this.finish();
-      }
-    })();
-    this.committing = committing.then(
-      () => undefined,
-      () => undefined,
-    );
-    return committing;
+  protected merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+    return this.ctx.serialize(() => this.mergeStaged(tombstonesAt));
   }
 
-  private async merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+  private async mergeStaged(tombstonesAt: Date | undefined): Promise<LoadSummary> {
     const { conn, runId, extractedAt } = this.ctx;
     this.closeAppenders();
     const rawCols = await rawDataColumns(conn);
@@ -517,12 +496,6 @@ class DuckDbRawLoad implements RawLoad {
     });
   }
 
-  /** Drops the staged rows. A no-op once the load is finished; during a commit, waits for it to end. */
-  async abort(): Promise<void> {
-    if (this.committing) return this.committing;
-    return this.finish();
-  }
-
   private closeAppenders(): void {
     if (this.appendersClosed) return;
     this.appendersClosed = true;
@@ -534,14 +507,8 @@ class DuckDbRawLoad implements RawLoad {
     }
   }
 
-  /** Drops the staging tables and closes the load's connection. Idempotent; resolves once the connection is closed. */
-  private finish(): Promise<void> {
-    this.finishing ??= this.dropStaging();
-    return this.finishing;
-  }
-
-  private async dropStaging(): Promise<void> {
-    this.finished = true;
+  /** Drops the staging tables and closes the load's connection. */
+  protected async dropStaging(): Promise<void> {
     const { conn } = this.ctx;
     try {
       try {
