@@ -1,19 +1,10 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { SFPIPE } from '../helpers/cli.js';
+import { runPipelineCli, SFPIPE } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 import { queryFile } from './fixtures/duckdb-fixture.js';
 
-function sfpipe(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SFPIPE, ...args], { env: { ...process.env, SFPIPE_PIPELINE: '', SFPIPE_CONFIG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sfpipe = runPipelineCli;
 
 test('the embedded default end to end: first run loads the org, the next sees it evolve; lineage reports it', async (t) => {
   const env = { SFPIPE_HOME: tempDir() };

@@ -1,24 +1,14 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { embeddedConfigPath } from '../../assets/config/load-config.js';
 import { SimOrg } from '../../sim/index.js';
-import { SFPIPE } from '../helpers/cli.js';
+import { runPipelineCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
-function sfpipe(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SFPIPE, ...args], { env: { ...process.env, SFPIPE_PIPELINE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const sfpipe = runPipelineCli;
 
 /** A local receiver standing in for a webhook and a Pushgateway. */
 async function receiver() {

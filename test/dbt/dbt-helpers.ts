@@ -6,19 +6,11 @@ import { locateDbtProject, type DbtProject } from '../../assets/dbt/dbt-project.
 import { runDbt } from '../../assets/dbt/run-dbt.js';
 import { DuckDbRawWarehouse } from '../../assets/warehouse/duckdb-raw-warehouse.js';
 import type { ColumnSpec } from '../../assets/warehouse/raw-warehouse.js';
+import { USER_COLUMNS } from '../assets/fixtures/duckdb-fixture.js';
 import { silentLogger } from '../../runtime/logging.js';
 import type { Observation, ScdRow } from './scd-oracle.js';
 
-export const RAW_COLUMNS: ColumnSpec[] = [
-  { name: 'id', type: 'string' },
-  { name: 'name', type: 'string' },
-  { name: 'division', type: 'string' },
-  { name: 'audit_phase__c', type: 'string' },
-  { name: 'isactive', type: 'boolean' },
-  { name: 'isdeleted', type: 'boolean' },
-  { name: 'lastmodifieddate', type: 'timestamp' },
-  { name: 'systemmodstamp', type: 'timestamp' },
-];
+export const RAW_COLUMNS: ColumnSpec[] = USER_COLUMNS;
 
 /** Loads observations through the production loader (which drops (id, systemmodstamp) repeats). */
 export async function loadWithWarehouse(file: string, observations: Observation[], runId: string, extractedAt: Date): Promise<number> {

@@ -13,6 +13,7 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The CLI on the test-only fixture pipeline (SFPIPE_PIPELINE may be overridden in `env`). */
 export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [SFPIPE, ...args], {
     env: { ...process.env, SFPIPE_PIPELINE: FIXTURE_PIPELINE, ...env },
@@ -30,4 +31,9 @@ export function startCli(args: string[], env: Record<string, string>): { child: 
 
 export function runCliProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
   return startCli(args, env).done;
+}
+
+/** The CLI on the real pipeline in assets/ (what `make run` runs). */
+export function runPipelineCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return startCli(args, { SFPIPE_PIPELINE: '', SFPIPE_CONFIG: '', ...env }).done;
 }
