@@ -100,9 +100,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
           : readSecretRef(r, ['metrics', 'pushgateway_url'], 'SFPIPE_PUSHGATEWAY_URL'),
       job: r.string(['metrics', 'job'], 'sf-user-pipeline'),
     },
-    dbt: {
-      target: r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, 'local'),
-    },
+    dbt: readDbt(r, engine),
     warehouse: {
       engine,
       athena: engine === 'athena' ? readAthena(r) : null,
@@ -181,7 +179,19 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
     tableLocation: dataDir,
     stagingLocation: s3('staging_location', get('staging_location', 'SFPIPE_ATHENA_S3_RAW_STAGING', `${dataDir}_staging/sf_user/`)!),
     endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
+    dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
   };
+}
+
+/** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena. */
+function readDbt(r: ConfigReader, engine: 'duckdb' | 'athena'): PipelineConfig['dbt'] {
+  const expected = engine === 'athena' ? 'prod' : 'local';
+  const target = r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, expected);
+  if (target !== expected) {
+    r.fail(['dbt', 'target'], `is ${target}, but warehouse.engine is ${engine}: dbt would build where the raw data is not`, `set dbt.target: ${expected} (or remove it)`);
+  }
+  const threads = r.has(['dbt', 'threads']) ? r.number(['dbt', 'threads'], { min: 1, max: 64, integer: true }) : null;
+  return { target, threads, unitTests: r.boolean(['dbt', 'unit_tests'], true) };
 }
 
 function readMemoryLimit(r: ConfigReader): string {

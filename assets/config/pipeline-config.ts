@@ -42,6 +42,8 @@ export interface AthenaConfig {
   stagingLocation: string;
   /** An emulator's endpoint (tests); null in production. */
   endpoint: string | null;
+  /** s3:// prefix under which dbt-athena writes the models' tables (its s3_data_dir). */
+  dbtDataLocation: string;
 }
 
 export interface PipelineConfig {
@@ -75,8 +77,12 @@ export interface PipelineConfig {
   alerts: { slackWebhookUrl: SecretRef | null; webhookUrl: SecretRef | null };
   metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };
   dbt: {
-    /** The profiles.yml target: local (dbt-duckdb) or prod (dbt-athena). */
-    target: string;
+    /** The profiles.yml target: local (dbt-duckdb) or prod (dbt-athena); follows the warehouse engine. */
+    target: 'local' | 'prod';
+    /** dbt --threads; null: the profile's. */
+    threads: number | null;
+    /** false: `dbt build --exclude-resource-type unit_test` (unit tests cost warehouse queries; run them in CI). */
+    unitTests: boolean;
   };
   warehouse: {
     engine: 'duckdb' | 'athena';

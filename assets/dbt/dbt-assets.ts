@@ -9,6 +9,8 @@ import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt } from './run-dbt.js';
+import { firstLine } from '../warehouse/athena-sql.js';
+import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
 
 interface RunResult {
   unique_id: string;
@@ -43,20 +45,29 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       const { config, stateDir } = ctx.resources;
       const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
       const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.dbt.target];
+      if (!config.dbt.unitTests) args.push('--exclude-resource-type', 'unit_test');
+      if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
       if (ctx.fullRefresh) args.push('--full-refresh');
       ctx.log.info(`dbt ${args.join(' ')} (project ${project.projectDir})`);
+      if (!config.dbt.unitTests) ctx.log.info('dbt unit tests are not run (dbt.unit_tests: false)');
+      const loggerForNode = (uid: string) => {
+        const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
+        return model ? ctx.logFor(model.key) : undefined;
+      };
       const resultsFile = path.join(project.targetPath, 'run_results.json');
       fs.rmSync(resultsFile, { force: true });
       const outcome = await runDbt({
         project,
         args,
-        env: { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: config.dbt.target },
+        env: dbtEnv(config, duckdbPath),
         log: ctx.log,
         signal: ctx.signal,
-        loggerForNode: (uid) => {
-          const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
-          return model ? ctx.logFor(model.key) : undefined;
-        },
+        loggerForNode,
+        onAthenaQuery: (q) =>
+          (loggerForNode(q.uniqueId ?? '') ?? ctx.log).info(`athena query ${q.queryExecutionId}: ${firstLine(q.sql)}`, {
+            queryExecutionId: q.queryExecutionId,
+            ...(q.uniqueId ? { dbtNode: q.uniqueId } : {}),
+          }),
       });
       if (ctx.signal.aborted) throw new StepError('dbt was stopped: the run was canceled', { retryable: false });
       if (!fs.existsSync(resultsFile)) {
@@ -64,7 +75,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       }
       const results = (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: RunResult[] }).results;
       const out = outcomes(selected, results, checkOwner, ctx);
-      if (config.warehouse.engine === 'duckdb') await addRowStats(out, duckdbPath, ctx);
+      await addRowStats(out, statsReader(config, duckdbPath, ctx), ctx);
       return out;
     },
   });
@@ -110,12 +121,50 @@ function outcomes(
   return out;
 }
 
-/** Row counts (and versions opened / closed) for the summary, read after dbt released the file. */
-async function addRowStats(out: Record<AssetKey, MemberOutcome>, duckdbPath: string, ctx: MultiAssetContext<PipelineResources>): Promise<void> {
-  const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
+/** The settings dbt's profiles.yml reads: the same warehouse the raw asset wrote to. */
+function dbtEnv(config: PipelineResources['config'], duckdbPath: string): Record<string, string> {
+  const env: Record<string, string> = { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: config.dbt.target };
+  const athena = config.warehouse.athena;
+  if (config.warehouse.engine === 'athena' && athena) {
+    Object.assign(env, {
+      SFPIPE_ATHENA_REGION: athena.region,
+      SFPIPE_ATHENA_WORK_GROUP: athena.workGroup,
+      SFPIPE_ATHENA_S3_DATA_DIR: athena.dbtDataLocation,
+      SFPIPE_RAW_SCHEMA: athena.database,
+      ...(athena.outputLocation ? { SFPIPE_ATHENA_S3_STAGING_DIR: athena.outputLocation } : {}),
+      // boto3 honours AWS_ENDPOINT_URL for every service (Athena, Glue, S3, STS).
+      ...(athena.endpoint ? { AWS_ENDPOINT_URL: athena.endpoint } : {}),
+    });
+  }
+  return env;
+}
+
+type StatsReader = <T>(fn: (query: ReadOnlyQuery) => Promise<T>) => Promise<T>;
+
+/** Where the row statistics are read: the DuckDB file (after dbt released it) or Athena. */
+function statsReader(config: PipelineResources['config'], duckdbPath: string, ctx: MultiAssetContext<PipelineResources>): StatsReader {
+  const athena = config.warehouse.athena;
+  if (config.warehouse.engine === 'athena' && athena) {
+    return async (fn) => {
+      const { withAthenaReadOnly } = await import('../warehouse/athena-stats.js');
+      return withAthenaReadOnly(
+        athena,
+        { signal: ctx.signal, onStatement: (s) => ctx.log.info(`athena query ${s.queryExecutionId}: ${firstLine(s.sql)}`, { queryExecutionId: s.queryExecutionId, purpose: s.purpose }) },
+        fn,
+      );
+    };
+  }
+  return async (fn) => {
+    const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
+    return withDuckDbReadOnly(duckdbPath, fn);
+  };
+}
+
+/** Row counts (and versions opened / closed) for the summary. */
+async function addRowStats(out: Record<AssetKey, MemberOutcome>, read: StatsReader, ctx: MultiAssetContext<PipelineResources>): Promise<void> {
   const wanted = Object.entries(out).filter(([key, outcome]) => MODEL_STATS[key] && outcome.status === 'SUCCESS');
   if (wanted.length === 0) return;
-  await withDuckDbReadOnly(duckdbPath, async (query) => {
+  await read(async (query) => {
     for (const [key, outcome] of wanted) {
       const stats = MODEL_STATS[key]!;
       try {
@@ -127,7 +176,7 @@ async function addRowStats(out: Record<AssetKey, MemberOutcome>, duckdbPath: str
         ctx.logFor(key).warn(`could not read row statistics: ${(err as Error).message}`);
       }
     }
-  }).catch((err: Error) => ctx.log.warn(`could not open the warehouse for row statistics: ${err.message}`));
+  }).catch((err: Error) => ctx.log.warn(`could not read row statistics from the warehouse: ${err.message}`));
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

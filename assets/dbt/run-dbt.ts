@@ -10,6 +10,24 @@ export interface DbtInvocation {
   signal?: AbortSignal;
   /** Log lines of a node go to this logger (its asset key), others to `log`. */
   loggerForNode?: (uniqueId: string) => Logger | undefined;
+  /** Every Athena statement dbt-athena started, with its query execution id. */
+  onAthenaQuery?: (query: DbtAthenaQuery) => void;
+}
+
+export interface DbtAthenaQuery {
+  queryExecutionId: string;
+  sql: string;
+  /** The dbt node it ran for (absent for dbt's own catalog queries). */
+  uniqueId?: string;
+}
+
+/** dbt-athena 1.11's debug lines around StartQueryExecution (connections.py, AthenaCursor). */
+const ATHENA_EXECUTE = /^Execute: ([\s\S]*)$/;
+const ATHENA_STARTED = /^Athena query (?:ID )?([0-9a-zA-Z-]+)(?: started)?$/;
+
+interface DbtLogLine {
+  info?: { level?: string; msg?: string; name?: string; thread?: string };
+  data?: { node_info?: { unique_id?: string }; base_msg?: string };
 }
 
 export interface DbtOutcome {
@@ -34,6 +52,8 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
     '--target-path', inv.project.targetPath,
     '--log-path', inv.project.logPath,
     '--log-format', 'json',
+    // Debug lines carry each statement and dbt-athena's query execution ids; ours decide what shows.
+    '--log-level', 'debug',
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(inv.project.executable, args, {
@@ -41,10 +61,20 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const errors: string[] = [];
+    /** The statement each dbt thread is executing, until Athena names its execution id. */
+    const executing = new Map<string, string>();
     let buffered = '';
+    const onAthenaDebug = (parsed: DbtLogLine, uid: string | undefined): void => {
+      const thread = parsed.info?.thread ?? '';
+      const msg = parsed.data?.base_msg ?? '';
+      const exec = ATHENA_EXECUTE.exec(msg);
+      if (exec) executing.set(thread, exec[1]!);
+      const started = ATHENA_STARTED.exec(msg);
+      if (started && inv.onAthenaQuery) inv.onAthenaQuery({ queryExecutionId: started[1]!, sql: executing.get(thread) ?? '', ...(uid ? { uniqueId: uid } : {}) });
+    };
     const onLine = (line: string) => {
       if (!line.trim()) return;
-      let parsed: { info?: { level?: string; msg?: string; name?: string }; data?: { node_info?: { unique_id?: string } } };
+      let parsed: DbtLogLine;
       try {
         parsed = JSON.parse(line);
       } catch {
@@ -56,6 +86,7 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       const uid = parsed.data?.node_info?.unique_id;
       const target = (uid && inv.loggerForNode?.(uid)) || inv.log;
       const meta = { dbtEvent: parsed.info?.name, ...(uid ? { dbtNode: uid } : {}) };
+      if (parsed.info?.name === 'AdapterEventDebug') onAthenaDebug(parsed, uid);
       if (level === 'error') {
         errors.push(msg);
         if (errors.length > 20) errors.shift();

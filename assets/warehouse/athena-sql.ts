@@ -210,6 +210,8 @@ export function sqlValue(value: Scalar, column: string, type: ColumnType): strin
 
 /** The first line of a statement, shortened, for error messages (statements put no data on line 1). */
 export function firstLine(sql: string, max = 160): string {
-  const line = sql.trimStart().split('\n', 1)[0] ?? '';
+  // Leading comments (dbt's `-- /* {"app": "dbt", …} */` header) say nothing about the statement.
+  const body = sql.replace(/^(?:\s*--[^\n]*(?:\n|$)|\s*\/\*[\s\S]*?\*\/)*/, '');
+  const line = (body || sql).trimStart().split('\n', 1)[0] ?? '';
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }

@@ -55,7 +55,7 @@ test('production credentials sources parse', (t) => {
 });
 
 test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* env the chart sets; a missing location names the fix', (t) => {
-  const yaml = embedded().replace('engine: duckdb', 'engine: athena');
+  const yaml = embedded().replace('engine: duckdb', 'engine: athena').replace(/^  target: local .*$/m, '  target: prod');
   const saved = { ...process.env };
   try {
     process.env.SFPIPE_ATHENA_REGION = 'eu-west-1';
@@ -69,6 +69,7 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
       tableLocation: 's3://lake/warehouse/',
       stagingLocation: 's3://lake/warehouse/_staging/sf_user/',
       endpoint: null,
+      dbtDataLocation: 's3://lake/warehouse/',
     });
     delete process.env.SFPIPE_ATHENA_S3_DATA_DIR;
     const err = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
@@ -77,4 +78,22 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
   } finally {
     process.env = saved;
   }
+});
+
+test('dbt: the target follows the warehouse engine; a mismatch, bad threads or unit_tests name the fix', (t) => {
+  const noTarget = embedded().replace(/^  target: local .*\n/m, '');
+  t.deepEqual(parsePipelineConfig('d.yaml', embedded()).dbt, { target: 'local', threads: null, unitTests: true });
+  t.is(parsePipelineConfig('d.yaml', noTarget).dbt.target, 'local');
+  const athena = noTarget.replace('engine: duckdb', 'engine: athena\n  athena:\n    region: us-east-1\n    table_location: s3://lake/raw\n    dbt_data_location: s3://lake/dbt');
+  const a = parsePipelineConfig('a.yaml', athena);
+  t.is(a.dbt.target, 'prod', 'athena defaults to the prod target');
+  t.is(a.warehouse.athena?.dbtDataLocation, 's3://lake/dbt/');
+  const mismatch = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: local\n')), { instanceOf: ConfigError });
+  t.regex(mismatch!.message, /dbt\.target.*is local, but warehouse\.engine is athena.*Fix: set dbt\.target: prod/);
+  const tuned = parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'unit_tests: false\n  threads: 2'));
+  t.deepEqual(tuned.dbt, { target: 'local', threads: 2, unitTests: false });
+  const threads = t.throws(() => parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'threads: 0')), { instanceOf: ConfigError });
+  t.regex(threads!.message, /dbt\.threads/);
+  const unit = t.throws(() => parsePipelineConfig('u.yaml', embedded().replace('unit_tests: true', 'unit_tests: sometimes')), { instanceOf: ConfigError });
+  t.regex(unit!.message, /dbt\.unit_tests/);
 });

@@ -128,7 +128,7 @@ export class AthenaOracle {
       await this.glue.send(new DeleteTableCommand({ DatabaseName: d.db, Name: d.table })).catch(() => undefined);
       return;
     }
-    if (/^SELECT /.test(sql)) {
+    if (/^SELECT\s/i.test(sql)) {
       const reader = await this.conn.runAndReadAll(sql);
       const names = reader.columnNames();
       const rows = reader.getRowsJS().map((r) => r.map((v) => (v === null || v === undefined ? null : String(v))));

@@ -14,63 +14,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 
 import test from 'ava';
-import { AthenaClient, GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
-import { GetDatabaseCommand, GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
+import { GetDatabaseCommand, GetTableCommand } from '@aws-sdk/client-glue';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
-import { embeddedConfigPath } from '../../assets/config/load-config.js';
 import { S3EventLog } from '../../assets/aws/s3-event-log.js';
 import { SimOrg } from '../../sim/index.js';
-import { SFPIPE } from '../helpers/cli.js';
-import { tempDir } from '../helpers/temp.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../services/moto/start.js';
-import { AthenaOracle } from './athena-oracle.js';
-import { startEngineProxy, type EngineProxy } from './fixtures/athena-engine-proxy.js';
-
-/**
- * Settings that must come from the test's config only: removed from the child's environment (not
- * set to '': readAthena treats an empty SFPIPE_ATHENA_* variable as "unset" without applying its
- * default, see the report).
- */
-const ENV_UNSET = [
-  'SFPIPE_ATHENA_REGION',
-  'SFPIPE_ATHENA_S3_DATA_DIR',
-  'SFPIPE_ATHENA_S3_STAGING_DIR',
-  'SFPIPE_ATHENA_WORK_GROUP',
-  'SFPIPE_ATHENA_RAW_DATABASE',
-  'SFPIPE_ATHENA_S3_RAW_STAGING',
-  'SFPIPE_AWS_ENDPOINT',
-  'SFPIPE_EVENT_LOG_S3',
-];
-
-function sfpipe(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const base: NodeJS.ProcessEnv = { ...process.env, SFPIPE_PIPELINE: '' };
-    for (const k of ENV_UNSET) delete base[k];
-    const child = spawn(process.execPath, [SFPIPE, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      if (process.env['SFPIPE_TEST_TIMING']) process.stderr.write(`sfpipe ${args.join(' ')}: ${Date.now() - started} ms\n`);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The JSON log lines of stderr (the SDK's Node-version warning is plain text). */
-function logLines(stderr: string): { message: string; [k: string]: unknown }[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { message: string });
-}
+import { openAthenaEmulation } from './fixtures/athena-emulation.js';
+import { loggedQueries, logLines, sfpipeAthena as sfpipe, writeAthenaConfig } from './fixtures/athena-cli.js';
 
 let moto: MotoServer;
 test.before(async () => {
@@ -81,29 +35,10 @@ test.after.always(async () => {
 });
 
 test('sfpipe materialize with warehouse: athena and event_log: s3 against moto: create, stage, merge, read; the run is in S3', async (t) => {
-  const dir = tempDir('sfpipe-athena-pipeline-');
-  const aws = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
-  const athena = new AthenaClient(aws);
-  const glue = new GlueClient(aws);
-  const s3 = new S3Client({ ...aws, forcePathStyle: true });
-  for (const Bucket of ['lake', 'athena-results', 'sfpipe-state']) await s3.send(new CreateBucketCommand({ Bucket }));
-
-  const instance = await DuckDBInstance.create(path.join(dir, 'athena-engine.duckdb'));
-  const conn = await instance.connect();
-  const oracle = new AthenaOracle(conn, moto.endpoint, glue, s3, dir) as unknown as { execute(sql: string): Promise<void> };
+  const { dir, athena, glue, s3, conn, oracle, startProxy } = await openAthenaEmulation(t, moto.endpoint, 'sfpipe-athena-pipeline-', ['lake', 'athena-results', 'sfpipe-state']);
   // What the stage table was laid over, read from moto's S3 when the CREATE EXTERNAL TABLE arrived.
   const staged: { key: string; body: string }[] = [];
-  let proxy: EngineProxy | undefined;
-  t.teardown(async () => {
-    await proxy?.close();
-    conn.closeSync();
-    instance.closeSync();
-    athena.destroy();
-    glue.destroy();
-    s3.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  proxy = await startEngineProxy(moto.endpoint, async (sql) => {
+  const proxy = await startProxy(async (sql) => {
     const location = /^CREATE EXTERNAL TABLE [\s\S]*LOCATION 's3:\/\/([^/']+)\/([^']*)'/.exec(sql);
     if (location) {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: location[1]!, Prefix: location[2]! }));
@@ -115,32 +50,12 @@ test('sfpipe materialize with warehouse: athena and event_log: s3 against moto: 
     await oracle.execute(sql);
   });
 
-  const yaml = fs
-    .readFileSync(embeddedConfigPath(), 'utf8')
-    .replace(
-      /^warehouse:\n  engine: duckdb\n/m,
-      [
-        'warehouse:',
-        '  engine: athena',
-        '  athena:',
-        '    region: us-east-1',
-        '    work_group: primary',
-        '    output_location: s3://athena-results/sfpipe/',
-        '    table_location: s3://lake/warehouse/',
-        `    endpoint: ${proxy.endpoint}`,
-        '',
-      ].join('\n'),
-    );
-  t.regex(yaml, /engine: athena/);
-  const configFile = path.join(dir, 'athena.yaml');
-  fs.writeFileSync(configFile, `${yaml}\nevent_log:\n  store: s3\n  s3_location: s3://sfpipe-state/event-log/\n  endpoint: ${moto.endpoint}\n`);
-  const env = {
-    SFPIPE_HOME: path.join(dir, 'home-1'),
-    SFPIPE_CONFIG: configFile,
-    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
-    AWS_REGION: MOTO_REGION,
-  };
+  const configFile = writeAthenaConfig(
+    path.join(dir, 'athena.yaml'),
+    proxy.endpoint,
+    `event_log:\n  store: s3\n  s3_location: s3://sfpipe-state/event-log/\n  endpoint: ${moto.endpoint}\n`,
+  );
+  const env = { SFPIPE_HOME: path.join(dir, 'home-1'), SFPIPE_CONFIG: configFile };
 
   const run = await sfpipe(['materialize', '--select', 'sf_raw/sf_user', '--json'], env);
   t.is(run.code, 0, run.stderr.slice(-4000));
@@ -156,10 +71,7 @@ test('sfpipe materialize with warehouse: athena and event_log: s3 against moto: 
   // The run's log: which engine, and every Athena statement with its query execution id.
   const lines = logLines(run.stderr);
   t.true(lines.some((l) => /^raw warehouse: athena at athena workgroup primary, sf_raw\.sf_user \(region us-east-1, endpoint /.test(l.message)), 'engine logged');
-  const logged = lines.flatMap((l) => {
-    const m = /^athena query ([0-9a-f-]{36}): (.*)$/s.exec(l.message);
-    return m ? [{ id: m[1]!, firstLine: m[2]! }] : [];
-  });
+  const logged = loggedQueries(run.stderr);
   t.is(logged.length, proxy.statements.length, 'one log line per statement');
 
   // Those ids are moto's, and moto holds the same statement text, in the same order.
@@ -169,7 +81,7 @@ test('sfpipe materialize with warehouse: athena and event_log: s3 against moto: 
     t.true(ids.has(q.id), `${q.id} is in moto's ListQueryExecutions`);
     const exec = (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: q.id }))).QueryExecution!;
     t.is(exec.Query, proxy.statements[i], `statement ${i} reached moto verbatim`);
-    t.is(exec.Query!.split('\n')[0], q.firstLine);
+    t.is(exec.Query!.split('\n')[0], q.head);
     t.is(exec.Status?.State, 'SUCCEEDED');
     t.is(exec.ResultConfiguration?.OutputLocation?.startsWith('s3://athena-results/sfpipe/'), true);
     sqls.push(exec.Query!);

@@ -8,6 +8,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import {
   SqlValueError,
   ddlIdentifier,
+  firstLine,
   parseTimestampText,
   sqlIdentifier,
   sqlString,
@@ -119,4 +120,12 @@ test('typed literals evaluate to the same values on DuckDB', async (t) => {
   }
   t.is(timestampText(parseTimestampText('2024-05-06 07:08:09.123456')), '2024-05-06 07:08:09.123');
   t.is(parseTimestampText('2024-05-06 07:08:09').toISOString(), '2024-05-06T07:08:09.000Z');
+});
+
+test('firstLine names a statement by its first line of SQL, past leading comments (dbt\'s query header)', (t) => {
+  t.is(firstLine('MERGE INTO "sf_raw"."sf_user" AS t\nUSING x'), 'MERGE INTO "sf_raw"."sf_user" AS t');
+  t.is(firstLine('-- /* {"app": "dbt", "node_id": "model.x"} */\n\n  create or replace view "sf_staging"."stg" as\nselect 1'), 'create or replace view "sf_staging"."stg" as');
+  t.is(firstLine('/* header\n spanning lines */ select 1\nfrom t'), 'select 1');
+  t.is(firstLine('-- only a comment'), '-- only a comment', 'a statement that is all comment is shown as it is');
+  t.is(firstLine(`SELECT ${'x, '.repeat(100)}1`, 20), 'SELECT x, x, x, x, x…');
 });

@@ -187,6 +187,8 @@ export interface AthenaCannedResult {
   /** Rows as Athena returns them (include the header row for SELECTs); null = SQL NULL. */
   rows: (string | null)[][];
   columns?: string[];
+  /** Athena's type name per column (e.g. bigint, boolean); varchar when absent. */
+  types?: string[];
 }
 
 /**
@@ -198,13 +200,13 @@ export function queueAthenaResults(endpoint: string, results: AthenaCannedResult
     region: MOTO_REGION,
     results: results.map((r) => ({
       rows: r.rows.map((row) => ({ Data: row.map((v) => (v === null ? {} : { VarCharValue: v })) })),
-      column_info: (r.columns ?? []).map((name) => ({
+      column_info: (r.columns ?? []).map((name, i) => ({
         CatalogName: 'hive',
         SchemaName: '',
         TableName: '',
         Name: name,
         Label: name,
-        Type: 'varchar',
+        Type: r.types?.[i] ?? 'varchar',
         Precision: 0,
         Scale: 0,
         Nullable: 'UNKNOWN',
