@@ -3,16 +3,15 @@
  * `kubectl create job X --from=cronjob/C` produces (DESIGN.md §5).
  *
  * Needs `.tools/bin/{etcd,kube-apiserver,kubectl}` (test/services/k8s/build.sh).
- * Without them the test passes with a log line — unless SFPIPE_REQUIRE_K8S is set (CI),
- * in which case missing binaries fail it.
+ * Without them ava reports the test as skipped — unless SFPIPE_REQUIRE_K8S is set (CI), in
+ * which case missing binaries fail it.
  */
-import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { hasApiServerBinaries, k8sToolsBin, kubectlPath, startApiServer } from '../services/k8s/apiserver.js';
+import { clusterTest, missingTools } from './fixtures/cluster.js';
 
 const execFileP = promisify(execFile);
 
@@ -82,18 +81,12 @@ spec:
                   drop: ["ALL"]
 `;
 
-test('kubectl create job --from=cronjob sets ownerReference and instantiate=manual', async (t) => {
+clusterTest()('kubectl create job --from=cronjob sets ownerReference and instantiate=manual', async (t) => {
   t.timeout(240_000);
   const bin = k8sToolsBin();
-  const missing = ['etcd', 'kube-apiserver', 'kubectl'].filter((b) => !existsSync(path.join(bin, b)));
+  const missing = missingTools();
   if (missing.length > 0) {
-    const msg = `missing ${missing.join(', ')} in ${bin}; build them with test/services/k8s/build.sh`;
-    if (process.env['SFPIPE_REQUIRE_K8S']) {
-      t.fail(`SFPIPE_REQUIRE_K8S is set but ${msg}`);
-      return;
-    }
-    t.log(`SKIPPED: ${msg}`);
-    t.pass();
+    t.fail(`SFPIPE_REQUIRE_K8S is set but ${missing.join(', ')} are missing in ${bin}; build them with make tools`);
     return;
   }
   t.true(hasApiServerBinaries(bin));

@@ -15,9 +15,10 @@ import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
 import { LockHeldError } from '../../runtime/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
-import { CHART, KUBECTL, SIMULATOR_VALUES, clusterFixture, helm, installChart, kubectl, kubectlJson, run, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';
+import { CHART, KUBECTL, SIMULATOR_VALUES, clusterFixture, clusterTest, helm, installChart, kubectl, kubectlJson, run, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';
 
 const cluster = clusterFixture({ helm: true });
+const k8sTest = clusterTest({ helm: true });
 test.before(async () => cluster.start());
 test.after.always(async () => cluster.stop());
 
@@ -27,7 +28,7 @@ interface Named {
   metadata: { name: string };
 }
 
-test('helm install: three CronJobs, ServiceAccount, Role and RoleBinding', async (t) => {
+k8sTest('helm install: three CronJobs, ServiceAccount, Role and RoleBinding', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'chart-install';
@@ -76,7 +77,7 @@ function comparable(job: V1Job) {
   };
 }
 
-test('sfpipe launch creates the same Job as kubectl create job --from=cronjob; --select/--full-refresh only change the args', async (t) => {
+k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob; --select/--full-refresh only change the args', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'chart-launch';
@@ -134,7 +135,7 @@ async function canI(api: ApiServer, sa: string, ns: string, verb: string, resour
   return answer === 'yes';
 }
 
-test("RBAC: the chart's ServiceAccount may do what launch and the run lock need, nothing more", async (t) => {
+k8sTest("RBAC: the chart's ServiceAccount may do what launch and the run lock need, nothing more", async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'chart-rbac';
@@ -251,7 +252,7 @@ test("RBAC: the chart's ServiceAccount may do what launch and the run lock need,
   await (await offLock.acquire('run-off', { timeoutMs: 0 })).release();
 });
 
-test('helm upgrade --set launch.enabled=false takes the launch permissions away', async (t) => {
+k8sTest('helm upgrade --set launch.enabled=false takes the launch permissions away', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'chart-upgrade';
@@ -295,7 +296,7 @@ async function waitForJob(api: ApiServer, ns: string, job: string, timeoutMs = 2
   }
 }
 
-test('sfpipe launch --wait with the ServiceAccount token follows the Job to its end (exit 0 / 1)', async (t) => {
+k8sTest('sfpipe launch --wait with the ServiceAccount token follows the Job to its end (exit 0 / 1)', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'chart-wait';

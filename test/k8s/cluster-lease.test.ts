@@ -11,9 +11,10 @@ import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
 import { LockHeldError } from '../../runtime/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
-import { clusterFixture, createNamespace, kubectl, kubectlJson } from './fixtures/cluster.js';
+import { clusterFixture, clusterTest, createNamespace, kubectl, kubectlJson } from './fixtures/cluster.js';
 
 const cluster = clusterFixture();
+const k8sTest = clusterTest();
 test.before(async () => cluster.start());
 test.after.always(async () => cluster.stop());
 
@@ -49,7 +50,7 @@ const leaseExists = async (api: ApiServer, ns: string, name: string): Promise<bo
   return list.items.some((l) => l.metadata?.name === name);
 };
 
-test('two contenders: one wins, the other gets LockHeldError naming the winner, then acquires after the release', async (t) => {
+k8sTest('two contenders: one wins, the other gets LockHeldError naming the winner, then acquires after the release', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-contend';
@@ -85,7 +86,7 @@ test('two contenders: one wins, the other gets LockHeldError naming the winner, 
   t.false(await leaseExists(api, ns, 'run-lock'));
 });
 
-test('a waiting contender gets the lock once the holder releases', async (t) => {
+k8sTest('a waiting contender gets the lock once the holder releases', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-wait';
@@ -101,7 +102,7 @@ test('a waiting contender gets the lock once the holder releases', async (t) => 
   await leaseB.release();
 });
 
-test('an expired lease is taken over (leaseTransitions + 1); the old holder\'s release leaves it alone', async (t) => {
+k8sTest('an expired lease is taken over (leaseTransitions + 1); the old holder\'s release leaves it alone', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-expire';
@@ -135,7 +136,7 @@ test('an expired lease is taken over (leaseTransitions + 1); the old holder\'s r
   t.false(await leaseExists(api, ns, 'run-lock'));
 });
 
-test('the holder renews the lease (renewTime advances, MicroTime accepted by the server)', async (t) => {
+k8sTest('the holder renews the lease (renewTime advances, MicroTime accepted by the server)', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-renew';
@@ -159,7 +160,7 @@ test('the holder renews the lease (renewTime advances, MicroTime accepted by the
   }
 });
 
-test('5 contenders at once: exactly one wins, the others are told who', async (t) => {
+k8sTest('5 contenders at once: exactly one wins, the others are told who', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-race';
@@ -249,7 +250,7 @@ function interleavingApi(real: CoordinationV1Api): { api: CoordinationV1Api; arm
 
 // release() waits for a renewal in flight (which bumps the resourceVersion) and retries its
 // guarded delete on a conflict, so the lock is free when release() returns.
-test('release() while a renewal is in flight still frees the lock', async (t) => {
+k8sTest('release() while a renewal is in flight still frees the lock', async (t) => {
   const api = cluster.get(t);
   if (!api) return;
   const ns = 'lease-release-race';
