@@ -71,6 +71,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
           stagingLocation: athena.stagingLocation,
           ...(ro.signal ? { signal: ro.signal } : {}),
           onStatement: (s) => log.info(`athena query ${s.queryExecutionId}: ${s.sql.split('\n')[0]}`, { queryExecutionId: s.queryExecutionId, purpose: s.purpose }),
+          onNotice: (message) => log.warn(message),
         });
       }
       const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');

@@ -9,9 +9,11 @@ import { gunzipSync } from 'node:zlib';
 import {
   AlreadyExistsException,
   CreateDatabaseCommand,
+  DeleteTableCommand,
   EntityNotFoundException,
   GetDatabaseCommand,
   GetTableCommand,
+  GetTablesCommand,
   type GlueClient,
   type Table,
 } from '@aws-sdk/client-glue';
@@ -76,6 +78,31 @@ export class GlueCatalog {
       return true;
     } catch (err) {
       if (err instanceof AlreadyExistsException || (err as { name?: string })?.name === 'AlreadyExistsException') return false;
+      throw err;
+    }
+  }
+
+  /** Tables of the database whose names match, with when they were created and where they point. */
+  async listTables(database: string, name: RegExp): Promise<{ name: string; createTime: Date | undefined; location: string | undefined }[]> {
+    const out: { name: string; createTime: Date | undefined; location: string | undefined }[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await this.glue.send(new GetTablesCommand({ ...this.idParam, DatabaseName: database, ...(NextToken ? { NextToken } : {}) }));
+      for (const t of page.TableList ?? []) {
+        if (t.Name && name.test(t.Name)) out.push({ name: t.Name, createTime: t.CreateTime, location: t.StorageDescriptor?.Location });
+      }
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return out;
+  }
+
+  /** Removes a table from the catalog (its files are left alone); false when it was not there. */
+  async deleteTable(database: string, table: string): Promise<boolean> {
+    try {
+      await this.glue.send(new DeleteTableCommand({ ...this.idParam, DatabaseName: database, Name: table }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
       throw err;
     }
   }

@@ -21,7 +21,7 @@
 
 import { randomBytes } from 'node:crypto';
 
-import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { createAwsClients, describeAwsSettings, type AwsClients, type AwsClientSettings } from '../aws/clients.js';
 import { GlueCatalog, parseS3Url, readIcebergMetadata, type GlueTableInfo, type IcebergSnapshotInfo } from './athena-glue.js';
@@ -86,6 +86,13 @@ export interface AthenaWarehouseOptions {
   onStatement?: (record: StatementRecord) => void;
   /** Prebuilt clients (tests); otherwise built from `aws` and destroyed by close(). */
   clients?: AwsClients;
+  /**
+   * Stage tables and staged files older than this are leftovers of a killed run (a load's own
+   * live only for the load) and are removed before the next load; default 6 h.
+   */
+  staleStageAfterMs?: number;
+  /** What the warehouse did on its own (e.g. removed a killed run's leftovers), for the run log. */
+  onNotice?: (message: string) => void;
 }
 
 function validateColumns(columns: readonly ColumnSpec[]): void {
@@ -126,6 +133,7 @@ export class AthenaRawWarehouse implements RawWarehouse {
   private readonly loads = new Set<AthenaRawLoad>();
   private commitQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private swept = false;
 
   constructor(readonly opts: AthenaWarehouseOptions) {
     this.database = assertGlueName(opts.database ?? 'sf_raw', 'database');
@@ -259,8 +267,44 @@ export class AthenaRawWarehouse implements RawWarehouse {
     return { glueUpdateTime: t.updateTime, metadataLocation: t.metadataLocation, snapshot };
   }
 
+  /**
+   * Removes what a killed run left behind (SIGTERM between its commit and its cleanup): stage tables
+   * in Glue (metadata only: Glue DeleteTable, no Athena query) and staged files under the staging
+   * location, when older than `staleStageAfterMs`. Raw never references either. Best effort.
+   */
+  async sweepStaleStages(now: Date = new Date()): Promise<{ tables: string[]; files: number }> {
+    this.assertOpen();
+    const cutoff = now.getTime() - (this.opts.staleStageAfterMs ?? 6 * 3600_000);
+    const stageName = new RegExp(`^(?:${this.table}|${this.quarantineTable})_stage_[0-9a-f]{12}$`);
+    const tables: string[] = [];
+    for (const t of await this.catalog.listTables(this.database, stageName)) {
+      if (t.createTime && t.createTime.getTime() > cutoff) continue;
+      if (await this.catalog.deleteTable(this.database, t.name)) tables.push(t.name);
+    }
+    const { bucket, key: prefix } = parseS3Url(this.opts.stagingLocation);
+    let files = 0;
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(ContinuationToken ? { ContinuationToken } : {}) }));
+      const stale = (page.Contents ?? []).filter((o) => o.Key && o.LastModified && o.LastModified.getTime() <= cutoff).map((o) => ({ Key: o.Key! }));
+      if (stale.length > 0) {
+        await this.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: stale, Quiet: true } }));
+        files += stale.length;
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    if (tables.length > 0 || files > 0) {
+      this.opts.onNotice?.(`removed what killed runs left behind: ${tables.length} stage table(s) in ${this.database}${tables.length ? ` (${tables.join(', ')})` : ''} and ${files} staged file(s)`);
+    }
+    return { tables, files };
+  }
+
   async beginLoad(runId: string, extractedAt: Date): Promise<RawLoad> {
     this.assertOpen();
+    if (!this.swept) {
+      this.swept = true;
+      await this.sweepStaleStages().catch((err: Error) => this.opts.onNotice?.(`could not look for stale stage tables: ${err.message}`));
+    }
     if (typeof runId !== 'string' || runId.length === 0) throw new Error('beginLoad needs a run id');
     valueText(extractedAt, '_extracted_at', 'timestamp'); // validates
     const columns = await this.rawDataColumns();

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 
 import test from 'ava';
 import { AthenaClient, GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
-import { GlueClient, GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
+import { CreateDatabaseCommand, CreateTableCommand, GetTablesCommand, GlueClient, GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -262,4 +262,53 @@ test.serial('Glue: Iceberg metadata location and the current snapshot commit tim
     glue.destroy();
     s3.destroy();
   }
+});
+
+test('a killed run\'s stage tables and staged files are swept once stale; live, young and foreign ones stay', async (t) => {
+  const aws = { region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS };
+  const glue = new GlueClient(aws);
+  const s3 = new S3Client({ ...aws, forcePathStyle: true });
+  t.teardown(() => {
+    glue.destroy();
+    s3.destroy();
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: 'sweep-lake' }));
+  await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'sf_sweep' } }));
+  const names = ['sf_user_stage_0123456789ab', 'sf_user_quarantine_stage_ba9876543210', 'sf_user_stage_not_ours', 'sf_user', 'other_stage_0123456789ab'];
+  for (const Name of names) {
+    await glue.send(new CreateTableCommand({ DatabaseName: 'sf_sweep', TableInput: { Name, StorageDescriptor: { Location: `s3://sweep-lake/staging/run-${Name}/rows/` } } }));
+  }
+  const keys = ['staging/run-1-0123456789ab/rows/part-00000.json', 'staging/run-1-0123456789ab/quarantine/part-00000.json', 'warehouse/sf_user/data/keep.parquet'];
+  for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: 'sweep-lake', Key, Body: '{}' }));
+  const open = (staleStageAfterMs?: number, notices: string[] = []) =>
+    new AthenaRawWarehouse({
+      aws,
+      workGroup: 'primary',
+      database: 'sf_sweep',
+      tableLocation: 's3://sweep-lake/warehouse/',
+      stagingLocation: 's3://sweep-lake/staging/',
+      ...(staleStageAfterMs !== undefined ? { staleStageAfterMs } : {}),
+      onNotice: (m) => notices.push(m),
+    });
+  const tablesLeft = async () => ((await glue.send(new GetTablesCommand({ DatabaseName: 'sf_sweep' }))).TableList ?? []).map((x) => x.Name).sort();
+  const filesLeft = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: 'sweep-lake' }))).Contents ?? []).map((o) => o.Key).sort();
+
+  // Default threshold (6 h): everything was made just now, so a concurrent load's stage is safe.
+  const young = open();
+  t.deepEqual(await young.sweepStaleStages(), { tables: [], files: 0 });
+  await young.close();
+  t.deepEqual(await tablesLeft(), [...names].sort());
+
+  // Once stale: only the pipeline's stage tables (name pattern) and only files under the staging location go.
+  const notices: string[] = [];
+  const wh = open(0, notices);
+  t.teardown(() => wh.close());
+  const swept = await wh.sweepStaleStages(new Date(Date.now() + 1000));
+  t.deepEqual(swept.tables.sort(), ['sf_user_quarantine_stage_ba9876543210', 'sf_user_stage_0123456789ab']);
+  t.is(swept.files, 2);
+  t.deepEqual(await tablesLeft(), ['other_stage_0123456789ab', 'sf_user', 'sf_user_stage_not_ours']);
+  t.deepEqual(await filesLeft(), ['warehouse/sf_user/data/keep.parquet']);
+  t.is(notices.length, 1);
+  t.regex(notices[0]!, /^removed what killed runs left behind: 2 stage table\(s\) in sf_sweep \(.*sf_user_stage_0123456789ab.*\) and 2 staged file\(s\)$/);
+  t.deepEqual(await wh.sweepStaleStages(new Date(Date.now() + 1000)), { tables: [], files: 0 }, 'nothing left to sweep');
 });
