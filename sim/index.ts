@@ -2,7 +2,7 @@ import { FaultInjector } from './faults.js';
 import { makeId } from './ids.js';
 import { SimOrg } from './org.js';
 import { SimServer, type SimStats } from './http/server.js';
-import { TokenStore, type Credentials } from './http/oauth.js';
+import { jwtVerificationKey, TokenStore, type Credentials } from './http/oauth.js';
 
 export { SimOrg } from './org.js';
 export type { DayChanges, SfUser, UpdateOptions } from './org.js';
@@ -45,6 +45,8 @@ export interface SimulatorOptions {
   password?: string;
   /** Appended to the password in the password grant; '' accepts the bare password. */
   securityToken?: string;
+  /** PEM certificate or public key of the connected app; without it the JWT bearer grant is refused. */
+  jwtCertificate?: string;
 }
 
 export interface Simulator {
@@ -77,6 +79,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     username: opts.username ?? DEFAULT_CREDENTIALS.username,
     password: opts.password ?? DEFAULT_CREDENTIALS.password,
     securityToken: opts.securityToken ?? DEFAULT_CREDENTIALS.securityToken,
+    ...(opts.jwtCertificate ? { jwtPublicKey: jwtVerificationKey(opts.jwtCertificate) } : {}),
   };
   const ident = { orgId: makeId('00D', org.pod, 1), userId: makeId('005', org.pod, 0) };
   const tokens = new TokenStore(opts.tokenTtlMs ?? 2 * 3_600_000, ident.orgId);

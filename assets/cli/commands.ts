@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { simulatorStateFile } from '../simulator-endpoint.js';
 import { historyCommand } from './history-command.js';
@@ -21,10 +23,19 @@ export function registerPipelineCommands(program: Command, ctx: () => PipelineCo
     .option('--seed <n>', 'generator seed for a new org', int('--seed', 0), 42)
     .option('--state-file <path>', 'org state file (default: the embedded default\'s, in the state directory)')
     .option('--ephemeral', 'keep the org in memory only', false)
-    .action(async (opts: { port: number; host: string; users: number; seed: number; stateFile?: string; ephemeral: boolean }) => {
+    .option('--jwt-certificate <file>', 'PEM certificate (or public key) of the connected app: enables the JWT bearer flow for its key')
+    .action(async (opts: { port: number; host: string; users: number; seed: number; stateFile?: string; ephemeral: boolean; jwtCertificate?: string }) => {
       const { serveCommand } = await import('../../sim/serve.js');
       const stateFile = opts.ephemeral ? undefined : (opts.stateFile ?? simulatorStateFile(ctx().stateDir));
-      await serveCommand({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, ...(stateFile ? { stateFile } : {}) });
+      let jwtCertificate: string | undefined;
+      if (opts.jwtCertificate) {
+        try {
+          jwtCertificate = fs.readFileSync(opts.jwtCertificate, 'utf8');
+        } catch (err) {
+          throw new UsageError(`--jwt-certificate ${opts.jwtCertificate}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+      }
+      await serveCommand({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, ...(stateFile ? { stateFile } : {}), ...(jwtCertificate ? { jwtCertificate } : {}) });
     });
   program.addCommand(sim);
   program.addCommand(historyCommand(ctx));

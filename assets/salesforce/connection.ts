@@ -69,6 +69,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   try {
     res = await requestToken(conn);
   } catch (err) {
+    if (err instanceof CredentialsError) throw err; // what the flow lacks, said before any request
     const e = err as { name?: string; errorCode?: string; message?: string };
     // jsforce puts the OAuth error's code in the name; the description carries no secret.
     throw new CredentialsError(`Salesforce login (${o.method}) at ${o.loginUrl} failed: ${e.errorCode ?? e.name ?? 'error'}: ${e.message ?? ''}`.trim());

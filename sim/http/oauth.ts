@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { json, type Reply } from './reply.js';
 
 export interface Credentials {
@@ -7,6 +7,13 @@ export interface Credentials {
   username: string;
   password: string;
   securityToken: string;
+  /** The connected app's certificate (or public key): JWT bearer assertions must be signed by its key. */
+  jwtPublicKey?: KeyObject;
+}
+
+/** A PEM X.509 certificate (what Salesforce takes for a connected app) or a PEM public key. */
+export function jwtVerificationKey(pem: string): KeyObject {
+  return pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem).publicKey : createPublicKey(pem);
 }
 
 export interface Identity {
@@ -81,9 +88,9 @@ function decodeJwtPart(part: string): Record<string, unknown> | undefined {
 
 /**
  * POST /services/oauth2/token. Supports password, client_credentials,
- * refresh_token and JWT bearer grants. JWT signatures are NOT verified: the
- * assertion must be a well-formed JWT with iss = client_id, sub = username and
- * an unexpired exp.
+ * refresh_token and JWT bearer grants. A JWT assertion must be RS256-signed by the
+ * connected app's certificate key, with iss = client_id, sub = username,
+ * aud = this login URL and an unexpired exp.
  */
 export function handleToken(
   params: URLSearchParams,
@@ -140,6 +147,12 @@ export function handleToken(
       if (!header || !claims || typeof header.alg !== 'string' || !parts[2]) {
         return oauthError('invalid_grant', 'invalid assertion');
       }
+      if (header.alg !== 'RS256') return oauthError('invalid_grant', 'invalid assertion: the signing algorithm must be RS256');
+      if (!creds.jwtPublicKey) return oauthError('invalid_client', 'the connected app has no certificate for the JWT bearer flow');
+      if (!verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`), creds.jwtPublicKey, Buffer.from(parts[2], 'base64url'))) {
+        return oauthError('invalid_grant', 'invalid assertion: the signature does not match the connected app certificate');
+      }
+      if (claims.aud !== baseUrl) return oauthError('invalid_grant', 'audience is invalid');
       if (claims.iss !== creds.clientId) return oauthError('invalid_client_id', 'client identifier invalid');
       if (claims.sub !== creds.username) return oauthError('invalid_grant', 'user hasn\'t approved this consumer');
       if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return oauthError('invalid_grant', 'expired authorization code');

@@ -1,12 +1,16 @@
 import test from 'ava';
-import { generateKeyPairSync, createSign } from 'node:crypto';
+import { generateKeyPairSync, createSign, type KeyObject } from 'node:crypto';
 import jsforce from 'jsforce';
 import { DEFAULT_CREDENTIALS as C, startSimulator, type Simulator } from '../../sim/index.js';
 import { api, postForm, V } from './helpers.js';
 
+// The connected app's key pair: the simulator holds the certificate's public key.
+const appKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
 let sim: Simulator;
 test.before(async () => {
-  sim = await startSimulator({ users: 300 });
+  sim = await startSimulator({ users: 300, jwtCertificate: appKey.publicKey.export({ type: 'spki', format: 'pem' }).toString() });
 });
 test.after.always(async () => {
   await sim.close();
@@ -19,11 +23,10 @@ function oauthConn(): jsforce.Connection {
   });
 }
 
-function jwt(claims: Record<string, unknown>): string {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+function jwt(claims: Record<string, unknown>, opts: { key?: KeyObject; alg?: string } = {}): string {
   const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const input = `${enc({ alg: 'RS256' })}.${enc(claims)}`;
-  return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
+  const input = `${enc({ alg: opts.alg ?? 'RS256' })}.${enc(claims)}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(opts.key ?? appKey.privateKey).toString('base64url')}`;
 }
 
 test('password grant via jsforce conn.login (password + security token)', async (t) => {
@@ -80,7 +83,7 @@ test('client_credentials grant via jsforce authorize (and HTTP Basic client auth
   t.falsy(((await basic.json()) as Record<string, unknown>).refresh_token);
 });
 
-test('JWT bearer grant: well-formed JWT with iss=client_id, sub=username', async (t) => {
+test('JWT bearer grant: RS256 by the connected app key, iss=client_id, sub=username, aud=login URL', async (t) => {
   const conn = new jsforce.Connection({ oauth2: { loginUrl: sim.url, clientId: C.clientId }, version: V });
   const exp = Math.floor(Date.now() / 1000) + 300;
   await conn.authorize({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt({ iss: C.clientId, sub: C.username, aud: sim.url, exp }) });
@@ -95,6 +98,28 @@ test('JWT bearer grant: well-formed JWT with iss=client_id, sub=username', async
   t.is(expired.status, 400);
   const garbage = await postForm(sim, { grant_type: grant, assertion: 'not-a-jwt' });
   t.is(((await garbage.json()) as { error: string }).error, 'invalid_grant');
+
+  const refused = async (assertion: string): Promise<{ status: number; error: string; error_description: string }> => {
+    const res = await postForm(sim, { grant_type: grant, assertion });
+    return { status: res.status, ...((await res.json()) as { error: string; error_description: string }) };
+  };
+  const good = { iss: C.clientId, sub: C.username, aud: sim.url, exp };
+  t.like(await refused(jwt(good, { key: otherKey.privateKey })), { status: 400, error: 'invalid_grant', error_description: 'invalid assertion: the signature does not match the connected app certificate' });
+  t.like(await refused(jwt(good, { alg: 'none' })), { status: 400, error: 'invalid_grant' });
+  t.like(await refused(jwt({ ...good, aud: 'https://login.salesforce.com' })), { status: 400, error: 'invalid_grant', error_description: 'audience is invalid' });
+  // A valid signature over other claims does not carry over: the signature covers header and claims.
+  const [h, , sig] = jwt(good).split('.');
+  const forged = `${h}.${Buffer.from(JSON.stringify({ ...good, sub: 'admin@x' })).toString('base64url')}.${sig}`;
+  t.like(await refused(forged), { status: 400, error: 'invalid_grant' });
+});
+
+test('JWT bearer grant: refused by a simulator that has no certificate for the connected app', async (t) => {
+  const bare = await startSimulator({ users: 5 });
+  t.teardown(() => bare.close());
+  const exp = Math.floor(Date.now() / 1000) + 300;
+  const res = await postForm(bare, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt({ iss: C.clientId, sub: C.username, aud: bare.url, exp }) });
+  t.is(res.status, 400);
+  t.like(await res.json(), { error: 'invalid_client', error_description: 'the connected app has no certificate for the JWT bearer flow' });
 });
 
 test('refresh_token grant: jsforce refreshes transparently after the session dies', async (t) => {
