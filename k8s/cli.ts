@@ -12,7 +12,8 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
     .option('-n, --namespace <ns>', 'namespace (default: the in-cluster or kubeconfig namespace)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)')
     .option('--job-name <name>', 'name of the Job (default: <cronjob>-manual-<id>)')
-    .action(async (opts: { cronjob: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string }) => {
+    .option('--json', 'print {job, namespace, cronjob, args, succeeded} as JSON on stdout (with --wait the Job log goes to stderr)', false)
+    .action(async (opts: { cronjob: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
       const { loadKubeContext } = await import('./kube-config.js');
       const { launchFromCronJob } = await import('./launch.js');
       const kube = await loadKubeContext({ ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
@@ -29,11 +30,17 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
           ...(args ? { args } : {}),
           ...(opts.jobName ? { jobName: opts.jobName } : {}),
           wait: opts.wait,
-          out: process.stdout,
+          out: opts.json ? process.stderr : process.stdout,
           log: ctx().logger,
           signal: controller.signal,
         });
-        process.stdout.write(`job.batch/${result.job.metadata!.name} created in ${kube.namespace}${result.succeeded === null ? '' : result.succeeded ? ' and succeeded' : ' and failed'}\n`);
+        const job = result.job.metadata!.name!;
+        if (opts.json) {
+          const containerArgs = result.job.spec?.template.spec?.containers[0]?.args ?? null;
+          process.stdout.write(`${JSON.stringify({ job, namespace: kube.namespace, cronjob: opts.cronjob, args: containerArgs, succeeded: result.succeeded })}\n`);
+        } else {
+          process.stdout.write(`job.batch/${job} created in ${kube.namespace}${result.succeeded === null ? '' : result.succeeded ? ' and succeeded' : ' and failed'}\n`);
+        }
         setExitCode(result.succeeded === false ? 1 : 0);
       } catch (err) {
         throw new Error(kubeErrorMessage(err));

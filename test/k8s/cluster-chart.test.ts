@@ -119,6 +119,13 @@ k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob
   t.truthy(m, auto.stdout);
   t.regex(m![1]!, new RegExp(`^${cron}-manual-[0-9a-z]+$`));
 
+  // --json: what scripts read (the Job's name to follow), nothing else on stdout.
+  const asJson = await sfpipe(['launch', '--cronjob', cron, '--select', 'tag:layer=raw', '-n', ns, '--kubeconfig', api.kubeconfigPath, '--json']);
+  t.is(asJson.code, 0, asJson.stderr);
+  const launched = JSON.parse(asJson.stdout) as { job: string; namespace: string; cronjob: string; args: string[]; succeeded: boolean | null };
+  t.like(launched, { namespace: ns, cronjob: cron, args: ['materialize', '--trigger', 'manual', '--select', 'tag:layer=raw'], succeeded: null });
+  t.is((await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', launched.job])).metadata!.name, launched.job);
+
   // A missing CronJob fails with a non-zero exit code and creates nothing.
   const jobsBefore = (await kubectlJson<{ items: V1Job[] }>(api, ['-n', ns, 'get', 'jobs'])).items.length;
   const missing = await sfpipe(['launch', '--cronjob', 'no-such-cronjob', '-n', ns, '--kubeconfig', api.kubeconfigPath]);
