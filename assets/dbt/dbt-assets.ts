@@ -8,7 +8,7 @@ import type { PipelineResources } from '../resources.js';
 import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
-import { runDbt } from './run-dbt.js';
+import { runDbt, type DbtAthenaQuery } from './run-dbt.js';
 import { firstLine } from '../warehouse/athena-sql.js';
 import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
 
@@ -63,11 +63,15 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         log: ctx.log,
         signal: ctx.signal,
         loggerForNode,
-        onAthenaQuery: (q) =>
-          (loggerForNode(q.uniqueId ?? '') ?? ctx.log).info(`athena query ${q.queryExecutionId}: ${firstLine(q.sql)}`, {
-            queryExecutionId: q.queryExecutionId,
-            ...(q.uniqueId ? { dbtNode: q.uniqueId } : {}),
-          }),
+        ...(config.warehouse.engine === 'athena'
+          ? {
+              onAthenaQuery: (q: DbtAthenaQuery) =>
+                (loggerForNode(q.uniqueId ?? '') ?? ctx.log).info(`athena query ${q.queryExecutionId}: ${firstLine(q.sql)}`, {
+                  queryExecutionId: q.queryExecutionId,
+                  ...(q.uniqueId ? { dbtNode: q.uniqueId } : {}),
+                }),
+            }
+          : {}),
       });
       if (ctx.signal.aborted) throw new StepError('dbt was stopped: the run was canceled', { retryable: false });
       if (!fs.existsSync(resultsFile)) {

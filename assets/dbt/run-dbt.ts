@@ -52,8 +52,9 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
     '--target-path', inv.project.targetPath,
     '--log-path', inv.project.logPath,
     '--log-format', 'json',
-    // Debug lines carry each statement and dbt-athena's query execution ids; ours decide what shows.
-    '--log-level', 'debug',
+    // Debug events carry each statement and dbt-athena's query execution ids (~10× the lines):
+    // asked for only when they are logged or read.
+    ...(inv.onAthenaQuery || inv.log.isDebugEnabled() ? ['--log-level', 'debug'] : []),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(inv.project.executable, args, {
@@ -87,6 +88,7 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       const target = (uid && inv.loggerForNode?.(uid)) || inv.log;
       const meta = { dbtEvent: parsed.info?.name, ...(uid ? { dbtNode: uid } : {}) };
       if (parsed.info?.name === 'AdapterEventDebug') onAthenaDebug(parsed, uid);
+      if (!msg.trim()) return; // dbt's blank "Formatting" lines
       if (level === 'error') {
         errors.push(msg);
         if (errors.length > 20) errors.shift();
