@@ -17,7 +17,12 @@ export async function alertOnTransitions(obs: Observability | null, transitions:
   log.info(`alerts: ${events.length} state change(s), ${sent} delivered, ${failed} not delivered`);
 }
 
-/** Check results whose pass/fail differs from the result before the run. */
+/** A check result as an alert state: a failed WARN check is WARN, a failed ERROR check FAILED. */
+function checkState(c: { passed: boolean; severity: string }): 'PASSED' | 'WARN' | 'FAILED' {
+  return c.passed ? 'PASSED' : c.severity === 'WARN' ? 'WARN' : 'FAILED';
+}
+
+/** Each check's state now and before the run (alertsForTransitions keeps the changes). */
 export function checkTransitions(before: Map<string, Map<string, CheckResultRecord>>, result: RunResult): StateTransition[] {
   const out: StateTransition[] = [];
   for (const step of result.steps) {
@@ -27,8 +32,8 @@ export function checkTransitions(before: Map<string, Map<string, CheckResultReco
         kind: 'check',
         assetKey: step.key,
         checkName: c.checkName,
-        previousState: prev ? (prev.passed ? 'PASSED' : 'FAILED') : null,
-        state: c.passed ? 'PASSED' : c.severity === 'WARN' ? 'WARN' : 'FAILED',
+        previousState: prev ? checkState(prev) : null,
+        state: checkState(c),
         reason: c.description ?? (c.passed ? 'passed' : 'failed'),
         runId: result.runId,
         command: `sfpipe events ${result.runId.slice(0, 8)}`,

@@ -12,6 +12,9 @@ import {
   type AlertEvent,
   type StateTransition,
 } from '../../runtime/alerts/index.js';
+import { checkTransitions } from '../../runtime/cli/observability.js';
+import type { CheckResultRecord } from '../../runtime/event-log.js';
+import type { RunResult } from '../../runtime/executor.js';
 import { createLogger, silentLogger, type Logger } from '../../runtime/logging.js';
 
 interface Recorded {
@@ -327,4 +330,32 @@ test('createNotifiers with nothing configured returns none; sendAlerts with no n
 test('sendAlerts survives a notifier that breaks the never-throw contract', async (t) => {
   const bad = { name: 'bad', send: async (): Promise<boolean> => { throw new Error('boom'); } };
   t.deepEqual(await sendAlerts([bad], [event()], silentLogger()), { sent: 0, failed: 1 });
+});
+
+test('checkTransitions: a WARN check that keeps failing alerts once, not on every run; its recovery and escalation alert', (t) => {
+  const record = (checkName: string, severity: 'WARN' | 'ERROR', passed: boolean): CheckResultRecord => ({
+    runId: 'r',
+    assetKey: 'dim',
+    checkName,
+    severity,
+    passed,
+    description: passed ? null : '3 failing row(s)',
+    metadata: {},
+    timestamp: '2026-01-01T00:00:00.000Z',
+  });
+  const run = (...checks: CheckResultRecord[]): RunResult => ({
+    runId: 'run-2',
+    status: 'SUCCESS',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    endedAt: '2026-01-01T00:01:00.000Z',
+    steps: [{ key: 'dim', status: 'SUCCESS', attempts: 1, startedAt: null, endedAt: null, error: null, reason: null, metadata: {}, checks, blocked: false }],
+  });
+  const before = (...checks: CheckResultRecord[]) => new Map([['dim', new Map(checks.map((c) => [c.checkName, c]))]]);
+  const alerts = (b: Map<string, Map<string, CheckResultRecord>>, r: RunResult) => alertsForTransitions(checkTransitions(b, r)).map((e) => [e.checkName, e.previousState, e.state]);
+
+  t.deepEqual(alerts(new Map(), run(record('accepted_values', 'WARN', false))), [['accepted_values', null, 'WARN']], 'first failure');
+  t.deepEqual(alerts(before(record('accepted_values', 'WARN', false)), run(record('accepted_values', 'WARN', false))), [], 'still failing: no message');
+  t.deepEqual(alerts(before(record('accepted_values', 'WARN', false)), run(record('accepted_values', 'WARN', true))), [['accepted_values', 'WARN', 'PASSED']]);
+  t.deepEqual(alerts(before(record('unique', 'ERROR', false)), run(record('unique', 'ERROR', false))), []);
+  t.deepEqual(alerts(before(record('x', 'WARN', false)), run(record('x', 'ERROR', false))), [['x', 'WARN', 'FAILED']], 'a severity raised to ERROR alerts');
 });
