@@ -87,7 +87,8 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
 
   const settle = async (step: StepResult) => {
     results.set(step.key, step);
-    if (step.status === 'SKIPPED' || (step.status === 'CANCELED' && step.attempts === 0)) {
+    // A step that ran (a multi-asset member its runner skipped) has recorded its own event.
+    if ((step.status === 'SKIPPED' || step.status === 'CANCELED') && step.attempts === 0) {
       await eventLog.recordEvent({
         runId,
         assetKey: step.key,
@@ -186,7 +187,8 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
   }
 
   const steps = order.map((k) => results.get(k)!);
-  const status: RunResult['status'] = controller.signal.aborted
+  // A cancel that came after every step had finished changed nothing: the run is what its steps are.
+  const status: RunResult['status'] = controller.signal.aborted && steps.some((s) => s.status === 'CANCELED')
     ? 'CANCELED'
     : steps.every((s) => s.status === 'SUCCESS' && !s.blocked)
       ? 'SUCCESS'

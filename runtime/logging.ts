@@ -47,7 +47,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         : winston.format.combine(
             winston.format.timestamp({ format: 'HH:mm:ss' }),
             winston.format.errors({ stack: false }),
-            winston.format.colorize(),
+            // Colour codes only on a terminal, never into a pipe or a file.
+            ...((stream as NodeJS.WriteStream).isTTY ? [winston.format.colorize()] : []),
             textLine,
           ),
     transports: [new winston.transports.Stream({ stream })],

@@ -52,7 +52,40 @@ export function buildAssetGraph(defs: readonly AssetDef<any>[]): AssetGraph {
   }
   const cycle = findCycle(byKey);
   if (cycle) throw new DefinitionError(`dependency cycle: ${cycle.join(' -> ')}`);
+  const between = assetBetweenMembers(defs);
+  if (between) {
+    throw new DefinitionError(
+      `multi-asset "${between.multi}": asset "${between.outside}" depends on its member "${between.from}" and feeds its member "${between.to}"; ` +
+        'a multi-asset runs as one step, so nothing outside it may sit between two of its members',
+    );
+  }
   return new AssetGraph(defs);
+}
+
+/** An asset outside a multi-asset that is downstream of one member and upstream of another. */
+function assetBetweenMembers(defs: readonly AssetDef<any>[]): { multi: string; outside: AssetKey; from: AssetKey; to: AssetKey } | null {
+  const children = new Map<AssetKey, AssetKey[]>();
+  for (const def of defs) for (const dep of def.deps) children.set(dep, [...(children.get(dep) ?? []), def.key]);
+  const groups = new Map<string, AssetKey[]>();
+  for (const def of defs) if (def.multiAsset) groups.set(def.multiAsset.name, [...(groups.get(def.multiAsset.name) ?? []), def.key]);
+  for (const [multi, members] of groups) {
+    const inside = new Set(members);
+    for (const from of members) {
+      // Walk downstream through assets outside the multi-asset; reaching a member again closes the loop.
+      const seen = new Set<AssetKey>();
+      const queue = (children.get(from) ?? []).filter((k) => !inside.has(k)).map((k) => ({ key: k, first: k }));
+      while (queue.length > 0) {
+        const { key, first } = queue.shift()!;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        for (const child of children.get(key) ?? []) {
+          if (inside.has(child)) return { multi, outside: first, from, to: child };
+          queue.push({ key: child, first });
+        }
+      }
+    }
+  }
+  return null;
 }
 
 function findCycle(byKey: Map<AssetKey, AssetDef<any>>): AssetKey[] | null {

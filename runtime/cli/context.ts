@@ -14,6 +14,8 @@ export interface GlobalOptions {
 }
 
 /** Everything a command needs, created on demand so `--help` stays cheap. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
 export class CliContext {
   readonly pipeline: Pipeline<any>;
   readonly stateDir: string;
@@ -40,11 +42,16 @@ export class CliContext {
   }
 
   get globals(): GlobalOptions {
-    const o = this.#program.opts<{ logFormat: string; logLevel: string }>();
+    const o = this.#program.opts<{ logFormat: string; logLevel?: string }>();
     if (!['auto', 'json', 'text'].includes(o.logFormat)) {
       throw new UsageError(`--log-format must be auto, json or text (got "${o.logFormat}")`);
     }
-    return { logFormat: o.logFormat as LogFormat, logLevel: o.logLevel };
+    const fromEnv = process.env.SFPIPE_LOG_LEVEL;
+    const logLevel = o.logLevel ?? (fromEnv || 'info');
+    if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+      throw new UsageError(`SFPIPE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+    }
+    return { logFormat: o.logFormat as LogFormat, logLevel };
   }
 
   get logger(): Logger {

@@ -7,6 +7,7 @@ import { materializeCommand } from './commands/materialize.js';
 import { eventsCommand, runsCommand } from './commands/runs.js';
 import { CliContext } from './context.js';
 import { EXIT } from './exit-codes.js';
+import { LOG_LEVELS } from './context.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -21,8 +22,8 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
   };
   const program = new Command('sfpipe')
     .description('Dagster-style asset runtime for the Salesforce User history pipeline')
-    .addOption(new Option('--log-format <format>', 'log lines: json, text, or auto (json when not a TTY or in a cluster)').default('auto'))
-    .option('--log-level <level>', 'error, warn, info or debug', process.env.SFPIPE_LOG_LEVEL ?? 'info')
+    .addOption(new Option('--log-format <format>', 'log lines: json, text, or auto (json when not a TTY or in a cluster)').choices(['auto', 'json', 'text']).default('auto'))
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: $SFPIPE_LOG_LEVEL or info)').choices(LOG_LEVELS))
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -55,7 +56,9 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      // Help shown because no (sub)command was given: a usage error, so a CronJob with broken args fails.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
       if (err.code === 'commander.executeSubCommandAsync') return EXIT.FAILURE;
       // Commander already printed the message.
       return EXIT.USAGE;

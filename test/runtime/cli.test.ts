@@ -58,12 +58,25 @@ test('a selection syntax error exits 2 and points at the column', async (t) => {
   t.regex(r.stderr, /key:\(\(\n\s+\^/);
 });
 
-test('usage errors exit 2: unknown flag, unknown command, bad option value, unknown key', async (t) => {
-  for (const args of [['materialize', '--bogus'], ['frobnicate'], ['runs', '--limit', 'zero'], ['lineage', '--format', 'xml'], ['materialize', '--select', 'sf_raw/nope']]) {
+test('usage errors exit 2: unknown flag, unknown command, bad option value, unknown key, no command, bad log settings', async (t) => {
+  const cases = [
+    ['materialize', '--bogus'],
+    ['frobnicate'],
+    ['runs', '--limit', 'zero'],
+    ['lineage', '--format', 'xml'],
+    ['materialize', '--select', 'sf_raw/nope'],
+    [],
+    ['--log-level', 'warnings', 'runs'],
+    ['--log-format', 'xml', 'runs'],
+  ];
+  for (const args of cases) {
     const r = await runCliProcess(args, home());
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.true(r.stderr.length > 0);
   }
+  const env = await runCliProcess(['materialize'], { ...home(), SFPIPE_LOG_LEVEL: 'DEBUG' });
+  t.is(env.code, 2);
+  t.regex(env.stderr, /SFPIPE_LOG_LEVEL must be one of error, warn, info, debug \(got "DEBUG"\)/);
 });
 
 test('--help works on every command and exits 0', async (t) => {
@@ -139,6 +152,39 @@ test('two concurrent runs are serialized by the lock: without waiting the second
   t.is(lines.length, 4);
   t.deepEqual(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
   t.is(lines[0]!.split(' ')[2], lines[1]!.split(' ')[2]);
+});
+
+test('SIGTERM while waiting for the run lock exits 143 and runs nothing', async (t) => {
+  const env = { ...home(), FIXTURE_SLOW_MS: '4000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
+  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
+  const waiting = startCli(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '60'], env);
+  let said = '';
+  waiting.child.stderr!.on('data', (d) => (said += d));
+  await waitFor(() => /holds the lock since .*; waiting up to 60 s for it/.test(said));
+  waiting.child.kill('SIGTERM');
+  const w = await waiting.done;
+  t.is(w.code, 143, w.stderr);
+  t.regex(w.stderr, /stopped by SIGTERM while waiting for the run lock; nothing ran/);
+  t.is((await first.done).code, 0);
+  t.is(fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').trim().split('\n').length, 2, 'only the first run worked');
+});
+
+test('a second SIGINT stops a step that ignores cancellation at once: the run is CANCELED and the lock is free', async (t) => {
+  const env = { ...home(), FIXTURE_SLOW_MS: '20000', FIXTURE_IGNORE_ABORT: '1', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  const { child, done } = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
+  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGINT');
+  const r = await done;
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stderr, /received SIGINT again: stopping now/);
+  t.false(fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').includes('end '), 'the step had not finished');
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs;
+  t.like(runs[0], { status: 'CANCELED' });
+  const next = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user'], { ...env, FIXTURE_SLOW_MS: '0' });
+  t.is(next.code, 0, `the lock was released: ${next.stderr}`);
 });
 
 async function waitFor(cond: () => boolean, timeoutMs = 15_000) {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import path from 'node:path';
 import { defineAsset, defineExternalAsset, type AssetDef, type MaterializeContext } from '../../runtime/definitions.js';
-import { StepError } from '../../runtime/errors.js';
+import { DefinitionError, StepError } from '../../runtime/errors.js';
 import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
 import { executeRun } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
@@ -327,4 +327,35 @@ test('members of a multi-asset whose upstream failed are skipped, the others sti
   t.is(byKey.dim!.reason, 'upstream stg was skipped');
   t.is(byKey.side!.status, 'SUCCESS');
   t.deepEqual(calls, [['side']]);
+});
+
+test('a multi-asset member its runner skips is recorded once; an asset between two members is refused by the registry', async (t) => {
+  const members = defineMultiAsset({
+    name: 'dbt',
+    assets: [{ key: 'stg' }, { key: 'dim', deps: ['stg'] }],
+    run: async () => ({ stg: { status: 'FAILED', error: 'boom' }, dim: { status: 'SKIPPED', error: 'dbt skipped dim' } }),
+  });
+  const { result, eventLog } = await run([...members]);
+  t.is(result.status, 'FAILURE');
+  const skipped = (await eventLog.runEvents(result.runId)).filter((e) => e.type === 'STEP_SKIPPED');
+  t.deepEqual(skipped.map((e) => e.assetKey), ['dim'], 'one STEP_SKIPPED for dim');
+
+  const split = defineMultiAsset({
+    name: 'dbt',
+    assets: [{ key: 'dbt/a' }, { key: 'dbt/b', deps: ['py/p'] }],
+    run: async () => ({}),
+  });
+  const err = t.throws(() => buildAssetGraph([...split, defineAsset({ key: 'py/p', deps: ['dbt/a'], materialize: ok([]) })]), { instanceOf: DefinitionError });
+  t.is(
+    err!.message,
+    'multi-asset "dbt": asset "py/p" depends on its member "dbt/a" and feeds its member "dbt/b"; a multi-asset runs as one step, so nothing outside it may sit between two of its members',
+  );
+});
+
+test('a cancel that arrives after every step finished leaves the run as its steps are', async (t) => {
+  const controller = new AbortController();
+  const defs = [defineAsset({ key: 'a', materialize: async () => { return {}; } })];
+  const { result } = await run(defs, { onStep: () => controller.abort(), signal: controller.signal });
+  t.is(result.steps[0]!.status, 'SUCCESS');
+  t.is(result.status, 'SUCCESS');
 });

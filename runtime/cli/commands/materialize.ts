@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runSamples } from '../observability.js';
-import type { CheckResultRecord } from '../../event-log.js';
+import type { CheckResultRecord, EventLog } from '../../event-log.js';
 
 interface MaterializeOptions {
   select?: string;
@@ -49,19 +49,39 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
   const lock = await ctx.runLock();
   const controller = new AbortController();
   let signalName: NodeJS.Signals | null = null;
+  let forcing = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (signalName) return;
+    if (signalName) {
+      // A second signal: a step that ignores cancellation must not keep the run alive.
+      if (forcing) return;
+      forcing = true;
+      logger.warn(`received ${sig} again: stopping now without waiting for running steps`, { runId });
+      void forceStop(runId, eventLog, releaseLease, sig).finally(() => process.exit(sig === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM));
+      return;
+    }
     signalName = sig;
-    logger.warn(`received ${sig}: no new work starts, running steps are canceled`, { runId });
+    logger.warn(`received ${sig}: no new work starts, running steps are canceled (send it again to stop at once)`, { runId });
     controller.abort(new Error(`received ${sig}`));
   };
+  let releaseLease: () => Promise<void> = async () => {};
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
     let lease;
     try {
-      lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
+      try {
+        lease = await lock.acquire(runId, { timeoutMs: 0, signal: controller.signal });
+      } catch (err) {
+        if (!(err instanceof LockHeldError) || opts.lockTimeout <= 0) throw err;
+        logger.info(`${err.message}; waiting up to ${opts.lockTimeout} s for it`, { runId });
+        lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
+      }
+      releaseLease = () => lease!.release();
     } catch (err) {
+      if (signalName) {
+        ctx.stderr.write(`sfpipe: stopped by ${signalName} while waiting for the run lock; nothing ran\n`);
+        return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+      }
       if (err instanceof LockHeldError) {
         ctx.stderr.write(`sfpipe: ${err.message}; try again later or pass --lock-timeout SECONDS to wait\n`);
         return EXIT.FAILURE;
@@ -113,6 +133,16 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
     process.off('SIGINT', onSignal);
     await eventLog.close();
   }
+}
+
+/** Records the run as CANCELED (if it was started) and frees the lock, each bounded to a few seconds. */
+async function forceStop(runId: string, eventLog: EventLog, releaseLease: () => Promise<void>, sig: NodeJS.Signals): Promise<void> {
+  const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+  const run = await bounded(eventLog.getRun(runId));
+  if (run && (run as { status: string }).status === 'STARTED') {
+    await bounded(eventLog.finishRun(runId, 'CANCELED', new Date().toISOString(), `stopped by a second ${sig} while steps were still running`));
+  }
+  await bounded(releaseLease());
 }
 
 function renderRun(result: RunResult): string {
