@@ -166,18 +166,26 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
   const need = (key: string, envName: string, example: string): string =>
     get(key, envName) ?? r.fail([...base, key], 'is missing', `set warehouse.athena.${key} (e.g. ${example}) or the ${envName} environment variable`);
   const s3 = (key: string, v: string): string => {
-    if (!/^s3:\/\/[a-z0-9.-]+\/?/.test(v)) r.fail([...base, key], `"${v}" is not an s3:// location`, 'write s3://bucket/prefix/');
+    // Locations become SQL literals in Hive DDL (LOCATION '…'): plain key characters only.
+    if (!/^s3:\/\/[a-z0-9.-]+(\/[A-Za-z0-9._=\/-]*)?$/.test(v)) r.fail([...base, key], `"${v}" is not an s3:// location of plain characters`, 'write s3://bucket/prefix/ (letters, digits, . _ = - /)');
     return v.endsWith('/') ? v : `${v}/`;
   };
   const dataDir = s3('table_location', need('table_location', 'SFPIPE_ATHENA_S3_DATA_DIR', 's3://my-lake/warehouse/'));
   const output = get('output_location', 'SFPIPE_ATHENA_S3_STAGING_DIR');
+  const staging = s3('staging_location', get('staging_location', 'SFPIPE_ATHENA_S3_RAW_STAGING', `${dataDir}_staging/sf_user/`)!);
+  // The loader deletes what it staged (and stale stages of killed runs): never where tables live.
+  for (const tableDir of [`${dataDir}sf_user/`, `${dataDir}sf_user_quarantine/`]) {
+    if (tableDir.startsWith(staging) || staging.startsWith(tableDir)) {
+      r.fail([...base, 'staging_location'], `"${staging}" overlaps the raw table files under ${tableDir}`, 'give staged files a prefix of their own, e.g. s3://bucket/staging/sf_user/');
+    }
+  }
   return {
     region: need('region', 'SFPIPE_ATHENA_REGION', 'eu-west-1'),
     workGroup: get('work_group', 'SFPIPE_ATHENA_WORK_GROUP', 'primary')!,
     outputLocation: output ? s3('output_location', output) : null,
     database: get('database', 'SFPIPE_ATHENA_RAW_DATABASE', 'sf_raw')!,
     tableLocation: dataDir,
-    stagingLocation: s3('staging_location', get('staging_location', 'SFPIPE_ATHENA_S3_RAW_STAGING', `${dataDir}_staging/sf_user/`)!),
+    stagingLocation: staging,
     endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
     dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
   };

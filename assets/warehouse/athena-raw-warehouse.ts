@@ -116,6 +116,9 @@ function validateColumns(columns: readonly ColumnSpec[]): void {
   if (isdeleted && isdeleted.type !== 'boolean') throw new Error(`raw column isdeleted must be of type boolean, got ${isdeleted.type}`);
 }
 
+/** A staged file's key below the staging location: `<run>-<12 hex>/(rows|quarantine)/part-NNNNN.json`. */
+const STAGED_FILE = /^[A-Za-z0-9._-]+-[0-9a-f]{12}\/(?:rows|quarantine)\/part-\d{5}\.json$/;
+
 function joinS3(prefix: string, ...parts: string[]): string {
   return [prefix.replace(/\/+$/, ''), ...parts].join('/') + '/';
 }
@@ -286,7 +289,10 @@ export class AthenaRawWarehouse implements RawWarehouse {
     let ContinuationToken: string | undefined;
     do {
       const page = await this.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(ContinuationToken ? { ContinuationToken } : {}) }));
-      const stale = (page.Contents ?? []).filter((o) => o.Key && o.LastModified && o.LastModified.getTime() <= cutoff).map((o) => ({ Key: o.Key! }));
+      // Only files this loader writes (<run>-<token>/rows|quarantine/part-NNNNN.json), whatever else shares the prefix.
+      const stale = (page.Contents ?? [])
+        .filter((o) => o.Key && STAGED_FILE.test(o.Key.slice(prefix.length)) && o.LastModified && o.LastModified.getTime() <= cutoff)
+        .map((o) => ({ Key: o.Key! }));
       if (stale.length > 0) {
         await this.clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: stale, Quiet: true } }));
         files += stale.length;

@@ -88,6 +88,12 @@ test('dbt: the target follows the warehouse engine; a mismatch, bad threads or u
   const a = parsePipelineConfig('a.yaml', athena);
   t.is(a.dbt.target, 'prod', 'athena defaults to the prod target');
   t.is(a.warehouse.athena?.dbtDataLocation, 's3://lake/dbt/');
+  for (const staging of ['s3://lake/raw', 's3://lake', 's3://lake/raw/sf_user/_stage']) {
+    const overlap = t.throws(() => parsePipelineConfig('o.yaml', athena.replace('    dbt_data_location', `    staging_location: ${staging}\n    dbt_data_location`)), { instanceOf: ConfigError });
+    t.regex(overlap!.message, /warehouse\.athena\.staging_location.*overlaps the raw table files under s3:\/\/lake\/raw\/sf_user/, staging);
+  }
+  const quote = t.throws(() => parsePipelineConfig('q.yaml', athena.replace('s3://lake/dbt', "s3://lake/it's")), { instanceOf: ConfigError });
+  t.regex(quote!.message, /dbt_data_location.*is not an s3:\/\/ location of plain characters/);
   const mismatch = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: local\n')), { instanceOf: ConfigError });
   t.regex(mismatch!.message, /dbt\.target.*is local, but warehouse\.engine is athena.*Fix: set dbt\.target: prod/);
   const tuned = parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'unit_tests: false\n  threads: 2'));

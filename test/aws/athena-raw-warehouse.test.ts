@@ -278,7 +278,13 @@ test('a killed run\'s stage tables and staged files are swept once stale; live, 
   for (const Name of names) {
     await glue.send(new CreateTableCommand({ DatabaseName: 'sf_sweep', TableInput: { Name, StorageDescriptor: { Location: `s3://sweep-lake/staging/run-${Name}/rows/` } } }));
   }
-  const keys = ['staging/run-1-0123456789ab/rows/part-00000.json', 'staging/run-1-0123456789ab/quarantine/part-00000.json', 'warehouse/sf_user/data/keep.parquet'];
+  const keys = [
+    'staging/run-1-0123456789ab/rows/part-00000.json',
+    'staging/run-1-0123456789ab/quarantine/part-00000.json',
+    'staging/README.txt',
+    'staging/someone-else/data.parquet',
+    'warehouse/sf_user/data/keep.parquet',
+  ];
   for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: 'sweep-lake', Key, Body: '{}' }));
   const open = (staleStageAfterMs?: number, notices: string[] = []) =>
     new AthenaRawWarehouse({
@@ -307,7 +313,7 @@ test('a killed run\'s stage tables and staged files are swept once stale; live, 
   t.deepEqual(swept.tables.sort(), ['sf_user_quarantine_stage_ba9876543210', 'sf_user_stage_0123456789ab']);
   t.is(swept.files, 2);
   t.deepEqual(await tablesLeft(), ['other_stage_0123456789ab', 'sf_user', 'sf_user_stage_not_ours']);
-  t.deepEqual(await filesLeft(), ['warehouse/sf_user/data/keep.parquet']);
+  t.deepEqual(await filesLeft(), ['staging/README.txt', 'staging/someone-else/data.parquet', 'warehouse/sf_user/data/keep.parquet'], 'only files the loader writes');
   t.is(notices.length, 1);
   t.regex(notices[0]!, /^removed what killed runs left behind: 2 stage table\(s\) in sf_sweep \(.*sf_user_stage_0123456789ab.*\) and 2 staged file\(s\)$/);
   t.deepEqual(await wh.sweepStaleStages(new Date(Date.now() + 1000)), { tables: [], files: 0 }, 'nothing left to sweep');
