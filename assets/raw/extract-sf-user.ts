@@ -92,6 +92,8 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
         // Whatever the job returned before failing stays staged; REST re-reads all of it and
         // the load's dedupe on (id, systemmodstamp) keeps one copy. Count records once.
         counters.fetched = 0;
+        counters.staged = 0;
+        counters.quarantined = 0;
       }
     }
     if (path === 'rest') {
@@ -131,6 +133,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       quarantined: counters.quarantined,
       quarantine_rows_inserted: summary.quarantined,
       tombstones: summary.tombstones,
+      revived: summary.revived,
       watermark_before: watermarkBefore?.toISOString() ?? null,
       watermark_after: watermarkAfter?.toISOString() ?? null,
       // The source's clock when it answered, so data-time freshness works on any clock.
@@ -143,10 +146,10 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       columns_added: added,
       ...apiMetadata(api),
       ...(bulkError ? { bulk_fallback_reason: bulkError } : {}),
-      summary: `${full ? 'full' : 'incremental'} ${path}: ${counters.fetched} records, ${summary.inserted} new versions, ${counters.quarantined} quarantined, ${summary.tombstones} tombstones, ${api.totalCalls} API calls`,
+      summary: `${full ? 'full' : 'incremental'} ${path}: ${counters.fetched} records, ${summary.inserted} new versions, ${counters.quarantined} quarantined, ${summary.tombstones} tombstones${summary.revived ? `, ${summary.revived} revived` : ''}, ${api.totalCalls} API calls`,
     };
     log.info(
-      `extracted ${counters.fetched} record(s): ${summary.inserted} new version(s), ${summary.duplicates} duplicate(s), ${counters.quarantined} quarantined, ${summary.tombstones} tombstone(s); ${api.totalCalls} API call(s)`,
+      `extracted ${counters.fetched} record(s): ${summary.inserted} new version(s), ${summary.duplicates} duplicate(s), ${counters.quarantined} quarantined, ${summary.tombstones} tombstone(s), ${summary.revived} revived; ${api.totalCalls} API call(s)`,
     );
     return { metadata };
   } finally {

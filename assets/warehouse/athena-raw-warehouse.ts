@@ -513,6 +513,7 @@ class AthenaRawLoad extends LoadLifecycle {
 
     let inserted = 0;
     let tombstones = 0;
+    let revived = 0;
     if (this.rows.count > 0 || tombstonesAt !== undefined) {
       this.createdTables.push(this.ctx.stageTable);
       await this.q(createStageTableSql(db, this.ctx.stageTable, this.columnNames, this.ctx.rowsLocation), 'create stage table');
@@ -523,13 +524,15 @@ class AthenaRawLoad extends LoadLifecycle {
         stagedColumns: this.ctx.columns,
         rawColumns,
         tombstonesAt,
+        quarantineStage: this.quarantined.count > 0 ? this.ctx.quarantineStageTable : undefined,
       };
       const counts = (await this.q(countNewRawSql(spec), 'count new raw versions'))[0];
       inserted = Number(counts?.[0] ?? 0);
       tombstones = Number(counts?.[1] ?? 0);
-      if (inserted + tombstones > 0) await this.q(mergeRawSql({ ...spec, runId, extractedAt }), 'merge raw');
+      revived = Number(counts?.[2] ?? 0);
+      if (inserted + tombstones + revived > 0) await this.q(mergeRawSql({ ...spec, runId, extractedAt }), 'merge raw');
     }
-    return { inserted, duplicates: this.rows.count - inserted, quarantined, tombstones };
+    return { inserted, duplicates: this.rows.count - inserted, quarantined, tombstones, revived };
   }
 
   protected override beforeAbort(): void {

@@ -76,6 +76,8 @@ export interface RawMergeSpec {
   /** Raw's data columns now (without the load columns). */
   rawColumns: readonly ColumnSpec[];
   tombstonesAt?: Date | undefined;
+  /** The quarantine stage table, when the load quarantined records (they are not tombstoned). */
+  quarantineStage?: string | undefined;
 }
 
 /**
@@ -121,17 +123,47 @@ export function rawSourceSql(spec: RawMergeSpec): string {
     `  AND coalesce(l.${q('isdeleted')}, false) = false`,
     `  AND l.${q('systemmodstamp')} < ${at}`,
     `  AND NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.stage)} x WHERE CAST(x.${q('id')} AS varchar) = l.${q('id')})`,
+    // A record the load saw but quarantined still exists.
+    ...(spec.quarantineStage
+      ? [
+          `  AND NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.quarantineStage)} z WHERE json_extract_scalar(CAST(z.${q('raw_json')} AS varchar), '$.Id') = l.${q('id')})`,
+        ]
+      : []),
   ].join('\n');
-  return `${versions}\nUNION ALL\n${tombstones}`;
+  // A tombstoned record the refresh sees again with no version newer than its tombstone is alive:
+  // a live copy of its latest staged version, stamped like a tombstone (`_kind` 'r').
+  const liveCols = cols
+    .map((c) => {
+      if (c.name === 'isdeleted') return `CAST(NULL AS boolean) AS ${q(c.name)}`;
+      if (c.name === 'systemmodstamp') return `${at} AS ${q(c.name)}`;
+      return `s.${q(c.name)}`;
+    })
+    .join(', ');
+  const revivals = [
+    `SELECT ${liveCols}, 'r' AS ${q('_kind')}`,
+    `FROM (`,
+    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
+    `  FROM ${dmlName(spec.database, spec.raw)} r`,
+    `) l`,
+    `JOIN (`,
+    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')} ORDER BY c.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
+    `  FROM (SELECT ${casts} FROM ${dmlName(spec.database, spec.stage)} x) c`,
+    `) s ON s.${q('id')} = l.${q('id')} AND s.${q('_rn')} = 1`,
+    `WHERE l.${q('_rn')} = 1`,
+    `  AND l.${q('isdeleted')} = true`,
+    `  AND l.${q('systemmodstamp')} < ${at}`,
+    `  AND s.${q('systemmodstamp')} <= l.${q('systemmodstamp')}`,
+  ].join('\n');
+  return `${versions}\nUNION ALL\n${tombstones}\nUNION ALL\n${revivals}`;
 }
 
 const NOT_IN_RAW = (spec: RawMergeSpec): string =>
   `NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.raw)} t WHERE t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`;
 
-/** Counts what the MERGE will insert: new versions and tombstones (the run lock keeps raw still meanwhile). */
+/** Counts what the MERGE will insert: new versions, tombstones, revivals (the run lock keeps raw still meanwhile). */
 export function countNewRawSql(spec: RawMergeSpec): string {
   return [
-    `SELECT count(CASE WHEN s.${q('_kind')} = 'v' THEN 1 END) AS ${q('versions')}, count(CASE WHEN s.${q('_kind')} = 't' THEN 1 END) AS ${q('tombstones')}`,
+    `SELECT count(CASE WHEN s.${q('_kind')} = 'v' THEN 1 END) AS ${q('versions')}, count(CASE WHEN s.${q('_kind')} = 't' THEN 1 END) AS ${q('tombstones')}, count(CASE WHEN s.${q('_kind')} = 'r' THEN 1 END) AS ${q('revived')}`,
     `FROM (`,
     rawSourceSql(spec),
     `) s`,

@@ -54,6 +54,10 @@ const STAGE_ROWS = 'sfpipe_stage_rows';
 const STAGE_QUARANTINE = 'sfpipe_stage_quarantine';
 const STAGE_ROWS_SQL = `temp.main.${quoteIdent(STAGE_ROWS)}`;
 const STAGE_QUARANTINE_SQL = `temp.main.${quoteIdent(STAGE_QUARANTINE)}`;
+
+/** The latest version of each record in `table`, as a subquery. */
+const latestPerId = (table: string): string =>
+  `(SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC) = 1)`;
 const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
 
 /**
@@ -451,6 +455,7 @@ class DuckDbRawLoad extends LoadLifecycle {
       );
 
       let tombstones = 0;
+      let revived = 0;
       if (tombstonesAt !== undefined) {
         const allCols = rawCols.map((c) => c.name);
         const select = allCols.map((name) => {
@@ -464,16 +469,34 @@ class DuckDbRawLoad extends LoadLifecycle {
         const result = await conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${select.join(', ')}, $1, $2
-           FROM (
-             SELECT * FROM ${RAW}
-             QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC) = 1
-           ) l
+           FROM ${latestPerId(RAW)} l
            WHERE coalesce(l.isdeleted, false) = false
              AND l.systemmodstamp < $3
-             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE s.id = l.id)`,
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE s.id = l.id)
+             -- A record the load saw but quarantined still exists.
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_QUARANTINE_SQL} q WHERE json_extract_string(q.raw_json, '$.Id') = l.id)`,
           [ts(extractedAt), runId, ts(tombstonesAt)],
         );
         tombstones = result.rowsChanged;
+
+        // A tombstoned record the refresh sees again with no newer version (the versions above are
+        // in raw already) is alive: a live copy of its latest staged version, stamped like a tombstone.
+        const staged = new Set(this.columnNames.map((c) => c.toLowerCase()));
+        const live = allCols.map((name) => {
+          const lower = name.toLowerCase();
+          if (lower === 'isdeleted') return 'NULL';
+          if (lower === 'systemmodstamp') return '$3';
+          return staged.has(lower) ? `s.${quoteIdent(name)}` : 'NULL';
+        });
+        const back = await conn.run(
+          `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
+           SELECT ${live.join(', ')}, $1, $2
+           FROM ${latestPerId(RAW)} l
+           JOIN ${latestPerId(STAGE_ROWS_SQL)} s ON s.id = l.id
+           WHERE l.isdeleted = true AND l.systemmodstamp < $3`,
+          [ts(extractedAt), runId, ts(tombstonesAt)],
+        );
+        revived = back.rowsChanged;
       }
 
       const quarantined = await conn.run(
@@ -492,6 +515,7 @@ class DuckDbRawLoad extends LoadLifecycle {
         duplicates: this.staged - inserted.rowsChanged,
         quarantined: quarantined.rowsChanged,
         tombstones,
+        revived,
       };
     });
   }

@@ -25,6 +25,11 @@ export interface LoadSummary {
   quarantined: number;
   /** Tombstone versions written for records a full refresh no longer saw. */
   tombstones: number;
+  /**
+   * Live versions written for tombstoned records a full refresh sees again unchanged (same
+   * SystemModstamp, e.g. visibility restored), stamped with the refresh time.
+   */
+  revived: number;
 }
 
 /** A run's staged load: nothing is visible in raw until `commit` returns. */

@@ -182,6 +182,26 @@ test('a record with an unparseable timestamp is quarantined with its raw JSON, r
   t.is((await h.query('SELECT * FROM sf_raw.sf_user_quarantine')).length, 1);
 });
 
+test('a loaded user whose new version is quarantined by a full refresh still exists: no tombstone', async (t) => {
+  const h = await harness(t, { editConfig: addColumn('Reviewed_At__c', 'timestamp') });
+  const ids = [...orgStamps(h).keys()];
+  const victim = ids[10]!;
+  h.sim.org.addField('Reviewed_At__c', 'string');
+  h.sim.org.updateUser(victim, { Reviewed_At__c: '2025-04-30T10:00:00.000+0000' });
+  h.sim.org.changeFieldType('Reviewed_At__c', 'datetime');
+  t.is((await h.run()).metadata['quarantined'], 0);
+  // The field's value goes bad (written while it was text): the user's new version cannot load.
+  h.sim.org.changeFieldType('Reviewed_At__c', 'string');
+  h.sim.org.updateUser(victim, { Reviewed_At__c: 'not-a-date' });
+  h.sim.org.changeFieldType('Reviewed_At__c', 'datetime');
+  const full = await h.run({ fullRefresh: true });
+  t.is(full.result.status, 'SUCCESS', stepError(full));
+  t.is(full.metadata['quarantined'], 1);
+  t.is(full.metadata['tombstones'], 0, 'a record the refresh saw, even unloadable, is not deleted');
+  const rows = await h.query(`SELECT count(*) AS n, count(*) FILTER (WHERE isdeleted) AS deleted FROM sf_raw.sf_user WHERE id = '${victim}'`);
+  t.deepEqual([Number(rows[0]?.['n']), Number(rows[0]?.['deleted'])], [1, 0]);
+});
+
 test('quarantine through the Bulk CSV path', async (t) => {
   const h = await harness(t, { editConfig: compose(BULK, addColumn('Reviewed_At__c', 'timestamp')) });
   const { bad } = badTimestampOrg(h);

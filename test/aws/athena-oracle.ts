@@ -136,6 +136,8 @@ export class AthenaOracle {
       return;
     }
     if (/^MERGE INTO /.test(sql)) {
+      // Trino's json_extract_scalar is DuckDB's json_extract_string.
+      await this.conn.run(`CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)`);
       await this.conn.run(sql);
       return;
     }

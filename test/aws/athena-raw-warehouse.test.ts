@@ -119,7 +119,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       await load.quarantine(quarantine);
       summaries1.push(await load.commit());
     }
-    t.deepEqual(summaries1[0], { inserted: 40, duplicates: 1, quarantined: 2, tombstones: 0 });
+    t.deepEqual(summaries1[0], { inserted: 40, duplicates: 1, quarantined: 2, tombstones: 0, revived: 0 });
     t.deepEqual(summaries1[0], summaries1[1]);
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck), 'Athena MERGE on DuckDB == DuckDbRawWarehouse');
     const names = (await conn.runAndReadAll('SELECT DISTINCT name FROM sf_raw.sf_user ORDER BY name')).getRowsJS().map((r) => r[0]);
@@ -131,7 +131,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       const load = await w.beginLoad('run-2', T('2024-01-07T00:00:00.000'));
       await load.append(rows1);
       await load.quarantine(quarantine);
-      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 40, quarantined: 0, tombstones: 0 });
+      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 40, quarantined: 0, tombstones: 0, revived: 0 });
     }
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
 
@@ -142,7 +142,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     for (const w of both) {
       const load = await w.beginLoad('run-3', refreshAt);
       await load.append(rows3);
-      t.deepEqual(await load.commit({ tombstonesAt: refreshAt }), { inserted: 2, duplicates: 39, quarantined: 0, tombstones: 1 });
+      t.deepEqual(await load.commit({ tombstonesAt: refreshAt }), { inserted: 2, duplicates: 39, quarantined: 0, tombstones: 1, revived: 0 });
     }
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
     for (const w of both) t.deepEqual(await w.watermark('systemmodstamp'), T('2024-01-07T13:00:00.000'), `${w.engine} watermark ignores the tombstone`);
@@ -150,7 +150,30 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     // Rerunning the refresh writes no second tombstone.
     const again = await wh.beginLoad('run-3b', refreshAt);
     await again.append(rows3);
-    t.deepEqual(await again.commit({ tombstonesAt: refreshAt }), { inserted: 0, duplicates: 41, quarantined: 0, tombstones: 0 });
+    t.deepEqual(await again.commit({ tombstonesAt: refreshAt }), { inserted: 0, duplicates: 41, quarantined: 0, tombstones: 0, revived: 0 });
+
+    // Next full refresh: user 7 is visible again, unchanged (same SystemModstamp as before its
+    // tombstone): it is alive again. User 12 comes back unparseable: quarantined, not tombstoned.
+    const refreshAt2 = T('2024-01-10T00:00:00.000');
+    const id12 = user(12, '2024-01-01T00:00:00', null)['id'] as string;
+    const rows5 = [...rows3.filter((r) => r['id'] !== id12), rows1[7]!];
+    const bad12 = [{ rawJson: JSON.stringify({ Id: id12, SystemModstamp: 'not a time' }), reason: 'unparseable SystemModstamp: "not a time"' }];
+    for (const w of both) {
+      const load = await w.beginLoad('run-5', refreshAt2);
+      await load.append(rows5);
+      await load.quarantine(bad12);
+      t.deepEqual(await load.commit({ tombstonesAt: refreshAt2 }), { inserted: 0, duplicates: 41, quarantined: 1, tombstones: 0, revived: 1 }, w.engine);
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+    const latest7 = (
+      await conn.runAndReadAll(`SELECT isdeleted, CAST(systemmodstamp AS varchar), division FROM sf_raw.sf_user WHERE id = '${rows1[7]!['id']}' ORDER BY systemmodstamp DESC LIMIT 1`)
+    ).getRowsJS()[0];
+    t.deepEqual(latest7, [null, '2024-01-10 00:00:00', rows1[7]!['division']], 'a live version at the refresh time');
+    for (const w of both) {
+      const load = await w.beginLoad('run-5b', refreshAt2);
+      await load.append(rows5);
+      t.deepEqual((await load.commit({ tombstonesAt: refreshAt2 })).revived, 0, `${w.engine}: a rerun revives nothing twice`);
+    }
 
     // Abort: staged objects are deleted, raw untouched.
     const aborted = await wh.beginLoad('run-4', T('2024-01-09T00:00:00.000'));
@@ -159,7 +182,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     await aborted.abort();
     const staged = await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'staging/' }));
     t.is(staged.KeyCount ?? 0, 0, 'staging objects removed after commits and abort');
-    t.deepEqual(await wh.rawStats(), { rows: 43, ids: 41 });
+    t.deepEqual(await wh.rawStats(), { rows: 45, ids: 41 }, "run-5b tombstoned user 12 (neither staged nor quarantined then)");
     const leftovers = (await conn.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%stage%'`)).getRowsJS();
     t.deepEqual(leftovers, [], 'stage tables dropped');
 
