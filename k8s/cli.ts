@@ -5,7 +5,10 @@ import type { PipelineContext } from '../runtime/pipeline.js';
 export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void): Command {
   return new Command('launch')
     .description('Create a Job from a CronJob (like kubectl create job --from=cronjob/…), optionally with a selection, and follow it with --wait')
-    .option('--cronjob <name>', 'the CronJob to copy', process.env.SFPIPE_MATERIALIZE_CRONJOB ?? 'sf-user-pipeline-materialize')
+    .option(
+      '--cronjob <name>',
+      'the CronJob to copy (default: $SFPIPE_MATERIALIZE_CRONJOB or sf-user-pipeline-materialize; with --full-refresh $SFPIPE_FULL_REFRESH_CRONJOB or sf-user-pipeline-full-refresh, whose deadline fits a rebuild)',
+    )
     .option('-s, --select <expr>', 'asset selection for the ad hoc run')
     .option('--full-refresh', 'rebuild from scratch', false)
     .option('--wait', 'follow the Job to its end, stream its log, exit with its result', false)
@@ -13,21 +16,25 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)')
     .option('--job-name <name>', 'name of the Job (default: <cronjob>-manual-<id>)')
     .option('--json', 'print {job, namespace, cronjob, args, succeeded} as JSON on stdout (with --wait the Job log goes to stderr)', false)
-    .action(async (opts: { cronjob: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
+    .action(async (opts: { cronjob?: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
       const { loadKubeContext } = await import('./kube-config.js');
       const { launchFromCronJob } = await import('./launch.js');
+      const { manualRunArgs } = await import('./job-from-cronjob.js');
       const kube = await loadKubeContext({ ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
-      const args = opts.select || opts.fullRefresh
-        ? ['materialize', '--trigger', 'manual', ...(opts.select ? ['--select', opts.select] : []), ...(opts.fullRefresh ? ['--full-refresh'] : [])]
-        : undefined;
+      const cronJob =
+        opts.cronjob ??
+        (opts.fullRefresh
+          ? process.env.SFPIPE_FULL_REFRESH_CRONJOB || 'sf-user-pipeline-full-refresh'
+          : process.env.SFPIPE_MATERIALIZE_CRONJOB || 'sf-user-pipeline-materialize');
+      const args = (cronJobArgs: string[]) => manualRunArgs(cronJobArgs, { select: opts.select, fullRefresh: opts.fullRefresh });
       const controller = new AbortController();
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
         const result = await launchFromCronJob(kube, {
-          cronJob: opts.cronjob,
-          ...(args ? { args } : {}),
+          cronJob,
+          args,
           ...(opts.jobName ? { jobName: opts.jobName } : {}),
           wait: opts.wait,
           out: opts.json ? process.stderr : process.stdout,
@@ -37,7 +44,7 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
         const job = result.job.metadata!.name!;
         if (opts.json) {
           const containerArgs = result.job.spec?.template.spec?.containers[0]?.args ?? null;
-          process.stdout.write(`${JSON.stringify({ job, namespace: kube.namespace, cronjob: opts.cronjob, args: containerArgs, succeeded: result.succeeded })}\n`);
+          process.stdout.write(`${JSON.stringify({ job, namespace: kube.namespace, cronjob: cronJob, args: containerArgs, succeeded: result.succeeded })}\n`);
         } else {
           process.stdout.write(`job.batch/${job} created in ${kube.namespace}${result.succeeded === null ? '' : result.succeeded ? ' and succeeded' : ' and failed'}\n`);
         }

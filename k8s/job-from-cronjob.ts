@@ -4,9 +4,13 @@ import type { V1CronJob, V1Job } from '@kubernetes/client-node';
  * The Job `kubectl create job NAME --from=cronjob/C` creates: the jobTemplate's spec, its
  * labels and annotations, `cronjob.kubernetes.io/instantiate: manual`, and an ownerReference
  * to the CronJob (controller: true, no blockOwnerDeletion). `args` replaces the first
- * container's args (our selection and flags).
+ * container's args, or maps the CronJob's (our selection and flags).
  */
-export function jobFromCronJob(cronJob: V1CronJob, name: string, opts: { args?: string[]; extraLabels?: Record<string, string> } = {}): V1Job {
+export function jobFromCronJob(
+  cronJob: V1CronJob,
+  name: string,
+  opts: { args?: string[] | ((cronJobArgs: string[]) => string[]); extraLabels?: Record<string, string> } = {},
+): V1Job {
   const template = cronJob.spec?.jobTemplate;
   if (!template?.spec) throw new Error(`CronJob ${cronJob.metadata?.name} has no jobTemplate.spec`);
   if (!cronJob.metadata?.uid || !cronJob.metadata.name) throw new Error('the CronJob must be read from the API server (it needs a name and uid)');
@@ -14,7 +18,7 @@ export function jobFromCronJob(cronJob: V1CronJob, name: string, opts: { args?: 
   if (opts.args) {
     const container = spec.template.spec?.containers[0];
     if (!container) throw new Error(`CronJob ${cronJob.metadata.name} has no container`);
-    container.args = opts.args;
+    container.args = typeof opts.args === 'function' ? opts.args(container.args ?? []) : opts.args;
   }
   return {
     apiVersion: 'batch/v1',
@@ -33,4 +37,27 @@ export function jobFromCronJob(cronJob: V1CronJob, name: string, opts: { args?: 
 export function manualJobName(cronJobName: string, now: Date = new Date()): string {
   const stamp = `${Math.floor(now.getTime() / 1000).toString(36)}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
   return `${cronJobName.slice(0, 63 - stamp.length - 8)}-manual-${stamp}`;
+}
+
+/**
+ * The CronJob's `sfpipe materialize` args for an ad hoc run: recorded as `--trigger manual`, with
+ * this run's selection and --full-refresh instead of the schedule's; every other flag (e.g.
+ * --lock-timeout, --concurrency) kept.
+ */
+export function manualRunArgs(cronJobArgs: string[], o: { select?: string | undefined; fullRefresh?: boolean } = {}): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < cronJobArgs.length; i++) {
+    const a = cronJobArgs[i]!;
+    if (a === '--trigger' || a === '--select' || a === '-s') {
+      i++; // and its value
+      continue;
+    }
+    if (a === '--full-refresh' || a.startsWith('--trigger=') || a.startsWith('--select=')) continue;
+    out.push(a);
+  }
+  if (out.length === 0) out.push('materialize');
+  out.push('--trigger', 'manual');
+  if (o.select) out.push('--select', o.select);
+  if (o.fullRefresh) out.push('--full-refresh');
+  return out;
 }

@@ -5,8 +5,8 @@ import type { KubeContext } from './kube-config.js';
 
 export interface LaunchOptions {
   cronJob: string;
-  /** The container args of the ad hoc run (defaults to the CronJob's). */
-  args?: string[];
+  /** The container args of the ad hoc run, or a map of the CronJob's (defaults to the CronJob's). */
+  args?: string[] | ((cronJobArgs: string[]) => string[]);
   jobName?: string;
   wait: boolean;
   /** Pod log lines go here when waiting. */

@@ -15,6 +15,7 @@ import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
 import { LockHeldError } from '../../runtime/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
+import { manualRunArgs } from '../../k8s/job-from-cronjob.js';
 import { CHART, KUBECTL, SIMULATOR_VALUES, clusterFixture, clusterTest, helm, installChart, kubectl, kubectlJson, run, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';
 
 const cluster = clusterFixture({ helm: true });
@@ -92,18 +93,23 @@ k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob
 
   const a = await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'via-sfpipe']);
   const b = await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'via-kubectl']);
-  t.deepEqual(comparable(a), comparable(b));
+  // Equal but for the trigger our Job records: manual, where kubectl's copy says schedule.
+  const scheduledArgs = b.spec!.template.spec!.containers[0]!.args!;
+  t.deepEqual(a.spec!.template.spec!.containers[0]!.args, manualRunArgs(scheduledArgs));
+  const ca = comparable(a);
+  ca.spec.template.spec!.containers[0]!.args = scheduledArgs;
+  t.deepEqual(ca, comparable(b));
   // And what that is, explicitly:
   t.deepEqual(a.metadata!.ownerReferences, [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cron, uid: cronJob.metadata!.uid!, controller: true }]);
   t.is(a.metadata!.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
   t.is(a.metadata!.labels?.['app.kubernetes.io/component'], 'materialize');
-  t.deepEqual(a.spec!.template.spec!.containers[0]!.args, ['materialize', '--trigger', 'schedule']);
+  t.true(scheduledArgs.includes('--trigger') && scheduledArgs[scheduledArgs.indexOf('--trigger') + 1] === 'schedule');
 
   // With a selection and --full-refresh.
   const sel = await sfpipe(['launch', '--cronjob', cron, '--job-name', 'via-sfpipe-select', '--select', 'sf_raw/sf_user', '--full-refresh', '-n', ns, '--kubeconfig', api.kubeconfigPath]);
   t.is(sel.code, 0, sel.stderr);
   const c = await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'via-sfpipe-select']);
-  t.deepEqual(c.spec!.template.spec!.containers[0]!.args, ['materialize', '--trigger', 'manual', '--select', 'sf_raw/sf_user', '--full-refresh']);
+  t.deepEqual(c.spec!.template.spec!.containers[0]!.args, manualRunArgs(scheduledArgs, { select: 'sf_raw/sf_user', fullRefresh: true }));
   const cc = comparable(c);
   cc.spec.template.spec!.containers[0]!.args = b.spec!.template.spec!.containers[0]!.args!;
   t.deepEqual(cc, comparable(b), 'otherwise equal to the kubectl Job');
@@ -123,7 +129,19 @@ k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob
   const asJson = await sfpipe(['launch', '--cronjob', cron, '--select', 'tag:layer=raw', '-n', ns, '--kubeconfig', api.kubeconfigPath, '--json']);
   t.is(asJson.code, 0, asJson.stderr);
   const launched = JSON.parse(asJson.stdout) as { job: string; namespace: string; cronjob: string; args: string[]; succeeded: boolean | null };
-  t.like(launched, { namespace: ns, cronjob: cron, args: ['materialize', '--trigger', 'manual', '--select', 'tag:layer=raw'], succeeded: null });
+  t.like(launched, { namespace: ns, cronjob: cron, succeeded: null });
+  t.deepEqual(launched.args, manualRunArgs(scheduledArgs, { select: 'tag:layer=raw' }));
+
+  // --full-refresh without --cronjob copies the full-refresh CronJob (the chart names it in the pod's env).
+  const fullCron = `${fullname}-full-refresh`;
+  const rebuild = await sfpipe(['launch', '--full-refresh', '-n', ns, '--kubeconfig', api.kubeconfigPath, '--json'], { SFPIPE_FULL_REFRESH_CRONJOB: fullCron });
+  t.is(rebuild.code, 0, rebuild.stderr);
+  const rebuilt = JSON.parse(rebuild.stdout) as { job: string; cronjob: string; args: string[] };
+  t.is(rebuilt.cronjob, fullCron);
+  const fullTemplate = (await kubectlJson<V1CronJob>(api, ['-n', ns, 'get', 'cronjob', fullCron])).spec!.jobTemplate.spec!;
+  const rebuiltJob = await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', rebuilt.job]);
+  t.is(rebuiltJob.spec!.activeDeadlineSeconds, fullTemplate.activeDeadlineSeconds, 'the rebuild gets the full-refresh deadline');
+  t.is(rebuilt.args.at(-1), '--full-refresh');
   t.is((await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', launched.job])).metadata!.name, launched.job);
 
   // A missing CronJob fails with a non-zero exit code and creates nothing.

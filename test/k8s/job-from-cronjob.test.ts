@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { V1CronJob } from '@kubernetes/client-node';
-import { jobFromCronJob, manualJobName } from '../../k8s/job-from-cronjob.js';
+import { jobFromCronJob, manualJobName, manualRunArgs } from '../../k8s/job-from-cronjob.js';
 
 const cronJob: V1CronJob = {
   apiVersion: 'batch/v1',
@@ -41,4 +41,23 @@ test('a CronJob not read from the server (no uid) is refused; job names stay wit
   const name = manualJobName('a'.repeat(80));
   t.true(name.length <= 63);
   t.regex(name, /-manual-[0-9a-z]+$/);
+});
+
+test('an ad hoc run keeps the CronJob\'s flags, is recorded as manual, and takes its own selection and --full-refresh', (t) => {
+  const scheduled = ['materialize', '--trigger', 'schedule', '--lock-timeout', '300', '--select', 'tag:nightly'];
+  t.deepEqual(manualRunArgs(scheduled), ['materialize', '--lock-timeout', '300', '--trigger', 'manual']);
+  t.deepEqual(manualRunArgs(scheduled, { select: 'sf_raw/sf_user', fullRefresh: true }), [
+    'materialize',
+    '--lock-timeout',
+    '300',
+    '--trigger',
+    'manual',
+    '--select',
+    'sf_raw/sf_user',
+    '--full-refresh',
+  ]);
+  t.deepEqual(manualRunArgs(['materialize', '--full-refresh', '--trigger=schedule', '--select=x']), ['materialize', '--trigger', 'manual'], 'the schedule\'s --full-refresh is not kept');
+  t.deepEqual(manualRunArgs([]), ['materialize', '--trigger', 'manual'], 'an image default command becomes an explicit materialize');
+  const job = jobFromCronJob(cronJob, 'x', { args: (a) => manualRunArgs(a, { select: 'group:raw' }) });
+  t.deepEqual(job.spec!.template.spec!.containers[0]!.args, ['materialize', '--trigger', 'manual', '--select', 'group:raw']);
 });
