@@ -93,9 +93,16 @@ export class LeaseRunLock implements RunLock {
     const { name, namespace } = this.#o;
     let current = lease;
     let released = false;
-    let lost = false;
     let renewing: Promise<void> | null = null;
-    const renewEvery = Math.max(1000, (this.#o.leaseDurationSeconds * 1000) / 3);
+    const lost = new AbortController();
+    const durationMs = this.#o.leaseDurationSeconds * 1000;
+    const renewEvery = Math.max(1000, durationMs / 3);
+    let renewedAt = Date.now(); // local monotonic-enough time of the last successful renewal
+    const lose = (why: string) => {
+      clearInterval(timer);
+      this.#o.log?.error(`lost the run lock ${namespace}/${name}: ${why}; the run stops`);
+      lost.abort(new Error(`lost the run lock ${namespace}/${name}: ${why}`));
+    };
     const renew = async () => {
       try {
         current = await this.#api.replaceNamespacedLease({
@@ -103,23 +110,26 @@ export class LeaseRunLock implements RunLock {
           namespace,
           body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } },
         });
+        renewedAt = Date.now();
       } catch (err) {
         if (status(err) === 409) {
           // Someone took the lease over after it expired: stop renewing, it is theirs now.
-          lost = true;
-          clearInterval(timer);
-          this.#o.log?.error(`lost the run lock ${namespace}/${name}: it was taken over (renewal conflict)`);
+          lose('it was taken over (renewal conflict)');
+        } else if (Date.now() - renewedAt >= durationMs) {
+          // Not renewed for a whole lease duration: others may rightly take it over now.
+          lose(`not renewed for ${this.#o.leaseDurationSeconds} s (${(err as Error).message})`);
         } else {
           this.#o.log?.warn(`could not renew the run lock ${namespace}/${name}: ${(err as Error).message}`);
         }
       }
     };
     const timer = setInterval(() => {
-      if (!released && !lost && !renewing) renewing = renew().finally(() => (renewing = null));
+      if (!released && !lost.signal.aborted && !renewing) renewing = renew().finally(() => (renewing = null));
     }, renewEvery);
     timer.unref();
     return {
       holder: holderOf(lease),
+      lost: lost.signal,
       release: async () => {
         if (released) return;
         released = true;
@@ -166,11 +176,24 @@ export class LeaseRunLock implements RunLock {
     }
   }
 
+  /**
+   * Expired when this process has watched the lease stay unrenewed for its whole duration on its
+   * own clock (as client-go's leader election does, so a clock ahead of the holder's cannot take a
+   * live lease), or when the holder's renewTime is older than twice the duration by our clock (a
+   * lease left behind long ago is taken at once; skew up to a whole duration is tolerated).
+   */
   #expired(lease: V1Lease): boolean {
-    const renew = lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : 0;
-    const duration = (lease.spec?.leaseDurationSeconds ?? this.#o.leaseDurationSeconds) * 1000;
-    return !lease.spec?.holderIdentity || renew + duration < this.#o.now().getTime();
+    if (!lease.spec?.holderIdentity) return true;
+    const renew = lease.spec.renewTime ? new Date(lease.spec.renewTime as unknown as string).getTime() : 0;
+    const duration = (lease.spec.leaseDurationSeconds ?? this.#o.leaseDurationSeconds) * 1000;
+    // Every renewal is an update, so a new resourceVersion is a sign of life.
+    const key = `${lease.spec.holderIdentity}|${renew}|${lease.metadata?.resourceVersion ?? ''}`;
+    if (this.#observed?.key !== key) this.#observed = { key, at: Date.now() };
+    return Date.now() - this.#observed.at > duration || renew + 2 * duration < this.#o.now().getTime();
   }
+
+  /** The lease as this process last saw it change, and when (local time). */
+  #observed: { key: string; at: number } | null = null;
 }
 
 function holderOf(lease: V1Lease): LockHolder {

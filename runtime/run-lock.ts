@@ -9,6 +9,11 @@ export interface LockHolder {
 
 export interface LockLease {
   readonly holder: LockHolder;
+  /**
+   * Aborted when the lock is lost while held (another run took it over, or it could not be kept
+   * for its whole duration): the run must stop writing. Absent for locks that cannot be lost.
+   */
+  readonly lost?: AbortSignal;
   /** Gives the lock up; calling it again does nothing. */
   release(): Promise<void>;
 }

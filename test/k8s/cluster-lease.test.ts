@@ -275,3 +275,43 @@ k8sTest('release() while a renewal is in flight still frees the lock', async (t)
   if (!(got instanceof Error)) await got.release();
   else await kubectl(api, ['-n', ns, 'delete', 'lease', 'run-lock']);
 });
+
+k8sTest('a holder whose lease is taken over is told: its lost signal fires and it stops renewing', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-lost';
+  await createNamespace(api, ns);
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2 });
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  t.false(leaseA.lost!.aborted);
+  // B's clock is far ahead (more than twice the duration): A's lease looks long dead to it.
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 60_000) });
+  const leaseB = await b.acquire('run-b', { timeoutMs: 0 });
+  t.is(leaseB.holder.runId, 'run-b');
+  const reason = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('A was never told')), 10_000);
+    leaseA.lost!.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve((leaseA.lost!.reason as Error).message);
+    });
+  });
+  t.regex(reason, /^lost the run lock lease-lost\/run-lock: it was taken over/);
+  t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, 'run-b', 'A no longer renews over B');
+  await leaseA.release();
+  await leaseB.release();
+});
+
+k8sTest('a contender whose clock runs ahead by more than the lease duration does not take a live lease', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-skew';
+  await createNamespace(api, ns);
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2 });
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  // 3 s ahead: by renewTime + duration alone A's lease would look expired; A renews every second.
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 3_000), pollMs: 200 });
+  const err = await t.throwsAsync(b.acquire('run-b', { timeoutMs: 3_000 }), { instanceOf: LockHeldError });
+  t.is(err!.holder.runId, 'run-a');
+  t.false(leaseA.lost!.aborted);
+  await leaseA.release();
+});

@@ -64,6 +64,7 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
     controller.abort(new Error(`received ${sig}`));
   };
   let releaseLease: () => Promise<void> = async () => {};
+  let lostLock: string | null = null;
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
@@ -77,6 +78,14 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
         lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
       }
       releaseLease = () => lease!.release();
+      lease.lost?.addEventListener(
+        'abort',
+        () => {
+          lostLock = (lease!.lost!.reason as Error | undefined)?.message ?? 'lost the run lock';
+          controller.abort(new Error(lostLock));
+        },
+        { once: true },
+      );
     } catch (err) {
       if (signalName) {
         ctx.stderr.write(`sfpipe: stopped by ${signalName} while waiting for the run lock; nothing ran\n`);
@@ -123,6 +132,10 @@ async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<n
       const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()) : null;
       await alertOnTransitions(obs, checkTransitions(checksBefore, result), logger.child({ runId }));
       await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
+      if (lostLock) {
+        ctx.stderr.write(`sfpipe: ${lostLock}; the run was stopped so that two runs never write at once\n`);
+        return EXIT.FAILURE;
+      }
       if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
       return result.status === 'SUCCESS' ? EXIT.OK : EXIT.FAILURE;
     } finally {
