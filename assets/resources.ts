@@ -67,6 +67,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
           workGroup: athena.workGroup,
           ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
           database: athena.database,
+          catalog: athena.catalog,
           tableLocation: athena.tableLocation,
           stagingLocation: athena.stagingLocation,
           ...(ro.signal ? { signal: ro.signal } : {}),

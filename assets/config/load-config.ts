@@ -188,6 +188,7 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
     stagingLocation: staging,
     endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
     dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
+    catalog: get('catalog', 'SFPIPE_ATHENA_CATALOG', 'awsdatacatalog')!,
   };
 }
 

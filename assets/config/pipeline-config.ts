@@ -44,6 +44,8 @@ export interface AthenaConfig {
   endpoint: string | null;
   /** s3:// prefix under which dbt-athena writes the models' tables (its s3_data_dir). */
   dbtDataLocation: string;
+  /** The Athena data catalog holding the databases (default awsdatacatalog, the Glue catalog). */
+  catalog: string;
 }
 
 export interface PipelineConfig {

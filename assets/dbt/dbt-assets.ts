@@ -135,6 +135,7 @@ function dbtEnv(config: PipelineResources['config'], duckdbPath: string): Record
       SFPIPE_ATHENA_WORK_GROUP: athena.workGroup,
       SFPIPE_ATHENA_S3_DATA_DIR: athena.dbtDataLocation,
       SFPIPE_RAW_SCHEMA: athena.database,
+      SFPIPE_ATHENA_CATALOG: athena.catalog,
       ...(athena.outputLocation ? { SFPIPE_ATHENA_S3_STAGING_DIR: athena.outputLocation } : {}),
       // boto3 honours AWS_ENDPOINT_URL for every service (Athena, Glue, S3, STS).
       ...(athena.endpoint ? { AWS_ENDPOINT_URL: athena.endpoint } : {}),

@@ -13,6 +13,7 @@ export async function withAthenaReadOnly<T>(
   const client = new AthenaClient({ region: athena.region, ...(athena.endpoint ? { endpoint: athena.endpoint } : {}) });
   const runner = new AthenaQueryRunner(client, {
     workGroup: athena.workGroup,
+    catalog: athena.catalog,
     ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
     ...(opts.onStatement ? { onStatement: opts.onStatement } : {}),
   });

@@ -70,6 +70,7 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
       stagingLocation: 's3://lake/warehouse/_staging/sf_user/',
       endpoint: null,
       dbtDataLocation: 's3://lake/warehouse/',
+      catalog: 'awsdatacatalog',
     });
     delete process.env.SFPIPE_ATHENA_S3_DATA_DIR;
     const err = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
