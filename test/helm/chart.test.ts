@@ -110,6 +110,31 @@ async function rendered(t: ExecutionContext, set: ValueSet | null, ...extra: str
 
 const ofKind = <T = any>(objs: K8sObject[], kind: string): T[] => objs.filter((o) => o.kind === kind) as T[];
 
+/** The s3Location the salesforce-mode value sets use (the chart requires one in that mode). */
+const S3_EVENT_LOG = 's3://sf-user-pipeline-state/event-log/';
+
+/** Validates a `helm template` output with kubeconform -strict: every object valid, no null fields. */
+async function assertKubeconform(t: ExecutionContext, yamlText: string, label: string): Promise<void> {
+  const objs = docs(yamlText);
+  t.true(objs.length >= 5, label);
+  const kc = await run(
+    KUBECONFORM,
+    ['-strict', '-summary', '-output', 'json', '-kubernetes-version', k8sVersion(), '-schema-location', SCHEMAS, '-'],
+    yamlText,
+  );
+  const out = JSON.parse(kc.stdout) as { resources?: { kind: string; name: string; status: string; msg: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
+  const bad = (out.resources ?? []).filter((x) => x.status !== 'statusValid');
+  t.deepEqual(bad, [], `${label} kubeconform: ${kc.stdout}\n${kc.stderr}`);
+  t.is(kc.code, 0, kc.stderr);
+  t.deepEqual(out.summary, { valid: objs.length, invalid: 0, errors: 0, skipped: 0 }, label);
+  // The schemas reject `null` for optional fields: the chart must never render one.
+  t.notRegex(yamlText.replace(/pipeline\.yaml: \|[\s\S]*?(?=\n {0,2}\S)/g, ''), /:\s+null\s*$/m, label);
+}
+
+const byComponentOf = (objs: K8sObject[]): Record<string, any> =>
+  Object.fromEntries(ofKind(objs, 'CronJob').map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
+const argsOf = (c: any): string[] => c.spec.jobTemplate.spec.template.spec.containers[0].args;
+
 // ---------------------------------------------------------------------------------------
 
 test('helm lint passes (strict) with every value set', async (t) => {
@@ -124,7 +149,7 @@ test('helm lint passes (strict) with every value set', async (t) => {
 test('helm knows the Kubernetes version it was built for (not the go-install default 1.20)', async (t) => {
   if (!toolsPresent(t)) return;
   // The chart requires >= 1.27 (CronJob timeZone): with helm's built-in default v1.20 this fails.
-  const r = await helm('template', 'sfpipe', CHART, '--show-only', 'templates/configmap.yaml', '--set-string', 'nameOverride=x');
+  const r = await helm('template', 'sfpipe', CHART, '--show-only', 'templates/configmap.yaml', '--set-string', 'nameOverride=x', '--set', `eventLog.s3Location=${S3_EVENT_LOG}`);
   t.is(r.code, 0, r.stderr);
   const old = await helm('template', 'sfpipe', CHART, '--kube-version', '1.20.0');
   t.not(old.code, 0);
@@ -138,22 +163,36 @@ for (const set of VALUE_SETS) {
     if (!toolsPresent(t)) return;
     const r = await template(set);
     t.is(r.code, 0, r.stderr);
-    const objs = docs(r.stdout);
-    t.true(objs.length >= 5);
-    const kc = await run(
-      KUBECONFORM,
-      ['-strict', '-summary', '-output', 'json', '-kubernetes-version', k8sVersion(), '-schema-location', SCHEMAS, '-'],
-      r.stdout,
-    );
-    const out = JSON.parse(kc.stdout) as { resources?: { kind: string; name: string; status: string; msg: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
-    const bad = (out.resources ?? []).filter((x) => x.status !== 'statusValid');
-    t.deepEqual(bad, [], `kubeconform: ${kc.stdout}\n${kc.stderr}`);
-    t.is(kc.code, 0, kc.stderr);
-    t.deepEqual(out.summary, { valid: objs.length, invalid: 0, errors: 0, skipped: 0 });
-    // The schemas reject `null` for optional fields: the chart must never render one.
-    t.notRegex(r.stdout.replace(/pipeline\.yaml: \|[\s\S]*?(?=\n {0,2}\S)/g, ''), /:\s+null\s*$/m);
+    await assertKubeconform(t, r.stdout, set);
   });
 }
+
+test('a release named 1234 renders string label values and validates (kubeconform -strict)', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const set of ['default', 'launch'] as const) {
+    const r = await helm('template', '1234', CHART, '--namespace', 'sfpipe', '-f', valuesFile(set));
+    t.is(r.code, 0, r.stderr);
+    await assertKubeconform(t, r.stdout, `1234 ${set}`);
+    const objs = docs(r.stdout);
+    for (const o of objs) {
+      t.is(o.metadata.labels?.['app.kubernetes.io/instance'], '1234', `${o.kind} ${o.metadata.name}`);
+      t.is(o.metadata.labels?.['app.kubernetes.io/name'], 'sf-user-pipeline', `${o.kind} ${o.metadata.name}`);
+    }
+    for (const c of ofKind(objs, 'CronJob')) {
+      t.is(c.spec.jobTemplate.metadata.labels['app.kubernetes.io/instance'], '1234');
+      t.is(c.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/instance'], '1234');
+    }
+  }
+  // Every name is a string too (fullnameOverride of digits only).
+  const r = await helm('template', '1234', CHART, '--namespace', 'sfpipe', '-f', valuesFile('launch'), '--set-string', 'fullnameOverride=5678');
+  t.is(r.code, 0, r.stderr);
+  await assertKubeconform(t, r.stdout, 'fullnameOverride=5678');
+  const objs = docs(r.stdout);
+  t.is(ofKind(objs, 'Role')[0].metadata.name, '5678');
+  t.is(ofKind(objs, 'ServiceAccount')[0].metadata.name, '5678');
+  t.is(ofKind(objs, 'RoleBinding')[0].subjects[0].name, '5678');
+  t.is(ofKind(objs, 'CronJob')[0].spec.jobTemplate.spec.template.spec.serviceAccountName, '5678');
+});
 
 test('kubeconform with the generated schemas rejects a misspelt or mistyped field', async (t) => {
   if (!toolsPresent(t)) return;
@@ -178,19 +217,44 @@ test('kubeconform with the generated schemas rejects a misspelt or mistyped fiel
   t.regex(kc.stdout, /backoffLimit/);
 });
 
+test('the default values alone (salesforce mode, no eventLog.s3Location) fail with the value to set', async (t) => {
+  if (!toolsPresent(t)) return;
+  const r = await template(null);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /salesforce\.mode salesforce needs eventLog\.s3Location/);
+  // …and so does any value set in salesforce mode without it
+  const irsa = await template('irsa', '--set', 'eventLog.s3Location=');
+  t.not(irsa.code, 0);
+  t.regex(irsa.stderr, /needs eventLog\.s3Location/);
+  // the simulator keeps its event log in the pod (smoke tests): no s3Location needed
+  const sim = await template(null, '--set', 'salesforce.mode=simulator');
+  t.is(sim.code, 0, sim.stderr);
+  // with one, the event log is in S3
+  const objs = await rendered(t, 'default');
+  t.deepEqual(parseYaml(ofKind(objs, 'ConfigMap')[0].data['pipeline.yaml']).event_log, { store: 's3', s3_location: S3_EVENT_LOG, region: 'eu-west-1' });
+});
+
 test('defaults: exactly three CronJobs with the scheduling hygiene settings', async (t) => {
   if (!toolsPresent(t)) return;
-  const objs = await rendered(t, null);
+  // ci/default-values.yaml: the chart's values.yaml plus the required eventLog.s3Location
+  const objs = await rendered(t, 'default');
   const cronJobs = ofKind(objs, 'CronJob');
   t.deepEqual(cronJobs.map((c) => c.metadata.name).sort(), ['sfpipe-sf-user-pipeline-check', 'sfpipe-sf-user-pipeline-full-refresh', 'sfpipe-sf-user-pipeline-materialize']);
-  const byComponent = Object.fromEntries(cronJobs.map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
+  const byComponent = byComponentOf(objs);
   t.is(byComponent.materialize.spec.schedule, '0 2 * * *');
   t.is(byComponent['full-refresh'].spec.schedule, '0 4 * * 0');
   t.is(byComponent.check.spec.schedule, '*/30 * * * *');
-  const argsOf = (c: any) => c.spec.jobTemplate.spec.template.spec.containers[0].args;
-  t.deepEqual(argsOf(byComponent.materialize), ['materialize', '--trigger', 'schedule']);
-  t.deepEqual(argsOf(byComponent['full-refresh']), ['materialize', '--full-refresh', '--trigger', 'schedule']);
+  // Scheduled runs wait for the run lock: materialize longer than the Lease duration
+  // (60 s), full-refresh up to materialize's activeDeadlineSeconds. check takes no lock.
+  t.deepEqual(argsOf(byComponent.materialize), ['materialize', '--trigger', 'schedule', '--lock-timeout', '300']);
+  t.deepEqual(argsOf(byComponent['full-refresh']), ['materialize', '--full-refresh', '--trigger', 'schedule', '--lock-timeout', '7200']);
   t.deepEqual(argsOf(byComponent.check), ['check']);
+  const lockTimeout = (c: any) => Number(argsOf(c)[argsOf(c).indexOf('--lock-timeout') + 1]);
+  const deadline = (c: any): number => c.spec.jobTemplate.spec.activeDeadlineSeconds;
+  t.true(lockTimeout(byComponent.materialize) > 60, 'longer than the Lease duration');
+  t.true(lockTimeout(byComponent.materialize) < deadline(byComponent.materialize));
+  t.is(lockTimeout(byComponent['full-refresh']), deadline(byComponent.materialize));
+  t.true(lockTimeout(byComponent['full-refresh']) < deadline(byComponent['full-refresh']));
   for (const c of cronJobs) {
     const name = c.metadata.name;
     const s = c.spec;
@@ -217,6 +281,7 @@ test('defaults: exactly three CronJobs with the scheduling hygiene settings', as
     t.is(env.SFPIPE_HOME, '/var/lib/sfpipe');
     t.is(env.SFPIPE_LEASE_NAME, 'sfpipe-sf-user-pipeline-run-lock');
     t.is(env.SFPIPE_MATERIALIZE_CRONJOB, 'sfpipe-sf-user-pipeline-materialize');
+    t.is(env.SFPIPE_FULL_REFRESH_CRONJOB, 'sfpipe-sf-user-pipeline-full-refresh');
     t.truthy(container.resources.requests.memory);
   }
   // Components are distinct and the rest of the release is what we expect.
@@ -385,6 +450,8 @@ test('a typo in values fails helm template with the schema error', async (t) => 
 });
 
 test('RBAC: the Lease lock only, plus jobs/cronjobs/pods only when launch.enabled', async (t) => {
+  // launch (k8s/launch.ts) reads the CronJob, creates the Job, then polls it by name (get,
+  // no list/watch), lists its pods by job-name and streams pods/log.
   if (!toolsPresent(t)) return;
   const rulesOf = (objs: K8sObject[]) => ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
   const flat = (rules: ReturnType<typeof rulesOf>) =>
@@ -405,8 +472,6 @@ test('RBAC: the Lease lock only, plus jobs/cronjobs/pods only when launch.enable
     'batch/cronjobs:get',
     'batch/jobs:create',
     'batch/jobs:get',
-    'batch/jobs:list',
-    'batch/jobs:watch',
     'coordination.k8s.io/leases:create',
     'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock',
     'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock',
@@ -450,15 +515,104 @@ test('NOTES.txt renders the kubectl create job --from=cronjob line and how to se
     path.join(copy, 'templates', 'zz-notes-under-test.yaml'),
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\ndata:\n  notes: |\n{{ tpl (.Files.Get "notes.src") . | indent 4 }}\n',
   );
-  const r = await helm('template', 'sfpipe', copy, '--namespace', 'data', '--show-only', 'templates/zz-notes-under-test.yaml');
+  const r = await helm('template', 'sfpipe', copy, '--namespace', 'data', '-f', valuesFile('default'), '--show-only', 'templates/zz-notes-under-test.yaml');
   t.is(r.code, 0, r.stderr);
   const notes: string = (docs(r.stdout)[0] as any).data.notes;
   t.true(notes.includes('JOB=sfpipe-sf-user-pipeline-manual-$(date +%s)\n  kubectl create job --from=cronjob/sfpipe-sf-user-pipeline-materialize $JOB -n data\n'), notes);
+  // waits on the Job (exists at once), not on its pod (may not exist yet: "no matching resources")
+  t.true(notes.includes('  kubectl wait --for=condition=complete job/$JOB -n data --timeout=7200s; kubectl logs job/$JOB -n data\n'), notes);
+  t.notRegex(notes, /kubectl wait [^\n]*pod -l/);
   t.regex(notes, /args = \["lineage"\]/);
   t.regex(notes, /sfpipe\.js lineage/);
   t.regex(notes, /pod-security\.kubernetes\.io\/enforce=restricted/);
   t.regex(notes, /kubectl create secret generic sfpipe-sf-user-pipeline-salesforce -n data/);
   t.regex(notes, /sfpipe-sf-user-pipeline-full-refresh {2}"0 4 \* \* 0"/);
+});
+
+test('podLabels/podAnnotations cannot duplicate the chart\'s keys: the chart\'s selector labels win', async (t) => {
+  if (!toolsPresent(t)) return;
+  const r = await template(
+    'default',
+    '--set-string',
+    [
+      'podLabels.app\\.kubernetes\\.io/component=hijacked',
+      'podLabels.app\\.kubernetes\\.io/name=hijacked',
+      'podLabels.app\\.kubernetes\\.io/instance=hijacked',
+      'podLabels.sf-user-pipeline\\.io/pipeline=hijacked',
+      'podLabels.team=data',
+      'podAnnotations.checksum/config=hijacked',
+      'podAnnotations.example\\.com/team=data',
+    ].join(','),
+  );
+  t.is(r.code, 0, r.stderr);
+  // no duplicate keys: the strict YAML parser reports them
+  for (const d of parseAllDocuments(r.stdout)) t.deepEqual(d.errors.map((e) => e.message), []);
+  await assertKubeconform(t, r.stdout, 'podLabels');
+  for (const [component, c] of Object.entries(byComponentOf(docs(r.stdout)))) {
+    const meta = c.spec.jobTemplate.spec.template.metadata;
+    t.deepEqual(meta.labels, {
+      'app.kubernetes.io/component': component,
+      'app.kubernetes.io/name': 'sf-user-pipeline',
+      'app.kubernetes.io/instance': 'sfpipe',
+      'sf-user-pipeline.io/pipeline': 'sfpipe-sf-user-pipeline',
+      team: 'data',
+    });
+    t.regex(meta.annotations['checksum/config'], /^[0-9a-f]{64}$/);
+    t.is(meta.annotations['example.com/team'], 'data');
+  }
+});
+
+test('serviceAccount: irsaRoleArn wins over an eks.amazonaws.com/role-arn annotation; it needs create=true', async (t) => {
+  if (!toolsPresent(t)) return;
+  const r = await template('irsa', '--set-string', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::000000000000:role/other,serviceAccount.annotations.example\\.com/owner=data');
+  t.is(r.code, 0, r.stderr);
+  for (const d of parseAllDocuments(r.stdout)) t.deepEqual(d.errors.map((e) => e.message), []);
+  await assertKubeconform(t, r.stdout, 'annotations');
+  t.deepEqual(ofKind(docs(r.stdout), 'ServiceAccount')[0].metadata.annotations, {
+    'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/sf-user-pipeline',
+    'example.com/owner': 'data',
+  });
+  // without irsaRoleArn the annotation is the user's
+  const own = await rendered(t, 'default', '--set-string', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::000000000000:role/other');
+  t.deepEqual(ofKind(own, 'ServiceAccount')[0].metadata.annotations, { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::000000000000:role/other' });
+  // and no annotations at all by default
+  t.is(ofKind(await rendered(t, 'default'), 'ServiceAccount')[0].metadata.annotations, undefined);
+
+  // irsaRoleArn with someone else's ServiceAccount would be silently ignored: refused
+  const noCreate = await template('irsa', '--set', 'serviceAccount.create=false', '--set', 'serviceAccount.name=sfpipe');
+  t.not(noCreate.code, 0);
+  t.regex(noCreate.stderr, /serviceAccount\.irsaRoleArn needs serviceAccount\.create=true/);
+  const external = await rendered(t, 'default', '--set', 'serviceAccount.create=false', '--set', 'serviceAccount.name=sfpipe');
+  t.deepEqual(ofKind(external, 'ServiceAccount'), []);
+  t.is(byComponentOf(external).materialize.spec.jobTemplate.spec.template.spec.serviceAccountName, 'sfpipe');
+});
+
+test('cronjobs.<job>.lockTimeoutSeconds: --lock-timeout in the args, schema-checked, less than the deadline', async (t) => {
+  if (!toolsPresent(t)) return;
+  const custom = byComponentOf(await rendered(t, 'hourly', '--set', 'cronjobs.materialize.lockTimeoutSeconds=120', '--set', 'cronjobs.fullRefresh.lockTimeoutSeconds=0'));
+  t.deepEqual(argsOf(custom.materialize), ['materialize', '--trigger', 'schedule', '--lock-timeout', '120']);
+  t.deepEqual(argsOf(custom['full-refresh']), ['materialize', '--full-refresh', '--trigger', 'schedule', '--lock-timeout', '0']);
+  // null: no flag (fail at once when the lock is held)
+  const off = byComponentOf(await rendered(t, 'default', '--set', 'cronjobs.materialize.lockTimeoutSeconds=null'));
+  t.deepEqual(argsOf(off.materialize), ['materialize', '--trigger', 'schedule']);
+  // a --lock-timeout already in args is not repeated
+  const given = byComponentOf(await rendered(t, 'default', '--set-string', 'cronjobs.materialize.args={materialize,--lock-timeout,42}'));
+  t.deepEqual(argsOf(given.materialize), ['materialize', '--lock-timeout', '42']);
+
+  const neg = await template('default', '--set', 'cronjobs.materialize.lockTimeoutSeconds=-1');
+  t.not(neg.code, 0);
+  t.regex(neg.stderr, /values don't meet the specifications of the schema[\s\S]*lockTimeoutSeconds/);
+  const str = await template('default', '--set-string', 'cronjobs.fullRefresh.lockTimeoutSeconds=5m');
+  t.not(str.code, 0);
+  t.regex(str.stderr, /lockTimeoutSeconds/);
+  const hourly = byComponentOf(await rendered(t, 'hourly'));
+  t.deepEqual(argsOf(hourly.materialize), ['materialize', '--trigger', 'schedule', '--lock-timeout', '300']);
+  const overDeadline = await template('hourly', '--set', 'cronjobs.materialize.lockTimeoutSeconds=3000');
+  t.not(overDeadline.code, 0);
+  t.regex(overDeadline.stderr, /cronjobs\.materialize\.lockTimeoutSeconds \(3000\) must be less than cronjobs\.materialize\.activeDeadlineSeconds \(3000\)/);
+  const onCheck = await template('default', '--set', 'cronjobs.check.lockTimeoutSeconds=60');
+  t.not(onCheck.code, 0);
+  t.regex(onCheck.stderr, /cronjobs\.check\.lockTimeoutSeconds: check never takes the run lock/);
 });
 
 test('the ci value sets are the ones the tests use', (t) => {

@@ -185,8 +185,8 @@ k8sTest("RBAC: the chart's ServiceAccount may do what launch and the run lock ne
     // launch
     ['create', 'jobs.batch', [], true],
     ['get', 'jobs.batch', [], true],
-    ['list', 'jobs.batch', [], true],
-    ['watch', 'jobs.batch', [], true],
+    ['list', 'jobs.batch', [], false],
+    ['watch', 'jobs.batch', [], false],
     ['get', `cronjobs.batch/${fullname}-materialize`, [], true],
     ['list', 'pods', [], true],
     ['get', 'pods', ['--subresource=log'], true],
