@@ -11,6 +11,8 @@ export class ConfigReader {
   readonly file: string;
   readonly #doc: Document;
   readonly #lines: LineCounter;
+  /** Every path the loader looked at (formatPath form): the settings sfpipe knows. */
+  readonly #read = new Set<string>();
 
   constructor(file: string, text: string) {
     this.file = file;
@@ -28,10 +30,12 @@ export class ConfigReader {
   }
 
   has(path: Path): boolean {
+    this.#markRead(path);
     return this.#doc.hasIn(path);
   }
 
   raw(path: Path): unknown {
+    this.#markRead(path);
     const v = this.#doc.getIn(path, false);
     return v && typeof v === 'object' && 'toJSON' in v ? (v as { toJSON(): unknown }).toJSON() : v;
   }
@@ -99,11 +103,54 @@ export class ConfigReader {
     return v;
   }
 
+  /**
+   * Refuses a key the loader never read (a typo such as `lookbak` would otherwise leave the
+   * default in force silently), naming a known sibling it may have meant. Call after reading.
+   */
+  #markRead(path: Path): void {
+    for (let i = 1; i <= path.length; i++) this.#read.add(formatPath(path.slice(0, i)));
+  }
+
+  rejectUnknown(): void {
+    const walk = (node: unknown, path: Path): void => {
+      if (isMap(node)) {
+        const keys = node.items.map((item) => String((item.key as { value?: unknown } | null)?.value ?? item.key));
+        node.items.forEach((item, i) => {
+          const p = [...path, keys[i]!];
+          if (!this.#read.has(formatPath(p))) {
+            const prefix = formatPath(path);
+            const known = [...this.#read]
+              .filter((k) => (path.length === 0 ? !/[.[]/.test(k) : k.startsWith(`${prefix}.`) && !/[.[]/.test(k.slice(prefix.length + 1))))
+              .map((k) => (path.length === 0 ? k : k.slice(prefix.length + 1)));
+            const near = known.filter((k) => editDistance(k, keys[i]!) <= 2).sort((a, b) => editDistance(a, keys[i]!) - editDistance(b, keys[i]!))[0];
+            this.fail(p, 'is not a setting sfpipe reads', near ? `did you mean ${near}? (see assets/config/embedded.yaml for every setting)` : 'remove it or check its spelling and place (see assets/config/embedded.yaml for every setting)');
+          }
+          walk(item.value, p);
+        });
+      } else if (isSeq(node)) {
+        node.items.forEach((item, i) => walk(item, [...path, i]));
+      }
+    };
+    walk(this.#doc.contents, []);
+  }
+
   length(path: Path): number {
+    this.#markRead(path);
     const node = this.#doc.getIn(path, true);
     if (!isSeq(node)) this.fail(path, 'must be a list', `write ${formatPath(path)} as a YAML list ("- item" lines)`);
     return node.items.length;
   }
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 export function formatPath(path: Path): string {

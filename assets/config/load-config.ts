@@ -52,7 +52,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     if (!seen.has(required.toLowerCase())) r.fail(['source', 'columns'], `must include ${required}`, `add "- { name: ${required}, type: ${required === 'Id' ? 'string' : 'timestamp'} }"`);
   }
 
-  return {
+  const config: PipelineConfig = {
     file,
     salesforce: {
       mode,
@@ -70,7 +70,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     },
     source: {
       object: r.string(['source', 'object'], 'User'),
-      destinationTable: r.string(['source', 'destination_table'], 'sf_user'),
+      destinationTable: r.oneOf(['source', 'destination_table'], ['sf_user'] as const, 'sf_user'),
       cursorField,
       lookbackMs: r.duration(['source', 'lookback'], '1h'),
       bulkThreshold: r.number(['source', 'bulk_threshold'], { min: 1, integer: true, fallback: 50_000 }),
@@ -82,10 +82,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     },
     freshness: readFreshness(r),
     checks: {
-      rawRecordCount: {
-        min: r.number(['checks', 'raw_record_count', 'min'], { min: 0, integer: true, fallback: 4000 }),
-        max: r.number(['checks', 'raw_record_count', 'max'], { min: 0, integer: true, fallback: 6000 }),
-      },
+      rawRecordCount: readCountRange(r),
       rawRecordCountMaxChangePct: r.number(['checks', 'raw_record_count_max_change_pct'], { min: 0, fallback: 20 }),
       extractionMaxDurationMs: r.duration(['checks', 'extraction_max_duration'], '1800s'),
     },
@@ -113,6 +110,8 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     eventLog: readEventLogConfig(r),
     // event_log section: end
   };
+  r.rejectUnknown();
+  return config;
 }
 
 function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
@@ -190,6 +189,13 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
     dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
     catalog: get('catalog', 'SFPIPE_ATHENA_CATALOG', 'awsdatacatalog')!,
   };
+}
+
+function readCountRange(r: ConfigReader): { min: number; max: number } {
+  const min = r.number(['checks', 'raw_record_count', 'min'], { min: 0, integer: true, fallback: 4000 });
+  const max = r.number(['checks', 'raw_record_count', 'max'], { min: 0, integer: true, fallback: 6000 });
+  if (min > max) r.fail(['checks', 'raw_record_count'], `min ${min} is above max ${max}: the check could never pass`, 'swap them');
+  return { min, max };
 }
 
 /** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena. */

@@ -104,3 +104,16 @@ test('dbt: the target follows the warehouse engine; a mismatch, bad threads or u
   const unit = t.throws(() => parsePipelineConfig('u.yaml', embedded().replace('unit_tests: true', 'unit_tests: sometimes')), { instanceOf: ConfigError });
   t.regex(unit!.message, /dbt\.unit_tests/);
 });
+
+test('a key sfpipe does not read is refused with its line and the setting it may have meant', (t) => {
+  const typo = t.throws(() => parsePipelineConfig('p.yaml', embedded().replace('  lookback: 1h', '  lookbak: 1h')), { instanceOf: ConfigError });
+  t.regex(typo!.message, /^p\.yaml: source\.lookbak \(line \d+\): is not a setting sfpipe reads\. Fix: did you mean lookback\?/);
+  const top = t.throws(() => parsePipelineConfig('p.yaml', `${embedded()}\nwarehous:\n  engine: athena\n`), { instanceOf: ConfigError });
+  t.regex(top!.message, /warehous \(line \d+\): is not a setting sfpipe reads\. Fix: did you mean warehouse\?/);
+  const nowhere = t.throws(() => parsePipelineConfig('p.yaml', `${embedded()}\nextras:\n  colour: blue\n`), { instanceOf: ConfigError });
+  t.regex(nowhere!.message, /extras \(line \d+\): is not a setting sfpipe reads\. Fix: remove it or check its spelling and place/);
+  const range = t.throws(() => parsePipelineConfig('p.yaml', embedded().replace('raw_record_count: { min: 4000, max: 6000 }', 'raw_record_count: { min: 6000, max: 4000 }')), { instanceOf: ConfigError });
+  t.regex(range!.message, /checks\.raw_record_count .*min 6000 is above max 4000/);
+  const table = t.throws(() => parsePipelineConfig('p.yaml', embedded().replace('destination_table: sf_user', 'destination_table: users')), { instanceOf: ConfigError });
+  t.regex(table!.message, /source\.destination_table.*"users" is not one of sf_user/);
+});
