@@ -125,13 +125,20 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     running.set(
       unit.id,
       work
-        .catch((err) =>
-          keys.map((k) => {
+        .catch(async (err) => {
+          const failedSteps = keys.map((k) => {
             const failed = emptyStep(k, 'FAILED', null);
             failed.error = `internal error: ${errorMessage(err)}`;
+            failed.endedAt = now().toISOString();
             return failed;
-          }),
-        )
+          });
+          for (const f of failedSteps) {
+            await eventLog
+              .recordEvent({ runId, assetKey: f.key, type: 'STEP_FAILURE', timestamp: f.endedAt!, data: { attempts: 0, error: f.error, reason: null, blocked: false } })
+              .catch(() => undefined);
+          }
+          return failedSteps;
+        })
         .then(async (steps) => {
           running.delete(unit.id);
           for (const step of steps) await settle(step);

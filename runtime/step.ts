@@ -158,6 +158,7 @@ async function succeed<R>(
   log: Logger,
   previous: MaterializationRecord | null,
 ): Promise<StepResult> {
+  metadata = jsonMetadata(metadata);
   result.metadata = metadata;
   await env.eventLog.recordMaterialization({ runId: env.runId, assetKey: def.key, timestamp: env.now().toISOString(), metadata });
   log.info('materialized', { metadata });
@@ -178,7 +179,7 @@ async function succeed<R>(
       severity: check.severity,
       passed: outcome.passed,
       description: outcome.description ?? null,
-      metadata: outcome.metadata ?? {},
+      metadata: jsonMetadata(outcome.metadata ?? {}),
       timestamp: env.now().toISOString(),
     };
     await env.eventLog.recordCheckResult(record);
@@ -213,4 +214,14 @@ async function finish<R>(result: StepResult, env: StepEnv<R>, status: StepStatus
     data: { attempts: result.attempts, error: result.error, reason: result.reason, blocked: result.blocked },
   });
   return result;
+}
+
+/**
+ * Metadata as plain JSON, as the event log keeps it: a bigint (DuckDB counts) becomes a number
+ * when exact, else a string; a Date its ISO text; undefined entries are dropped.
+ */
+export function jsonMetadata(metadata: Metadata): Metadata {
+  return JSON.parse(
+    JSON.stringify(metadata, (_key, v: unknown) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v)),
+  ) as Metadata;
 }

@@ -359,3 +359,19 @@ test('a cancel that arrives after every step finished leaves the run as its step
   t.is(result.steps[0]!.status, 'SUCCESS');
   t.is(result.status, 'SUCCESS');
 });
+
+test('metadata with bigints and dates is recorded as plain JSON, not a failed step', async (t) => {
+  const defs = [
+    defineAsset({
+      key: 'a',
+      materialize: async () => ({ metadata: { rows: 5000n, huge: 2n ** 70n, at: new Date('2026-01-01T00:00:00Z'), nested: { n: 3n } } }),
+      checks: [{ name: 'c', severity: 'WARN', blocking: false, evaluate: async () => ({ passed: true, metadata: { seen: 7n } }) }],
+    }),
+  ];
+  const { result, eventLog } = await run(defs);
+  t.is(result.status, 'SUCCESS', result.steps[0]!.error ?? '');
+  const expected = { rows: 5000, huge: '1180591620717411303424', at: '2026-01-01T00:00:00.000Z', nested: { n: 3 } };
+  t.deepEqual(result.steps[0]!.metadata, expected);
+  t.deepEqual((await eventLog.lastMaterialization('a'))?.metadata, expected);
+  t.deepEqual((await eventLog.lastCheckResults('a')).get('c')?.metadata, { seen: 7 });
+});
