@@ -45,7 +45,11 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) r.fail(['source', 'columns', i, 'name'], `"${name}" is not a Salesforce field name`, 'use the API name, e.g. Audit_Phase__c');
     if (seen.has(name.toLowerCase())) r.fail(['source', 'columns', i, 'name'], `"${name}" is listed twice`, 'remove the duplicate');
     seen.add(name.toLowerCase());
-    columns.push({ name, type: r.oneOf(['source', 'columns', i, 'type'], COLUMN_TYPES) });
+    columns.push({
+      name,
+      type: r.oneOf(['source', 'columns', i, 'type'], COLUMN_TYPES),
+      ...(r.has(['source', 'columns', i, 'optional']) ? { optional: r.boolean(['source', 'columns', i, 'optional'], false) } : {}),
+    });
   }
   const cursorField = r.string(['source', 'cursor_field'], 'SystemModstamp');
   for (const required of ['Id', cursorField, 'SystemModstamp']) {

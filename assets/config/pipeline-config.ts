@@ -16,6 +16,11 @@ export interface SourceColumn {
   /** The Salesforce field name, e.g. `Audit_Phase__c`. */
   name: string;
   type: ColumnType;
+  /**
+   * May be missing from the object's describe (its raw column then stays null). Default: false,
+   * except IsDeleted (User has none): a missing field fails the run rather than read as null.
+   */
+  optional?: boolean;
 }
 
 /** A secret value's source: an environment variable or a file (e.g. a mounted Secret). */

@@ -32,6 +32,16 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
 
   const describe = await api.request<{ fields: DescribeField[] }>('describe', { method: 'GET', url: `/services/data/v${version}/sobjects/${src.object}/describe` });
   const plan = planFields(src.object, src.columns, describe.body.fields);
+  const required = plan.missing.filter((m) => !(m.optional ?? m.name.toLowerCase() === 'isdeleted'));
+  if (required.length > 0) {
+    // Hidden by field-level security or renamed: read as null, a tracked field would open false SCD versions.
+    const names = required.map((m) => m.name).join(', ');
+    throw new StepError(
+      `${src.object} has no field ${names} visible to the integration user (not in its describe). ` +
+        `Fix: grant the integration user read access to ${names}, correct the name in source.columns, or mark the column optional: true there`,
+      { retryable: false },
+    );
+  }
   for (const m of plan.missing) log.warn(`${src.object} has no field ${m.name}; it is not queried and its raw column stays null`);
 
   const warehouse = await ctx.resources.rawWarehouse({ log, signal: ctx.signal });

@@ -280,6 +280,19 @@ test('a configured column the org lacks (IsDeleted) is reported missing and stay
   t.is(Number(r?.['nonnull']), 0);
 });
 
+test('a configured field the integration user cannot see fails the run naming it and the fix; optional: true lets it be null', async (t) => {
+  const h = await harness(t, { editConfig: addColumn('Cost_Center__c', 'string') });
+  const { result } = await h.run();
+  t.is(result.status, 'FAILURE');
+  t.is(result.steps[0]?.attempts, 1, 'not retried');
+  t.regex(stepError({ result }), /User has no field Cost_Center__c visible to the integration user \(not in its describe\)\. Fix: grant the integration user read access to Cost_Center__c, correct the name in source\.columns, or mark the column optional: true there/);
+
+  const lenient = await harness(t, { editConfig: addColumn('Cost_Center__c', 'string, optional: true') });
+  const ok = await lenient.run();
+  t.is(ok.result.status, 'SUCCESS', stepError(ok));
+  t.deepEqual(ok.metadata['missing_fields'], ['IsDeleted', 'Cost_Center__c']);
+});
+
 test('a new configured column (Department) is added to raw on the next run over the same state dir, keeping every row', async (t) => {
   const stateDir = tempDir('sfpipe-extract-schema-');
   const h1 = await startHarness({ stateDir });
