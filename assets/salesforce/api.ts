@@ -81,13 +81,18 @@ export class SalesforceApi {
     }
   }
 
+  /**
+   * `notIdempotent`: a call that must not run twice (creating a Bulk job) is retried only when
+   * Salesforce said it did not process it (429, 503), never after a timeout or a broken connection.
+   * `cleanup`: one attempt that runs even after the run was canceled (e.g. aborting a Bulk job).
+   */
   async request<T>(
     kind: string,
-    req: { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: string; headers?: Record<string, string> },
-    opts: { responseType?: string } = {},
+    req: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; body?: string; headers?: Record<string, string> },
+    opts: { responseType?: string; notIdempotent?: boolean; cleanup?: boolean } = {},
   ): Promise<ApiResponse<T>> {
     for (let attempt = 1; ; attempt++) {
-      if (this.#signal.aborted) throw new StepError('the extraction was canceled', { retryable: false });
+      if (this.#signal.aborted && !opts.cleanup) throw new StepError('the extraction was canceled', { retryable: false });
       this.ensureBudget(1, `${kind} ${req.method}`);
       let status: number | null = null;
       let headers: Record<string, string> = {};
@@ -102,12 +107,14 @@ export class SalesforceApi {
         // Counted when sent: a call whose answer breaks off still spent quota.
         this.count(kind);
         const pending = api.request<T>({ ...req, url, headers: { 'Content-Type': 'application/json', ...(req.headers ?? {}) } });
-        const body = (await this.#bounded(Promise.resolve(pending), kind)) as T;
+        const body = (await this.#bounded(Promise.resolve(pending), kind, opts.cleanup ?? false)) as T;
         return { body, headers };
       } catch (err) {
+        if (opts.cleanup) throw classify(err, status);
         if (this.#signal.aborted) throw new StepError('the extraction was canceled', { retryable: false });
         const e = classify(err, status);
-        if (!e.retryable || attempt > this.#retry.maxRetries) {
+        const unprocessed = status === 429 || status === 503;
+        if (!e.retryable || attempt > this.#retry.maxRetries || (opts.notIdempotent && !unprocessed)) {
           if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempts)`;
           throw e;
         }
@@ -126,13 +133,14 @@ export class SalesforceApi {
    * jsforce never settles a request whose connection breaks mid-body, and nothing bounds a
    * stalled server, so every call gets a deadline (a retryable error) and obeys the run's signal.
    */
-  #bounded<T>(work: Promise<T>, kind: string): Promise<T> {
+  #bounded<T>(work: Promise<T>, kind: string, ignoreCancel = false): Promise<T> {
     work.catch(() => {});
+    const timeoutMs = ignoreCancel ? Math.min(this.#timeoutMs, 15_000) : this.#timeoutMs;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(Object.assign(new Error(`no complete response to the ${kind} call within ${Math.round(this.#timeoutMs / 1000)} s`), { errorCode: 'REQUEST_TIMEOUT' }));
-      }, this.#timeoutMs);
+        reject(Object.assign(new Error(`no complete response to the ${kind} call within ${Math.round(timeoutMs / 1000)} s`), { errorCode: 'REQUEST_TIMEOUT' }));
+      }, timeoutMs);
       const onAbort = () => {
         cleanup();
         reject(new StepError('the extraction was canceled', { retryable: false }));
@@ -141,7 +149,7 @@ export class SalesforceApi {
         clearTimeout(timer);
         this.#signal.removeEventListener('abort', onAbort);
       };
-      this.#signal.addEventListener('abort', onAbort, { once: true });
+      if (!ignoreCancel) this.#signal.addEventListener('abort', onAbort, { once: true });
       work.then(
         (v) => {
           cleanup();

@@ -22,12 +22,35 @@ export interface BulkOptions {
 /** Bulk API 2.0 query: create the job, poll until JobComplete, read CSV pages by Sforce-Locator. */
 export async function* bulkQueryPages(api: SalesforceApi, opts: BulkOptions): AsyncGenerator<Record<string, string>[]> {
   const base = `/services/data/v${opts.apiVersion}/jobs/query`;
-  const created = await api.request<JobInfo>('bulkCreate', {
-    method: 'POST',
-    url: base,
-    body: JSON.stringify({ operation: 'query', query: opts.soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' }),
-  });
+  const created = await api.request<JobInfo>(
+    'bulkCreate',
+    {
+      method: 'POST',
+      url: base,
+      body: JSON.stringify({ operation: 'query', query: opts.soql, contentType: 'CSV', columnDelimiter: 'COMMA', lineEnding: 'LF' }),
+    },
+    // A timed-out create may have made a job: retrying could start a second one.
+    { notIdempotent: true },
+  );
   const jobId = created.body.id;
+  let done = false;
+  try {
+    yield* jobPages(api, base, jobId, opts);
+    done = true;
+  } catch (err) {
+    done = (err as SalesforceApiError).errorCode === 'BULK_JOB_FAILED'; // the job ended by itself
+    throw err;
+  } finally {
+    // Timed out, canceled, or abandoned mid-read (REST fallback): stop the job, it would go on.
+    if (!done) {
+      await api
+        .request('bulkAbort', { method: 'PATCH', url: `${base}/${jobId}`, body: JSON.stringify({ state: 'Aborted' }) }, { cleanup: true })
+        .catch(() => undefined);
+    }
+  }
+}
+
+async function* jobPages(api: SalesforceApi, base: string, jobId: string, opts: BulkOptions): AsyncGenerator<Record<string, string>[]> {
   const deadline = Date.now() + (opts.pollTimeoutMs ?? 10 * 60_000);
   let interval = opts.pollIntervalMs ?? 500;
   for (;;) {

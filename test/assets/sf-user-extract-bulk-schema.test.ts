@@ -78,6 +78,29 @@ test('a failed Bulk job falls back to REST with the reason recorded; raw equals 
   t.deepEqual(await rawContent(h), await rawContent(control), 'same raw rows as a REST load');
 });
 
+test('a Bulk job abandoned mid-read is aborted (PATCH state Aborted) before the REST fallback', async (t) => {
+  const h = await harness(t, { editConfig: BULK });
+  h.sim.faults.add({ on: 'bulkResults', kind: 'http', status: 400 });
+  const { result, metadata } = await h.run();
+  t.is(result.status, 'SUCCESS', stepError({ result }));
+  t.is(metadata['path'], 'rest');
+  const patches = h.sim.stats.requests.filter((r) => r.method === 'PATCH');
+  t.is(patches.length, 1);
+  t.regex(patches[0]!.path, /\/jobs\/query\/\w+$/);
+  t.is(patches[0]!.status, 200);
+  t.is(metadata['versions_inserted'], 5000);
+});
+
+test('a Bulk job create that times out is not retried (it may have made a job): REST instead', async (t) => {
+  const h = await harness(t, { editConfig: compose(BULK, setSource('request_timeout', '1s')) });
+  h.sim.faults.add({ on: 'bulkCreate', kind: 'slow', delayMs: 2500 });
+  const { result, metadata } = await h.run();
+  t.is(result.status, 'SUCCESS', stepError({ result }));
+  t.is(metadata['path'], 'rest');
+  t.regex(String(metadata['bulk_fallback_reason']), /REQUEST_TIMEOUT/);
+  t.is(h.sim.stats.callsByKind['bulkCreate'], 1, 'one create only');
+});
+
 test('an incremental bulk load after a day picks up the changed users', async (t) => {
   const h = await harness(t, { editConfig: BULK });
   t.is((await h.run()).result.status, 'SUCCESS');
