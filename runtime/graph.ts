@@ -22,7 +22,7 @@ export class AssetGraph {
     for (const def of this.#defs.values()) {
       for (const dep of def.deps) this.#graph.mergeEdge(dep, def.key);
     }
-    // Ties broken by key so that output is stable.
+    // Ties keep declaration order, so the order (and all output) is stable from run to run.
     this.#order = topologicalSort(this.#graph);
   }
 

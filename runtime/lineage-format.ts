@@ -46,9 +46,22 @@ function renderText(assets: LineageAsset[], color: boolean): string {
   return lines.join('\n');
 }
 
-const nodeId = (key: string) => 'n_' + key.replace(/[^A-Za-z0-9_]/g, '_');
+/** Readable Mermaid node ids, one per key: keys that flatten alike (a.b/c, a_b/c) get a suffix. */
+function nodeIds(keys: string[]): (key: string) => string {
+  const ids = new Map<string, string>();
+  const used = new Set<string>();
+  for (const key of keys) {
+    const base = 'n_' + key.replace(/[^A-Za-z0-9_]/g, '_');
+    let id = base;
+    for (let n = 2; used.has(id); n++) id = `${base}_${n}`;
+    used.add(id);
+    ids.set(key, id);
+  }
+  return (key) => ids.get(key)!;
+}
 
 function renderMermaid(assets: LineageAsset[]): string {
+  const nodeId = nodeIds(assets.map((a) => a.key));
   const lines = ['flowchart LR'];
   for (const a of assets) {
     const label = JSON.stringify(a.key);

@@ -74,6 +74,11 @@ test('usage errors exit 2: unknown flag, unknown command, bad option value, unkn
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.true(r.stderr.length > 0);
   }
+  const trig = await runCliProcess(['materialize'], { ...home(), SFPIPE_TRIGGER: 'cron' });
+  t.is(trig.code, 2);
+  t.regex(trig.stderr, /SFPIPE_TRIGGER must be one of cli, schedule, manual \(got "cron"\)/);
+  const short = await runCliProcess(['events', 'abc'], home());
+  t.regex(short.stderr, /no run with id "abc" \(a prefix needs at least 6 characters\)/);
   const env = await runCliProcess(['materialize'], { ...home(), SFPIPE_LOG_LEVEL: 'DEBUG' });
   t.is(env.code, 2);
   t.regex(env.stderr, /SFPIPE_LOG_LEVEL must be one of error, warn, info, debug \(got "DEBUG"\)/);

@@ -12,7 +12,7 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
     .description('Show the assets, their dependencies, last materialization, checks and freshness')
     .option('-s, --select <expr>', 'asset selection (all by default)')
     .addOption(
-      new Option('-f, --format <format>', 'output format')
+      new Option('-f, --format <format>', 'output format: text, json, mermaid or dot')
         .argParser(parseChoice('--format', ['text', 'json', 'mermaid', 'dot'] as const))
         .default('text'),
     )

@@ -17,7 +17,7 @@ interface MaterializeOptions {
   json: boolean;
   lockTimeout: number;
   concurrency: number;
-  trigger: 'cli' | 'schedule' | 'manual';
+  trigger?: 'cli' | 'schedule' | 'manual';
 }
 
 export function materializeCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
@@ -29,14 +29,18 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
     .option('--lock-timeout <seconds>', 'wait this long for a running run to finish', parseNonNegativeNumber('--lock-timeout'), 0)
     .option('--concurrency <n>', 'independent assets materialized at once', parsePositiveInt('--concurrency'), 2)
     .addOption(
-      new Option('--trigger <kind>', 'what started this run (recorded in the event log)')
-        .argParser(parseChoice('--trigger', ['cli', 'schedule', 'manual'] as const))
-        .default(process.env.SFPIPE_TRIGGER ?? 'cli'),
+      new Option('--trigger <kind>', 'what started this run, recorded in the event log: cli, schedule or manual (default: $SFPIPE_TRIGGER or cli)')
+        .argParser(parseChoice('--trigger', TRIGGERS)),
     )
     .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
 }
 
-async function materialize(ctx: CliContext, opts: MaterializeOptions): Promise<number> {
+const TRIGGERS = ['cli', 'schedule', 'manual'] as const;
+
+async function materialize(ctx: CliContext, options: MaterializeOptions): Promise<number> {
+  const trigger = options.trigger ?? (process.env.SFPIPE_TRIGGER || 'cli');
+  if (!(TRIGGERS as readonly string[]).includes(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} (got "${trigger}")`);
+  const opts = { ...options, trigger: trigger as (typeof TRIGGERS)[number] };
   const graph = buildAssetGraph(await ctx.definitions());
   const selection = selectAssets(opts.select, graph);
   const materializable = [...selection].filter((k) => !graph.get(k).external);

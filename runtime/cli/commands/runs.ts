@@ -33,7 +33,8 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
       try {
         const run = await eventLog.getRun(runIdArg);
         if (!run) {
-          c.stderr.write(`sfpipe: no run with id "${runIdArg}"; list runs with: sfpipe runs\n`);
+          const short = runIdArg.length < 6 ? ` (a prefix needs at least 6 characters)` : '';
+          c.stderr.write(`sfpipe: no run with id "${runIdArg}"${short}; list runs with: sfpipe runs\n`);
           setExit(EXIT.FAILURE);
           return;
         }
