@@ -145,9 +145,12 @@ test('two concurrent runs are serialized by the lock: without waiting the second
   const env = { ...home(), FIXTURE_SLOW_MS: '3000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
   const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
   await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
-  const refused = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user'], env);
+  const refused = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], env);
   t.is(refused.code, 1);
   t.regex(refused.stderr, /run [0-9a-f-]{36} holds the lock since \d{4}-\d\d-\d\dT/);
+  const locked = JSON.parse(refused.stdout) as { status: string; holder: { runId: string }; steps: unknown[] };
+  t.like(locked, { status: 'LOCKED', steps: [] });
+  t.regex(locked.holder.runId, /^[0-9a-f-]{36}$/);
   const waiting = runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '30'], env);
   const [a, b] = await Promise.all([first.done, waiting]);
   t.is(a.code, 0);

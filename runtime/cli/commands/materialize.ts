@@ -97,6 +97,8 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       }
       if (err instanceof LockHeldError) {
         ctx.stderr.write(`sfpipe: ${err.message}; try again later or pass --lock-timeout SECONDS to wait\n`);
+        // Scripts reading --json get an answer too: nothing ran, and who holds the lock.
+        if (opts.json) ctx.write(JSON.stringify({ runId, status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
         return EXIT.FAILURE;
       }
       throw err;
