@@ -306,11 +306,13 @@ k8sTest('a contender whose clock runs ahead by more than the lease duration does
   if (!api) return;
   const ns = 'lease-skew';
   await createNamespace(api, ns);
-  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2 });
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 10 });
   const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
-  // 3 s ahead: by renewTime + duration alone A's lease would look expired; A renews every second.
-  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 3_000), pollMs: 200 });
-  const err = await t.throwsAsync(b.acquire('run-b', { timeoutMs: 3_000 }), { instanceOf: LockHeldError });
+  // 12 s ahead: by renewTime + duration alone A's live lease would look expired. B watches it for
+  // 4 s, less than a lease duration, so on its own clock it cannot call it expired (however slow
+  // A's renewals are on a loaded machine), and renewTime is within twice the duration.
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 10, now: () => new Date(Date.now() + 12_000), pollMs: 200 });
+  const err = await t.throwsAsync(b.acquire('run-b', { timeoutMs: 4_000 }), { instanceOf: LockHeldError });
   t.is(err!.holder.runId, 'run-a');
   t.false(leaseA.lost!.aborted);
   await leaseA.release();

@@ -163,7 +163,8 @@ test('two concurrent runs are serialized by the lock: without waiting the second
 });
 
 test('SIGTERM while waiting for the run lock exits 143 and runs nothing', async (t) => {
-  const env = { ...home(), FIXTURE_SLOW_MS: '4000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  // The first run holds the lock long enough for the second to start and wait, even on a busy machine.
+  const env = { ...home(), FIXTURE_SLOW_MS: '8000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
   const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
   await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
   const waiting = startCli(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '60'], env);
