@@ -97,34 +97,52 @@ export class LeaseRunLock implements RunLock {
     const lost = new AbortController();
     const durationMs = this.#o.leaseDurationSeconds * 1000;
     const renewEvery = Math.max(1000, durationMs / 3);
-    let renewedAt = Date.now(); // local monotonic-enough time of the last successful renewal
+    let renewedAt = Date.now(); // local time of the last successful renewal
+    // Like client-go's renewDeadline: give up well before a contender may take the lease over
+    // (it waits a whole duration of seeing no renewal), so both never think they hold it.
+    const renewDeadlineMs = Math.max(renewEvery * 1.5, durationMs - renewEvery);
     const lose = (why: string) => {
+      if (lost.signal.aborted) return;
       clearInterval(timer);
       this.#o.log?.error(`lost the run lock ${namespace}/${name}: ${why}; the run stops`);
       lost.abort(new Error(`lost the run lock ${namespace}/${name}: ${why}`));
     };
     const renew = async () => {
       try {
-        current = await this.#api.replaceNamespacedLease({
+        // The client sets no timeout: a hung call must not keep the renewal loop (or release) waiting.
+        const call = this.#api.replaceNamespacedLease({
           name,
           namespace,
           body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } },
         });
+        call.catch(() => undefined);
+        let timeout: NodeJS.Timeout | undefined;
+        const updated = await Promise.race([
+          call,
+          new Promise<never>((_, reject) => {
+            timeout = setTimeout(() => reject(new Error(`no answer within ${renewEvery} ms`)), renewEvery);
+          }),
+        ]).finally(() => clearTimeout(timeout));
+        if (lost.signal.aborted || released) return;
+        current = updated;
         renewedAt = Date.now();
       } catch (err) {
         if (status(err) === 409) {
           // Someone took the lease over after it expired: stop renewing, it is theirs now.
           lose('it was taken over (renewal conflict)');
-        } else if (Date.now() - renewedAt >= durationMs) {
-          // Not renewed for a whole lease duration: others may rightly take it over now.
-          lose(`not renewed for ${this.#o.leaseDurationSeconds} s (${(err as Error).message})`);
         } else {
           this.#o.log?.warn(`could not renew the run lock ${namespace}/${name}: ${(err as Error).message}`);
         }
       }
     };
     const timer = setInterval(() => {
-      if (!released && !lost.signal.aborted && !renewing) renewing = renew().finally(() => (renewing = null));
+      if (released || lost.signal.aborted) return;
+      const since = Date.now() - renewedAt;
+      if (since >= renewDeadlineMs) {
+        lose(`not renewed for ${Math.round(since / 1000)} s`);
+        return;
+      }
+      if (!renewing) renewing = renew().finally(() => (renewing = null));
     }, renewEvery);
     timer.unref();
     return {

@@ -29,18 +29,27 @@ async function lockIn(api: ApiServer, namespace: string, name: string, extra: { 
  * contender whose clock runs ahead, the renewals would race the take-over (a 409 for the
  * contender) — not the scenario under test.
  */
-async function lockWithoutRenewal(api: ApiServer, namespace: string, name: string, extra: { leaseDurationSeconds?: number } = {}): Promise<LeaseRunLock> {
+async function lockWithoutRenewal(
+  api: ApiServer,
+  namespace: string,
+  name: string,
+  extra: { leaseDurationSeconds?: number; hang?: boolean } = {},
+): Promise<LeaseRunLock> {
   const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace });
   const k8s = await import('@kubernetes/client-node');
   const real = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
+  const { hang, ...lockOpts } = extra;
   const cutOff = new Proxy(real, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'replaceNamespacedLease') return async () => Promise.reject(new Error('connection refused (test: holder cut off)'));
+      if (prop === 'replaceNamespacedLease') {
+        // hang: the call never answers (the client sets no timeout); else it is refused.
+        return async () => (hang ? new Promise(() => undefined) : Promise.reject(new Error('connection refused (test: holder cut off)')));
+      }
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return new LeaseRunLock(cutOff, { name, namespace, ...extra });
+  return new LeaseRunLock(cutOff, { name, namespace, ...lockOpts });
 }
 
 const readLease = (api: ApiServer, ns: string, name: string) => kubectlJson<V1Lease>(api, ['-n', ns, 'get', 'lease', name]);
@@ -316,4 +325,29 @@ k8sTest('a contender whose clock runs ahead by more than the lease duration does
   t.is(err!.holder.runId, 'run-a');
   t.false(leaseA.lost!.aborted);
   await leaseA.release();
+});
+
+k8sTest('a holder whose renewals hang gives the lock up before a contender may take it, and release() does not hang', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-hang';
+  await createNamespace(api, ns);
+  const a = await lockWithoutRenewal(api, ns, 'run-lock', { leaseDurationSeconds: 3, hang: true });
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  const acquiredAt = Date.now();
+  const reason = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('A was never told')), 15_000);
+    leaseA.lost!.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve((leaseA.lost!.reason as Error).message);
+    });
+  });
+  t.regex(reason, /^lost the run lock lease-hang\/run-lock: not renewed for \d+ s$/);
+  t.log(`told after ${Date.now() - acquiredAt} ms of a 3 s lease`);
+  await leaseA.release(); // returns although a renewal call is still hanging
+  // A contender on a correct clock sees the lease unrenewed and takes it once it has watched it for a duration.
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 3, pollMs: 200 });
+  const leaseB = await b.acquire('run-b', { timeoutMs: 10_000 });
+  t.is(leaseB.holder.runId, 'run-b');
+  await leaseB.release();
 });

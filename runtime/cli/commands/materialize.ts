@@ -60,14 +60,13 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       if (forcing) return;
       forcing = true;
       logger.warn(`received ${sig} again: stopping now without waiting for running steps`, { runId });
-      void forceStop(runId, eventLog, releaseLease, sig).finally(() => process.exit(sig === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM));
+      void forceStop(runId, eventLog, sig).finally(() => process.exit(sig === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM));
       return;
     }
     signalName = sig;
     logger.warn(`received ${sig}: no new work starts, running steps are canceled (send it again to stop at once)`, { runId });
     controller.abort(new Error(`received ${sig}`));
   };
-  let releaseLease: () => Promise<void> = async () => {};
   let lostLock: string | null = null;
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -81,7 +80,6 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         logger.info(`${err.message}; waiting up to ${opts.lockTimeout} s for it`, { runId });
         lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
       }
-      releaseLease = () => lease!.release();
       lease.lost?.addEventListener(
         'abort',
         () => {
@@ -138,7 +136,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()) : null;
       await alertOnTransitions(obs, checkTransitions(checksBefore, result), logger.child({ runId }));
       await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
-      if (lostLock) {
+      if (lostLock && result.status === 'CANCELED') {
         ctx.stderr.write(`sfpipe: ${lostLock}; the run was stopped so that two runs never write at once\n`);
         return EXIT.FAILURE;
       }
@@ -154,14 +152,17 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
   }
 }
 
-/** Records the run as CANCELED (if it was started) and frees the lock, each bounded to a few seconds. */
-async function forceStop(runId: string, eventLog: EventLog, releaseLease: () => Promise<void>, sig: NodeJS.Signals): Promise<void> {
+/**
+ * Records the run as CANCELED (if it was started), bounded to a few seconds. The lock is not
+ * released: work the step started (a dbt child, an Athena query) may outlive this process, so
+ * the lock ends as a dead holder's does (the file lock with this process, a Lease by expiry).
+ */
+async function forceStop(runId: string, eventLog: EventLog, sig: NodeJS.Signals): Promise<void> {
   const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
   const run = await bounded(eventLog.getRun(runId));
   if (run && (run as { status: string }).status === 'STARTED') {
     await bounded(eventLog.finishRun(runId, 'CANCELED', new Date().toISOString(), `stopped by a second ${sig} while steps were still running`));
   }
-  await bounded(releaseLease());
 }
 
 function renderRun(result: RunResult): string {
