@@ -41,23 +41,36 @@ export function manualJobName(cronJobName: string, now: Date = new Date()): stri
 
 /**
  * The CronJob's `sfpipe materialize` args for an ad hoc run: recorded as `--trigger manual`, with
- * this run's selection and --full-refresh instead of the schedule's; every other flag (e.g.
- * --lock-timeout, --concurrency) kept.
+ * this run's selection instead of the schedule's; --full-refresh if asked for or if the CronJob is
+ * a full refresh; every other flag (e.g. --lock-timeout, --concurrency) kept. Other commands'
+ * args (the check CronJob) are copied unchanged.
  */
 export function manualRunArgs(cronJobArgs: string[], o: { select?: string | undefined; fullRefresh?: boolean } = {}): string[] {
+  if (cronJobArgs.length > 0 && cronJobArgs[0] !== 'materialize') {
+    // e.g. the check CronJob: copied as it is; a selection or --full-refresh means nothing there.
+    if (o.select || o.fullRefresh) {
+      throw new Error(`the CronJob runs \`${cronJobArgs.join(' ')}\`, not materialize: --select and --full-refresh apply to materialize CronJobs only`);
+    }
+    return cronJobArgs;
+  }
   const out: string[] = [];
+  let fullRefresh = o.fullRefresh ?? false;
   for (let i = 0; i < cronJobArgs.length; i++) {
     const a = cronJobArgs[i]!;
     if (a === '--trigger' || a === '--select' || a === '-s') {
       i++; // and its value
       continue;
     }
-    if (a === '--full-refresh' || a.startsWith('--trigger=') || a.startsWith('--select=')) continue;
+    if (a === '--full-refresh') {
+      fullRefresh = true; // the full-refresh CronJob's run stays a full refresh
+      continue;
+    }
+    if (a.startsWith('--trigger=') || a.startsWith('--select=')) continue;
     out.push(a);
   }
   if (out.length === 0) out.push('materialize');
   out.push('--trigger', 'manual');
   if (o.select) out.push('--select', o.select);
-  if (o.fullRefresh) out.push('--full-refresh');
+  if (fullRefresh) out.push('--full-refresh');
   return out;
 }

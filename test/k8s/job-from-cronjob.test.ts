@@ -56,7 +56,13 @@ test('an ad hoc run keeps the CronJob\'s flags, is recorded as manual, and takes
     'sf_raw/sf_user',
     '--full-refresh',
   ]);
-  t.deepEqual(manualRunArgs(['materialize', '--full-refresh', '--trigger=schedule', '--select=x']), ['materialize', '--trigger', 'manual'], 'the schedule\'s --full-refresh is not kept');
+  t.deepEqual(
+    manualRunArgs(['materialize', '--full-refresh', '--trigger=schedule', '--select=x']),
+    ['materialize', '--trigger', 'manual', '--full-refresh'],
+    'the full-refresh CronJob\'s run stays a full refresh',
+  );
+  t.deepEqual(manualRunArgs(['check', '--json']), ['check', '--json'], 'the check CronJob is copied unchanged');
+  t.throws(() => manualRunArgs(['check'], { select: 'x' }), { message: /runs `check`, not materialize: --select and --full-refresh apply to materialize CronJobs only/ });
   t.deepEqual(manualRunArgs([]), ['materialize', '--trigger', 'manual'], 'an image default command becomes an explicit materialize');
   const job = jobFromCronJob(cronJob, 'x', { args: (a) => manualRunArgs(a, { select: 'group:raw' }) });
   t.deepEqual(job.spec!.template.spec!.containers[0]!.args, ['materialize', '--trigger', 'manual', '--select', 'group:raw']);
