@@ -104,7 +104,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     dbt: readDbt(r, engine),
     warehouse: {
       engine,
-      athena: engine === 'athena' ? readAthena(r) : null,
+      athena: engine === 'athena' ? readAthena(r) : noSection(r, ['warehouse', 'athena'], 'warehouse.engine: athena'),
       duckdb: {
         path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
         memoryLimit: readMemoryLimit(r),
@@ -127,6 +127,9 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
     if (cron) {
       if (cron.trim().split(/\s+/).length !== 5) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression`, 'write e.g. "0 9 * * *"');
       fc.cron = cron;
+      for (const k of ['warn_after', 'fail_after']) {
+        if (r.has([...p, k])) r.fail([...p, k], 'cannot be combined with cron (a policy is a time window or a cron deadline)', `remove ${k}, or remove cron and lower_bound_delta`);
+      }
       fc.lowerBoundDeltaMs = r.duration([...p, 'lower_bound_delta'], '0s');
       const tz = r.optionalString([...p, 'timezone']);
       if (tz) {
@@ -138,6 +141,9 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
         fc.timezone = tz;
       }
     } else {
+      for (const k of ['lower_bound_delta', 'timezone']) {
+        if (r.has([...p, k])) r.fail([...p, k], 'only applies to a cron policy', `remove ${k}, or add cron: "<5-field expression>"`);
+      }
       fc.failAfterMs = r.duration([...p, 'fail_after'], '50h');
       if (r.has([...p, 'warn_after'])) fc.warnAfterMs = r.duration([...p, 'warn_after'], '26h');
       if (fc.warnAfterMs !== undefined && fc.warnAfterMs >= fc.failAfterMs) {
@@ -191,7 +197,7 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
     stagingLocation: staging,
     endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
     dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
-    catalog: get('catalog', 'SFPIPE_ATHENA_CATALOG', 'awsdatacatalog')!,
+    catalog: readCatalog(r, get('catalog', 'SFPIPE_ATHENA_CATALOG', 'awsdatacatalog')!),
   };
 }
 
@@ -200,6 +206,18 @@ function readCountRange(r: ConfigReader): { min: number; max: number } {
   const max = r.number(['checks', 'raw_record_count', 'max'], { min: 0, integer: true, fallback: 6000 });
   if (min > max) r.fail(['checks', 'raw_record_count'], `min ${min} is above max ${max}: the check could never pass`, 'swap them');
   return { min, max };
+}
+
+/** The raw load talks to Glue directly, so dbt and it agree only on the account's own catalog. */
+function readCatalog(r: ConfigReader, catalog: string): string {
+  if (catalog.toLowerCase() !== 'awsdatacatalog') {
+    r.fail(
+      ['warehouse', 'athena', 'catalog'],
+      `"${catalog}" is not supported: the raw load reads and writes the account's Glue catalog (awsdatacatalog), and dbt must read raw where it was loaded`,
+      'remove it (or SFPIPE_ATHENA_CATALOG / the chart\'s athena.catalog), or set awsdatacatalog',
+    );
+  }
+  return 'awsdatacatalog';
 }
 
 /** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena. */
@@ -211,6 +229,12 @@ function readDbt(r: ConfigReader, engine: 'duckdb' | 'athena'): PipelineConfig['
   }
   const threads = r.has(['dbt', 'threads']) ? r.number(['dbt', 'threads'], { min: 1, max: 64, integer: true }) : null;
   return { target, threads, unitTests: r.boolean(['dbt', 'unit_tests'], true) };
+}
+
+/** A section that does not apply to this config: refused rather than silently unused. */
+function noSection(r: ConfigReader, path: string[], appliesTo: string): null {
+  if (r.has(path) && r.raw(path) !== null) r.fail(path, `only applies to ${appliesTo}`, `remove it or set ${appliesTo}`);
+  return null;
 }
 
 function readMemoryLimit(r: ConfigReader): string {
@@ -228,6 +252,11 @@ function readCredentials(r: ConfigReader, mode: 'simulator' | 'salesforce'): Cre
   }
   if (r.has([...base, 'client_secret']) || r.has([...base, 'password']) || r.has([...base, 'private_key'])) {
     throw new ConfigError(`${r.file}: salesforce.auth.credentials holds a secret value. Fix: keep secrets out of the config; use source: env, file, k8s_secret or aws_secrets_manager`);
+  }
+  // Settings of another source would be silently unused: say which source they belong to.
+  const owner: Record<string, string> = { prefix: 'env', path: 'file', dir: 'k8s_secret', secret_name: 'aws_secrets_manager', region: 'aws_secrets_manager', endpoint: 'aws_secrets_manager' };
+  for (const [key, src] of Object.entries(owner)) {
+    if (src !== source && r.has([...base, key])) r.fail([...base, key], `only applies to source: ${src}`, `remove it or set source: ${src}`);
   }
   switch (source) {
     case 'simulator':

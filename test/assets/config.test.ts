@@ -95,6 +95,8 @@ test('dbt: the target follows the warehouse engine; a mismatch, bad threads or u
   }
   const quote = t.throws(() => parsePipelineConfig('q.yaml', athena.replace('s3://lake/dbt', "s3://lake/it's")), { instanceOf: ConfigError });
   t.regex(quote!.message, /dbt_data_location.*is not an s3:\/\/ location of plain characters/);
+  const catalog = t.throws(() => parsePipelineConfig('c.yaml', athena.replace('    dbt_data_location', '    catalog: other_catalog\n    dbt_data_location')), { instanceOf: ConfigError });
+  t.regex(catalog!.message, /warehouse\.athena\.catalog.*"other_catalog" is not supported/);
   const mismatch = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: local\n')), { instanceOf: ConfigError });
   t.regex(mismatch!.message, /dbt\.target.*is local, but warehouse\.engine is athena.*Fix: set dbt\.target: prod/);
   const tuned = parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'unit_tests: false\n  threads: 2'));
@@ -116,4 +118,17 @@ test('a key sfpipe does not read is refused with its line and the setting it may
   t.regex(range!.message, /checks\.raw_record_count .*min 6000 is above max 4000/);
   const table = t.throws(() => parsePipelineConfig('p.yaml', embedded().replace('destination_table: sf_user', 'destination_table: users')), { instanceOf: ConfigError });
   t.regex(table!.message, /source\.destination_table.*"users" is not one of sf_user/);
+});
+
+test('settings that do not apply to this config say what they apply to', (t) => {
+  const cases: [string, RegExp][] = [
+    [embedded().replace('engine: duckdb', 'engine: duckdb\n  athena:\n    region: eu-west-1'), /warehouse\.athena \(line \d+\): only applies to warehouse\.engine: athena\. Fix: remove it or set warehouse\.engine: athena/],
+    [embedded().replace("source: simulator      # the simulator's public demo credentials", 'source: simulator\n      secret_name: x'), /salesforce\.auth\.credentials\.secret_name .*only applies to source: aws_secrets_manager/],
+    [embedded().replace('sf_raw/sf_user: { warn_after: 26h, fail_after: 50h, data_time: true }', 'sf_raw/sf_user: { cron: "0 9 * * *", fail_after: 50h }'), /freshness\.sf_raw\/sf_user\.fail_after .*cannot be combined with cron/],
+    [embedded().replace('sf_raw/sf_user: { warn_after: 26h, fail_after: 50h, data_time: true }', 'sf_raw/sf_user: { fail_after: 50h, timezone: Europe/Berlin }'), /freshness\.sf_raw\/sf_user\.timezone .*only applies to a cron policy/],
+  ];
+  for (const [yaml, message] of cases) {
+    const err = t.throws(() => parsePipelineConfig('p.yaml', yaml), { instanceOf: ConfigError });
+    t.regex(err!.message, message);
+  }
 });
