@@ -520,7 +520,9 @@ test('NOTES.txt renders the kubectl create job --from=cronjob line and how to se
   const notes: string = (docs(r.stdout)[0] as any).data.notes;
   t.true(notes.includes('JOB=sfpipe-sf-user-pipeline-manual-$(date +%s)\n  kubectl create job --from=cronjob/sfpipe-sf-user-pipeline-materialize $JOB -n data\n'), notes);
   // waits on the Job (exists at once), not on its pod (may not exist yet: "no matching resources")
-  t.true(notes.includes('  kubectl wait --for=condition=complete job/$JOB -n data --timeout=7200s; kubectl logs job/$JOB -n data\n'), notes);
+  t.true(notes.includes('  until kubectl get pods -n data -l job-name=$JOB -o name | grep -q .; do sleep 2; done\n'), notes);
+  t.true(notes.includes('  kubectl logs -f job/$JOB -n data    # follows the log to the end, whether the run succeeds or fails\n'), notes);
+  t.false(notes.includes('condition=complete'), 'no wait that hangs on a failed Job');
   t.notRegex(notes, /kubectl wait [^\n]*pod -l/);
   t.regex(notes, /args = \["lineage"\]/);
   t.regex(notes, /sfpipe\.js lineage/);
