@@ -519,11 +519,10 @@ test('NOTES.txt renders the kubectl create job --from=cronjob line and how to se
   t.is(r.code, 0, r.stderr);
   const notes: string = (docs(r.stdout)[0] as any).data.notes;
   t.true(notes.includes('JOB=sfpipe-sf-user-pipeline-manual-$(date +%s)\n  kubectl create job --from=cronjob/sfpipe-sf-user-pipeline-materialize $JOB -n data\n'), notes);
-  // waits on the Job (exists at once), not on its pod (may not exist yet: "no matching resources")
-  t.true(notes.includes('  until kubectl get pods -n data -l job-name=$JOB -o name | grep -q .; do sleep 2; done\n'), notes);
+  // waits for the Job's pod to exist before waiting on it ("no matching resources" otherwise)
+  t.true(notes.includes('  until kubectl get pods -n data -l job-name=$JOB -o name | grep -q .; do sleep 2; done\n  kubectl wait --for=condition=Ready pod -l job-name=$JOB'), notes);
   t.true(notes.includes('  kubectl logs -f job/$JOB -n data    # follows the log to the end, whether the run succeeds or fails\n'), notes);
   t.false(notes.includes('condition=complete'), 'no wait that hangs on a failed Job');
-  t.notRegex(notes, /kubectl wait [^\n]*pod -l/);
   t.regex(notes, /args = \["lineage"\]/);
   t.regex(notes, /sfpipe\.js lineage/);
   t.regex(notes, /pod-security\.kubernetes\.io\/enforce=restricted/);
