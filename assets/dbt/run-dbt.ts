@@ -10,6 +10,8 @@ export interface DbtInvocation {
   signal?: AbortSignal;
   /** Log lines of a node go to this logger (its asset key), others to `log`. */
   loggerForNode?: (uniqueId: string) => Logger | undefined;
+  /** After a cancel, how long dbt gets to stop its queries before it is killed (default 30 s). */
+  killAfterMs?: number;
   /** Every Athena statement dbt-athena started, with its query execution id. */
   onAthenaQuery?: (query: DbtAthenaQuery) => void;
 }
@@ -42,7 +44,7 @@ export class DbtNotFoundError extends Error {
 
 /**
  * Runs dbt with JSON log lines and routes each through our logger, tagged with the node's
- * asset key where there is one. SIGTERM reaches dbt when the run is canceled.
+ * asset key where there is one. A canceled run interrupts dbt (SIGINT), as Ctrl-C would.
  */
 export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
   const args = [
@@ -106,7 +108,14 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) if (line.trim()) inv.log.warn(`dbt (stderr): ${line}`);
     });
-    const onAbort = () => child.kill('SIGTERM');
+    // SIGINT is dbt's Ctrl-C: it cancels its open connections (dbt-athena stops its running
+    // queries with StopQueryExecution) before exiting; SIGKILL only if it does not exit.
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      child.kill('SIGINT');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), inv.killAfterMs ?? 30_000);
+      killTimer.unref();
+    };
     inv.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err: NodeJS.ErrnoException) => {
       inv.signal?.removeEventListener('abort', onAbort);
@@ -117,6 +126,7 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       );
     });
     child.on('close', (code) => {
+      clearTimeout(killTimer);
       inv.signal?.removeEventListener('abort', onAbort);
       if (buffered) onLine(buffered);
       resolve({ exitCode: code ?? 1, errors });

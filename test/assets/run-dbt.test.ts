@@ -116,3 +116,47 @@ test('at our debug level dbt\'s debug events are asked for and logged at debug',
   t.is(debug.length, 8);
   t.true(debug.some((l) => l.message.includes('Athena query 11111111') && l['assetKey'] === 'sf_curated/dim_sf_user_scd'));
 });
+
+test('a canceled run interrupts dbt with SIGINT (dbt then cancels its queries); one that ignores it is killed', async (t) => {
+  const dir = tempDir('sfpipe-rundbt-cancel-');
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const got = path.join(dir, 'signals.txt');
+  const stubborn = path.join(dir, 'stubborn');
+  // Prints a line, then waits; records each signal; exits on SIGINT unless told to be stubborn.
+  const dbt = path.join(dir, 'dbt');
+  fs.writeFileSync(
+    dbt,
+    `#!/usr/bin/env node
+const fs = require('fs');
+process.on('SIGINT', () => { fs.appendFileSync(${JSON.stringify(got)}, 'SIGINT\\n'); if (!fs.existsSync(${JSON.stringify(stubborn)})) process.exit(130); });
+process.on('SIGTERM', () => { fs.appendFileSync(${JSON.stringify(got)}, 'SIGTERM\\n'); });
+process.stdout.write(JSON.stringify({ info: { name: 'MainReportVersion', level: 'info', msg: 'running' } }) + '\\n');
+setInterval(() => {}, 1000);
+`,
+    { mode: 0o755 },
+  );
+  const run = async () => {
+    const controller = new AbortController();
+    const { log, lines } = captureLogger('info');
+    const done = runDbt({
+      project: { projectDir: dir, executable: dbt, targetPath: dir, logPath: dir },
+      args: ['build'],
+      env: {},
+      log,
+      signal: controller.signal,
+      killAfterMs: 500,
+    });
+    // Its first line arrived: its signal handlers are in place.
+    while (!lines.some((l) => l.message === 'dbt: running')) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    return done;
+  };
+  t.is((await run()).exitCode, 130);
+  t.is(fs.readFileSync(got, 'utf8'), 'SIGINT\n');
+
+  fs.writeFileSync(stubborn, '');
+  fs.rmSync(got);
+  const killed = await run();
+  t.not(killed.exitCode, 0);
+  t.is(fs.readFileSync(got, 'utf8'), 'SIGINT\n', 'killed without another catchable signal');
+});
