@@ -204,12 +204,16 @@ export class SimOrg {
     return true;
   }
 
-  /** A change that becomes visible now but carries an older SystemModstamp. */
+  /**
+   * A change that becomes visible now but carries an older SystemModstamp. The record's current
+   * stamp itself is allowed: SystemModstamp has whole seconds, so two changes within one second
+   * share it.
+   */
   commitLate(id: string, patch: Record<string, unknown>, systemModstamp: Date | string): SfUser {
     const rec = this.recById(id);
     const sm = floorSecond(toMs(systemModstamp));
-    if (sm <= rec.sysMod) {
-      throw new Error(`late SystemModstamp ${formatSf(sm)} must be after the record's current ${formatSf(rec.sysMod)}`);
+    if (sm < rec.sysMod) {
+      throw new Error(`late SystemModstamp ${formatSf(sm)} must not be before the record's current ${formatSf(rec.sysMod)}`);
     }
     const next = this.applyPatch(rec, this.normalisePatch(patch), sm, sm);
     this.records[rec.n - 1] = next;

@@ -144,6 +144,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
       quarantine_rows_inserted: summary.quarantined,
       tombstones: summary.tombstones,
       revived: summary.revived,
+      versions_rewritten: summary.rewritten,
       watermark_before: watermarkBefore?.toISOString() ?? null,
       watermark_after: watermarkAfter?.toISOString() ?? null,
       // The source's clock when it answered, so data-time freshness works on any clock.

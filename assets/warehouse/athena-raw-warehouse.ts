@@ -514,6 +514,7 @@ class AthenaRawLoad extends LoadLifecycle {
     let inserted = 0;
     let tombstones = 0;
     let revived = 0;
+    let rewritten = 0;
     if (this.rows.count > 0 || tombstonesAt !== undefined) {
       this.createdTables.push(this.ctx.stageTable);
       await this.q(createStageTableSql(db, this.ctx.stageTable, this.columnNames, this.ctx.rowsLocation), 'create stage table');
@@ -530,9 +531,10 @@ class AthenaRawLoad extends LoadLifecycle {
       inserted = Number(counts?.[0] ?? 0);
       tombstones = Number(counts?.[1] ?? 0);
       revived = Number(counts?.[2] ?? 0);
-      if (inserted + tombstones + revived > 0) await this.q(mergeRawSql({ ...spec, runId, extractedAt }), 'merge raw');
+      rewritten = Number(counts?.[3] ?? 0);
+      if (inserted + tombstones + revived + rewritten > 0) await this.q(mergeRawSql({ ...spec, runId, extractedAt }), 'merge raw');
     }
-    return { inserted, duplicates: this.rows.count - inserted, quarantined, tombstones, revived };
+    return { inserted, duplicates: this.rows.count - inserted - rewritten, rewritten, quarantined, tombstones, revived };
   }
 
   protected override beforeAbort(): void {

@@ -157,23 +157,45 @@ export function rawSourceSql(spec: RawMergeSpec): string {
   return `${versions}\nUNION ALL\n${tombstones}\nUNION ALL\n${revivals}`;
 }
 
-const NOT_IN_RAW = (spec: RawMergeSpec): string =>
-  `NOT EXISTS (SELECT 1 FROM ${dmlName(spec.database, spec.raw)} t WHERE t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`;
+/** Staged data columns raw has, but the version key: compared to find a rewritten version. */
+function comparedColumns(spec: RawMergeSpec): string[] {
+  const raw = new Set(spec.rawColumns.map((c) => c.name));
+  return spec.stagedColumns.map((c) => c.name).filter((n) => raw.has(n) && n !== 'id' && n !== 'systemmodstamp');
+}
 
-/** Counts what the MERGE will insert: new versions, tombstones, revivals (the run lock keeps raw still meanwhile). */
+/**
+ * A staged version raw has under the same (id, systemmodstamp) with other values — two changes
+ * within one SystemModstamp second; the later observation is kept. Tombstones are never rewritten.
+ */
+function rewriteCondition(spec: RawMergeSpec): string {
+  const cols = comparedColumns(spec);
+  if (cols.length === 0) return 'false';
+  const differs = cols.map((c) => `t.${q(c)} IS DISTINCT FROM s.${q(c)}`).join(' OR ');
+  const live = spec.rawColumns.some((c) => c.name === 'isdeleted') ? `coalesce(t.${q('isdeleted')}, false) = false AND ` : '';
+  return `s.${q('_kind')} = 'v' AND ${live}(${differs})`;
+}
+
+/** Counts what the MERGE will write: new versions, tombstones, revivals, rewritten versions (the run lock keeps raw still meanwhile). */
 export function countNewRawSql(spec: RawMergeSpec): string {
+  const isNew = `t.${q('id')} IS NULL`;
   return [
-    `SELECT count(CASE WHEN s.${q('_kind')} = 'v' THEN 1 END) AS ${q('versions')}, count(CASE WHEN s.${q('_kind')} = 't' THEN 1 END) AS ${q('tombstones')}, count(CASE WHEN s.${q('_kind')} = 'r' THEN 1 END) AS ${q('revived')}`,
+    `SELECT count(CASE WHEN s.${q('_kind')} = 'v' AND ${isNew} THEN 1 END) AS ${q('versions')}, count(CASE WHEN s.${q('_kind')} = 't' AND ${isNew} THEN 1 END) AS ${q('tombstones')}, count(CASE WHEN s.${q('_kind')} = 'r' AND ${isNew} THEN 1 END) AS ${q('revived')}, count(CASE WHEN t.${q('id')} IS NOT NULL AND ${rewriteCondition(spec)} THEN 1 END) AS ${q('rewritten')}`,
     `FROM (`,
     rawSourceSql(spec),
     `) s`,
-    `WHERE ${NOT_IN_RAW(spec)}`,
+    `LEFT JOIN ${dmlName(spec.database, spec.raw)} t ON t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')}`,
   ].join('\n');
 }
 
-/** One atomic, idempotent Iceberg commit: versions and tombstones raw lacks are inserted; nothing is updated. */
+/**
+ * One atomic, idempotent Iceberg commit: versions, tombstones and revivals raw lacks are
+ * inserted; a version raw has with other values (same second) takes the new ones and this load's
+ * stamp. A rerun changes nothing.
+ */
 export function mergeRawSql(spec: RawMergeSpec & { runId: string; extractedAt: Date }): string {
   const cols = spec.rawColumns.map((c) => q(c.name));
+  const stamp = `${q('_extracted_at')} = ${sqlTimestamp(spec.extractedAt)}, ${q('_extraction_run_id')} = ${sqlString(spec.runId)}`;
+  const compared = comparedColumns(spec);
   return [
     `MERGE INTO ${dmlName(spec.database, spec.raw)} AS t`,
     `USING (`,
@@ -182,6 +204,7 @@ export function mergeRawSql(spec: RawMergeSpec & { runId: string; extractedAt: D
     `ON (t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`,
     `WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}, ${q('_extracted_at')}, ${q('_extraction_run_id')})`,
     `VALUES (${cols.map((c) => `s.${c}`).join(', ')}, ${sqlTimestamp(spec.extractedAt)}, ${sqlString(spec.runId)})`,
+    ...(compared.length ? [`WHEN MATCHED AND ${rewriteCondition(spec)} THEN UPDATE SET ${compared.map((c) => `${q(c)} = s.${q(c)}`).join(', ')}, ${stamp}`] : []),
   ].join('\n');
 }
 

@@ -434,20 +434,31 @@ class DuckDbRawLoad extends LoadLifecycle {
     const stagedCols = this.columnNames.filter((c) => rawNames.has(c.toLowerCase())).map(quoteIdent);
     const loadCols = LOAD_COLUMNS.map((c) => quoteIdent(c.name)).join(', ');
 
+    const dataCols = stagedCols.filter((c) => c !== quoteIdent('id') && c !== quoteIdent('systemmodstamp'));
+    // One row per version. A grouped aggregate (unlike a window) spills to disk under
+    // memory_limit; repeats of a version within a load are the same record.
+    const versions = `(SELECT id, systemmodstamp, ${dataCols.map((c) => `any_value(${c}) AS ${c}`).join(', ')}
+           FROM ${STAGE_ROWS_SQL} GROUP BY id, systemmodstamp)`;
+
     return inTransaction(conn, async () => {
+      // SystemModstamp has whole seconds: two changes within one second share (id, systemmodstamp).
+      // A load that sees other values for a version raw has takes them (the later observation),
+      // with this load's stamp so that dbt reprocesses the user. Equal values change nothing.
+      const rewritten = dataCols.length
+        ? await conn.run(
+            `UPDATE ${RAW} AS r
+             SET ${dataCols.map((c) => `${c} = s.${c}`).join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
+             FROM ${versions} s
+             WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+               ${rawNames.has('isdeleted') ? 'AND coalesce(r.isdeleted, false) = false' : ''}
+               AND (${dataCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
+            [ts(extractedAt), runId],
+          )
+        : { rowsChanged: 0 };
       const inserted = await conn.run(
         `INSERT INTO ${RAW} (${stagedCols.join(', ')}, ${loadCols})
          SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
-         FROM (
-           -- One row per version. A grouped aggregate (unlike a window) spills to disk under
-           -- memory_limit; repeats of a version are the same record, so any_value is exact.
-           SELECT id, systemmodstamp, ${stagedCols
-             .filter((c) => c !== quoteIdent('id') && c !== quoteIdent('systemmodstamp'))
-             .map((c) => `any_value(${c}) AS ${c}`)
-             .join(', ')}
-           FROM ${STAGE_ROWS_SQL}
-           GROUP BY id, systemmodstamp
-         ) s
+         FROM ${versions} s
          WHERE NOT EXISTS (
            SELECT 1 FROM ${RAW} r WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
          )`,
@@ -512,7 +523,8 @@ class DuckDbRawLoad extends LoadLifecycle {
       await this.ctx.options.beforeCommit?.();
       return {
         inserted: inserted.rowsChanged,
-        duplicates: this.staged - inserted.rowsChanged,
+        duplicates: this.staged - inserted.rowsChanged - rewritten.rowsChanged,
+        rewritten: rewritten.rowsChanged,
         quarantined: quarantined.rowsChanged,
         tombstones,
         revived,

@@ -22,6 +22,11 @@ export interface LoadSummary {
   inserted: number;
   /** Staged rows whose version raw already had (or that repeated within the load). */
   duplicates: number;
+  /**
+   * Versions raw had with other values under the same (id, systemmodstamp) — two changes within
+   * one SystemModstamp second — now holding this load's (the later) observation.
+   */
+  rewritten: number;
   quarantined: number;
   /** Tombstone versions written for records a full refresh no longer saw. */
   tombstones: number;

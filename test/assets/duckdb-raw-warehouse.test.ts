@@ -166,7 +166,7 @@ test('append + commit inserts the versions with the load columns set', async (t)
   const file = tempFile();
   const wh = await openWith(file);
   const summary = await load(wh, 'run-1', userBatches(0, 5000));
-  t.deepEqual(summary, { inserted: 5000, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0 });
+  t.deepEqual(summary, { inserted: 5000, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
   t.deepEqual(await wh.rawStats(), { rows: 5000, ids: 5000 });
   // A second version of some records is a new row.
   t.like(await load(wh, 'run-2', userBatches(0, 10, 1)), { inserted: 10, duplicates: 0 });
@@ -198,6 +198,7 @@ test('re-committing the same versions inserts nothing: all duplicates', async (t
     quarantined: 0,
     tombstones: 0,
     revived: 0,
+    rewritten: 0,
   });
   await wh2.close();
   // Not even _extracted_at / _extraction_run_id moved.
@@ -215,7 +216,7 @@ test('repeats within one load are inserted once and counted as duplicates', asyn
   await l.append([userRow(10), userRow(10, 1), userRow(10, 1)]);
   // 103 staged: users 0..49 (v0) twice, then userRow(10) again and userRow(10, 1) twice.
   // Unique versions: 50 (v0 of 0..49) + userRow(10, 1) = 51, of which userRow(0) was already in raw.
-  t.deepEqual(await l.commit(), { inserted: 50, duplicates: 53, quarantined: 0, tombstones: 0, revived: 0 });
+  t.deepEqual(await l.commit(), { inserted: 50, duplicates: 53, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
   t.deepEqual(await wh.rawStats(), { rows: 51, ids: 50 });
 });
 
@@ -293,7 +294,7 @@ test('append rejects rows without the version key or with unknown columns, stagi
   await t.throwsAsync(l.append([{ ...userRow(3), surprise: 'x' }]), { message: /surprise/ });
   await t.throwsAsync(l.append([{ ...userRow(3), isactive: 'maybe' }]), { message: /isactive/ });
   await l.append([{ id: userId(4), systemmodstamp: new Date(BASE_TIME) }]); // missing keys are null
-  t.deepEqual(await l.commit(), { inserted: 1, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0 });
+  t.deepEqual(await l.commit(), { inserted: 1, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
 });
 
 test('tombstones: latest live version copied with isdeleted, none for ids in the load or already deleted', async (t) => {
@@ -314,6 +315,7 @@ test('tombstones: latest live version copied with isdeleted, none for ids in the
     quarantined: 0,
     tombstones: 4,
     revived: 0,
+    rewritten: 0,
   });
   // The same refresh again: nothing new, 6..9 are already deleted.
   t.deepEqual(await load(wh, 'r3', userBatches(0, 6, 1), { tombstonesAt: T2 }), {
@@ -322,6 +324,7 @@ test('tombstones: latest live version copied with isdeleted, none for ids in the
     quarantined: 0,
     tombstones: 0,
     revived: 0,
+    rewritten: 0,
   });
   // User 7 comes back (a new version after its tombstone).
   const back7 = { ...userRow(7, 2), systemmodstamp: new Date(T2.getTime() + 3_600_000) };
@@ -331,6 +334,7 @@ test('tombstones: latest live version copied with isdeleted, none for ids in the
     quarantined: 0,
     tombstones: 0,
     revived: 0,
+    rewritten: 0,
   });
   // A refresh that saw only user 7: 0..5 vanish.
   t.like(await load(wh, 'r5', [[back7]], { tombstonesAt: T4 }), { inserted: 0, duplicates: 1, tombstones: 6 });
@@ -398,11 +402,11 @@ test('quarantine rows are inserted once per (raw_json, reason)', async (t) => {
   const l1 = await wh.beginLoad('r1', EXTRACTED_AT);
   await l1.quarantine([a, a, b]);
   await l1.append([userRow(1)]);
-  t.deepEqual(await l1.commit(), { inserted: 1, duplicates: 0, quarantined: 2, tombstones: 0, revived: 0 });
+  t.deepEqual(await l1.commit(), { inserted: 1, duplicates: 0, quarantined: 2, tombstones: 0, revived: 0, rewritten: 0 });
   const l2 = await wh.beginLoad('r2', EXTRACTED_AT);
   await l2.quarantine([a]);
   await l2.quarantine([{ ...a, reason: 'another reason' }, b]);
-  t.deepEqual(await l2.commit(), { inserted: 0, duplicates: 0, quarantined: 1, tombstones: 0, revived: 0 });
+  t.deepEqual(await l2.commit(), { inserted: 0, duplicates: 0, quarantined: 1, tombstones: 0, revived: 0, rewritten: 0 });
   await wh.close();
   const rows = await queryFile(
     file,
@@ -540,14 +544,14 @@ test('100k rows load quickly (timing logged, not asserted)', async (t) => {
   const staged = performance.now();
   const summary = await l.commit();
   const committed = performance.now();
-  t.deepEqual(summary, { inserted: n, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0 });
+  t.deepEqual(summary, { inserted: n, duplicates: 0, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
   t.log(
     `100k rows: staging ${(staged - started).toFixed(0)} ms, commit ${(committed - staged).toFixed(0)} ms, ` +
       `total ${(committed - started).toFixed(0)} ms`,
   );
   started = performance.now();
   const again = await load(wh, 'big-again', batches, { tombstonesAt: new Date(BASE_TIME + 1e10) });
-  t.deepEqual(again, { inserted: 0, duplicates: n, quarantined: 0, tombstones: 0, revived: 0 });
+  t.deepEqual(again, { inserted: 0, duplicates: n, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
   t.log(`100k rows re-load (all duplicates, with tombstone pass): ${(performance.now() - started).toFixed(0)} ms`);
   t.deepEqual(await wh.rawStats(), { rows: n, ids: n });
 });
@@ -618,7 +622,7 @@ test('kill -9 while staging or inside the commit leaves raw as it was; a rerun e
   const undisturbed = await runWriter(args(reference, 'none'));
   t.is(undisturbed.code, 0, undisturbed.stderr);
   const summary = JSON.parse(undisturbed.stdout.replace(/^[\s\S]*done /, '')) as unknown;
-  t.deepEqual(summary, { inserted: 200_000, duplicates: 2000, quarantined: 2, tombstones: 2500, revived: 0 });
+  t.deepEqual(summary, { inserted: 200_000, duplicates: 2000, quarantined: 2, tombstones: 2500, revived: 0, rewritten: 0 });
   const after = await fingerprint(reference);
   t.not(after, before);
 

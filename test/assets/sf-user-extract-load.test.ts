@@ -2,9 +2,9 @@
  * sf_raw/sf_user over real HTTP against the simulator: the first full load, incremental runs,
  * the lookback and late-committed changes.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
-import { startHarness } from '../helpers/extract-harness.js';
+import { startHarness, type Harness } from '../helpers/extract-harness.js';
 import {
   assertRawHoldsOrg,
   maxStamp,
@@ -146,15 +146,9 @@ test('a late-committed change behind the watermark is caught by the lookback onc
 });
 
 test('commitLate: a change stamped inside the lookback is caught; one stamped before it is missed by incremental runs but caught by a full refresh', async (t) => {
-  const h = await startHarness();
-  t.teardown(() => h.close());
-  t.is((await h.run()).result.status, 'SUCCESS');
-  h.sim.org.advanceDay();
-  const r2 = await h.run();
-  const wm = Date.parse(r2.metadata['watermark_after']);
-  const stamps = orgStamps(h);
+  const { h, wm, quiet } = await loadedTwoDays(t);
   // Two users last modified long before the watermark.
-  const [a, b] = [...stamps].filter(([, sm]) => sm < wm - 3 * HOUR).map(([id]) => id);
+  const [a, b] = quiet;
   t.truthy(a && b);
   const inside = new Date(wm - 20 * 60_000);
   const outside = new Date(wm - 2 * HOUR);
@@ -177,3 +171,35 @@ test('commitLate: a change stamped inside the lookback is caught; one stamped be
   t.true(raw.some((r) => r.id === b && r.systemmodstamp === outside.getTime() && r.division === 'Late Outside'));
   await assertRawHoldsOrg(t, h);
 });
+
+test('two changes within one SystemModstamp second: the run that sees the second takes its values in place; a rerun changes nothing', async (t) => {
+  const { h, wm, quiet } = await loadedTwoDays(t);
+  // A user changed inside the lookback, then changed again in the same second after r3 read it.
+  const [id] = quiet;
+  const second = new Date(wm - 10 * 60_000);
+  h.sim.org.commitLate(id!, { Division: 'First' }, second);
+  const r3 = await h.run();
+  t.is(r3.metadata['versions_inserted'], 1);
+  h.sim.org.commitLate(id!, { Division: 'Second' }, second);
+  const r4 = await h.run();
+  t.is(r4.result.status, 'SUCCESS');
+  t.like(r4.metadata, { versions_inserted: 0, versions_rewritten: 1 });
+  const atSecond = (await rawVersions(h)).filter((r) => r.id === id && r.systemmodstamp === second.getTime());
+  t.is(atSecond.length, 1, 'still one version per (id, systemmodstamp)');
+  t.is(atSecond[0]!.division, 'Second', 'the later observation wins');
+  t.is(atSecond[0]!.run, r4.result.runId, 'stamped with the run that saw it, so dbt reprocesses the user');
+  t.like((await h.run()).metadata, { versions_inserted: 0, versions_rewritten: 0 });
+  await assertRawHoldsOrg(t, h);
+});
+
+/** A harness after a full load and one simulated day; `quiet`: users unchanged for 3 h before the watermark. */
+async function loadedTwoDays(t: ExecutionContext): Promise<{ h: Harness; wm: number; quiet: string[] }> {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  t.is((await h.run()).result.status, 'SUCCESS');
+  h.sim.org.advanceDay();
+  const r2 = await h.run();
+  const wm = Date.parse(r2.metadata['watermark_after']);
+  const quiet = [...orgStamps(h)].filter(([, sm]) => sm < wm - 3 * HOUR).map(([k]) => k);
+  return { h, wm, quiet };
+}

@@ -119,7 +119,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       await load.quarantine(quarantine);
       summaries1.push(await load.commit());
     }
-    t.deepEqual(summaries1[0], { inserted: 40, duplicates: 1, quarantined: 2, tombstones: 0, revived: 0 });
+    t.deepEqual(summaries1[0], { inserted: 40, duplicates: 1, quarantined: 2, tombstones: 0, revived: 0, rewritten: 0 });
     t.deepEqual(summaries1[0], summaries1[1]);
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck), 'Athena MERGE on DuckDB == DuckDbRawWarehouse');
     const names = (await conn.runAndReadAll('SELECT DISTINCT name FROM sf_raw.sf_user ORDER BY name')).getRowsJS().map((r) => r[0]);
@@ -131,7 +131,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       const load = await w.beginLoad('run-2', T('2024-01-07T00:00:00.000'));
       await load.append(rows1);
       await load.quarantine(quarantine);
-      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 40, quarantined: 0, tombstones: 0, revived: 0 });
+      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 40, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
     }
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
 
@@ -142,7 +142,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     for (const w of both) {
       const load = await w.beginLoad('run-3', refreshAt);
       await load.append(rows3);
-      t.deepEqual(await load.commit({ tombstonesAt: refreshAt }), { inserted: 2, duplicates: 39, quarantined: 0, tombstones: 1, revived: 0 });
+      t.deepEqual(await load.commit({ tombstonesAt: refreshAt }), { inserted: 2, duplicates: 39, quarantined: 0, tombstones: 1, revived: 0, rewritten: 0 });
     }
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
     for (const w of both) t.deepEqual(await w.watermark('systemmodstamp'), T('2024-01-07T13:00:00.000'), `${w.engine} watermark ignores the tombstone`);
@@ -150,7 +150,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     // Rerunning the refresh writes no second tombstone.
     const again = await wh.beginLoad('run-3b', refreshAt);
     await again.append(rows3);
-    t.deepEqual(await again.commit({ tombstonesAt: refreshAt }), { inserted: 0, duplicates: 41, quarantined: 0, tombstones: 0, revived: 0 });
+    t.deepEqual(await again.commit({ tombstonesAt: refreshAt }), { inserted: 0, duplicates: 41, quarantined: 0, tombstones: 0, revived: 0, rewritten: 0 });
 
     // Next full refresh: user 7 is visible again, unchanged (same SystemModstamp as before its
     // tombstone): it is alive again. User 12 comes back unparseable: quarantined, not tombstoned.
@@ -162,7 +162,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       const load = await w.beginLoad('run-5', refreshAt2);
       await load.append(rows5);
       await load.quarantine(bad12);
-      t.deepEqual(await load.commit({ tombstonesAt: refreshAt2 }), { inserted: 0, duplicates: 41, quarantined: 1, tombstones: 0, revived: 1 }, w.engine);
+      t.deepEqual(await load.commit({ tombstonesAt: refreshAt2 }), { inserted: 0, duplicates: 41, quarantined: 1, tombstones: 0, revived: 1, rewritten: 0 }, w.engine);
     }
     t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
     const latest7 = (
@@ -174,6 +174,25 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
       await load.append(rows5);
       t.deepEqual((await load.commit({ tombstonesAt: refreshAt2 })).revived, 0, `${w.engine}: a rerun revives nothing twice`);
     }
+
+    // Two changes within one SystemModstamp second: a load sees user 3's version with other values
+    // under the same (id, systemmodstamp). Raw takes the later observation (and this load's stamp,
+    // so dbt reprocesses the user); a rerun changes nothing.
+    const sameSecond = { ...rows1[3]!, division: 'Changed within the second' };
+    const at6 = T('2024-01-11T00:00:00.000');
+    for (const w of both) {
+      const load = await w.beginLoad('run-6', at6);
+      await load.append([sameSecond]);
+      t.deepEqual(await load.commit(), { inserted: 0, duplicates: 0, rewritten: 1, quarantined: 0, tombstones: 0, revived: 0 }, w.engine);
+      const again6 = await w.beginLoad('run-6b', at6);
+      await again6.append([sameSecond]);
+      t.like(await again6.commit(), { duplicates: 1, rewritten: 0 }, `${w.engine}: a rerun rewrites nothing`);
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+    const row3 = (
+      await conn.runAndReadAll(`SELECT division, _extraction_run_id FROM sf_raw.sf_user WHERE id = '${rows1[3]!['id']}' AND systemmodstamp = '${(rows1[3]!['systemmodstamp'] as Date).toISOString().replace('T', ' ').replace('Z', '')}'`)
+    ).getRowsJS();
+    t.deepEqual(row3, [['Changed within the second', 'run-6']]);
 
     // Abort: staged objects are deleted, raw untouched.
     const aborted = await wh.beginLoad('run-4', T('2024-01-09T00:00:00.000'));
