@@ -46,7 +46,17 @@ export function manualJobName(cronJobName: string, now: Date = new Date()): stri
  * args (the check CronJob) are copied unchanged.
  */
 export function manualRunArgs(cronJobArgs: string[], o: { select?: string | undefined; fullRefresh?: boolean } = {}): string[] {
-  if (cronJobArgs.length > 0 && cronJobArgs[0] !== 'materialize') {
+  // The command is the first argument that is not a global option (--log-level debug materialize …).
+  let command: string | undefined;
+  for (let i = 0; i < cronJobArgs.length; i++) {
+    const a = cronJobArgs[i]!;
+    if (a === '--log-level' || a === '--log-format') i++;
+    else if (!a.startsWith('-')) {
+      command = a;
+      break;
+    }
+  }
+  if (command !== undefined && command !== 'materialize') {
     // e.g. the check CronJob: copied as it is; a selection or --full-refresh means nothing there.
     if (o.select || o.fullRefresh) {
       throw new Error(`the CronJob runs \`${cronJobArgs.join(' ')}\`, not materialize: --select and --full-refresh apply to materialize CronJobs only`);
@@ -68,7 +78,7 @@ export function manualRunArgs(cronJobArgs: string[], o: { select?: string | unde
     if (a.startsWith('--trigger=') || a.startsWith('--select=')) continue;
     out.push(a);
   }
-  if (out.length === 0) out.push('materialize');
+  if (command === undefined) out.push('materialize');
   out.push('--trigger', 'manual');
   if (o.select) out.push('--select', o.select);
   if (fullRefresh) out.push('--full-refresh');

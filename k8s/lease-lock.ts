@@ -97,7 +97,9 @@ export class LeaseRunLock implements RunLock {
     const lost = new AbortController();
     const durationMs = this.#o.leaseDurationSeconds * 1000;
     const renewEvery = Math.max(1000, durationMs / 3);
-    let renewedAt = Date.now(); // local time of the last successful renewal
+    // When the last successful renewal was SENT (local clock): the lease is good from then on.
+    let renewedAt = Date.now();
+    let lastAttempt = renewedAt;
     // Like client-go's renewDeadline: give up well before a contender may take the lease over
     // (it waits a whole duration of seeing no renewal), so both never think they hold it.
     const renewDeadlineMs = Math.max(renewEvery * 1.5, durationMs - renewEvery);
@@ -108,33 +110,32 @@ export class LeaseRunLock implements RunLock {
       lost.abort(new Error(`lost the run lock ${namespace}/${name}: ${why}`));
     };
     const renew = async () => {
+      const sentAt = Date.now();
       try {
         // The client sets no timeout: a hung call must not keep the renewal loop (or release) waiting.
-        const call = this.#api.replaceNamespacedLease({
-          name,
-          namespace,
-          body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } },
-        });
-        call.catch(() => undefined);
-        let timeout: NodeJS.Timeout | undefined;
-        const updated = await Promise.race([
-          call,
-          new Promise<never>((_, reject) => {
-            timeout = setTimeout(() => reject(new Error(`no answer within ${renewEvery} ms`)), renewEvery);
-          }),
-        ]).finally(() => clearTimeout(timeout));
+        const updated = await bounded(
+          this.#api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } } }),
+          renewEvery,
+        );
         if (lost.signal.aborted || released) return;
         current = updated;
-        renewedAt = Date.now();
+        renewedAt = sentAt;
       } catch (err) {
-        if (status(err) === 409) {
-          // Someone took the lease over after it expired: stop renewing, it is theirs now.
-          lose('it was taken over (renewal conflict)');
-        } else {
+        if (status(err) !== 409) {
           this.#o.log?.warn(`could not renew the run lock ${namespace}/${name}: ${(err as Error).message}`);
+          return;
         }
+        // A conflict: taken over — or an earlier renewal that timed out here was applied there.
+        const latest = await bounded(this.#read(), renewEvery).catch(() => undefined);
+        if (latest === undefined) return; // unknown: the deadline decides
+        if (latest?.spec?.holderIdentity === runId) {
+          current = latest; // still ours: renew from its current version
+          return;
+        }
+        lose('it was taken over (renewal conflict)');
       }
     };
+    // Ticks often enough to give up on time; renews every third of the lease.
     const timer = setInterval(() => {
       if (released || lost.signal.aborted) return;
       const since = Date.now() - renewedAt;
@@ -142,9 +143,30 @@ export class LeaseRunLock implements RunLock {
         lose(`not renewed for ${Math.round(since / 1000)} s`);
         return;
       }
-      if (!renewing) renewing = renew().finally(() => (renewing = null));
-    }, renewEvery);
+      if (!renewing && Date.now() - lastAttempt >= renewEvery) {
+        lastAttempt = Date.now();
+        renewing = renew().finally(() => (renewing = null));
+      }
+    }, Math.min(1000, renewEvery / 4));
     timer.unref();
+    const releaseNow = async () => {
+      // A renewal in flight would change the resourceVersion under the delete below.
+      await renewing;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          const latest = await this.#read();
+          if (latest?.spec?.holderIdentity !== runId) return;
+          await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: latest.metadata?.resourceVersion } } });
+          return;
+        } catch (err) {
+          if (status(err) === 404) return;
+          if (status(err) !== 409) {
+            this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${(err as Error).message}`);
+            return;
+          }
+        }
+      }
+    };
     return {
       holder: holderOf(lease),
       lost: lost.signal,
@@ -152,22 +174,10 @@ export class LeaseRunLock implements RunLock {
         if (released) return;
         released = true;
         clearInterval(timer);
-        // A renewal in flight would change the resourceVersion under the delete below.
-        await renewing;
-        for (let attempt = 0; attempt < 5; attempt++) {
-          try {
-            const latest = await this.#read();
-            if (latest?.spec?.holderIdentity !== runId) return;
-            await this.#api.deleteNamespacedLease({ name, namespace, body: { preconditions: { resourceVersion: latest.metadata?.resourceVersion } } });
-            return;
-          } catch (err) {
-            if (status(err) === 404) return;
-            if (status(err) !== 409) {
-              this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${(err as Error).message}`);
-              return;
-            }
-          }
-        }
+        // Bounded: an unresponsive API server must not keep a finished run's pod alive (the lease then expires).
+        await bounded(releaseNow(), Math.max(5000, renewEvery)).catch((err: Error) =>
+          this.#o.log?.warn(`could not release the run lock ${namespace}/${name}: ${err.message}; it expires in ${this.#o.leaseDurationSeconds} s`),
+        );
       },
     };
   }
@@ -223,6 +233,18 @@ function holderOf(lease: V1Lease): LockHolder {
 /** Lease times are MicroTime: the API server wants six fractional digits. */
 function micro(d: Date): Date {
   return new V1MicroTime(d.getTime());
+}
+
+/** `work`, or a rejection after `ms` (the call itself is left to finish or fail on its own). */
+function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function status(err: unknown): number | undefined {

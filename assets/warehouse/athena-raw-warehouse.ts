@@ -29,6 +29,7 @@ import { AthenaQueryRunner, type StatementRecord } from './athena-query.js';
 import { LoadLifecycle } from './load-lifecycle.js';
 import { ATHENA_DDL_TYPE, assertGlueName, parseTimestampText, valueText } from './athena-sql.js';
 import {
+  STAGE_SEQ,
   QUARANTINE_COLUMNS,
   addColumnsSql,
   countNewQuarantineSql,
@@ -415,6 +416,10 @@ class AthenaRawLoad extends LoadLifecycle {
   private readonly quarantined: StagedFile;
   private readonly controller = new AbortController();
   private readonly createdTables: string[] = [];
+  /** Columns some appended row carried: the fields the extraction read (others stage as null). */
+  private readonly observed = new Set<string>();
+  /** Append order of staged rows (`_seq`): the last observation of a version wins. */
+  private seq = 0;
 
   constructor(
     private readonly wh: AthenaRawWarehouse,
@@ -437,7 +442,10 @@ class AthenaRawLoad extends LoadLifecycle {
         let present = 0;
         for (const c of this.ctx.columns) {
           const v = row[c.name];
-          if (v !== undefined) present++;
+          if (v !== undefined) {
+            present++;
+            this.observed.add(c.name);
+          }
           try {
             out[c.name] = valueText(v, c.name, c.type);
           } catch (err) {
@@ -454,8 +462,10 @@ class AthenaRawLoad extends LoadLifecycle {
         if (!out['id'] || out['systemmodstamp'] === null) {
           throw new Error(`raw load ${this.ctx.runId}: row ${r} of the batch lacks id or systemmodstamp (quarantine such records instead)`);
         }
+        out[STAGE_SEQ] = String(this.seq + r);
         lines[r] = JSON.stringify(out);
       }
+      this.seq += rows.length;
       await this.rows.add(lines, this.controller.signal);
     });
   }
@@ -517,7 +527,7 @@ class AthenaRawLoad extends LoadLifecycle {
     let rewritten = 0;
     if (this.rows.count > 0 || tombstonesAt !== undefined) {
       this.createdTables.push(this.ctx.stageTable);
-      await this.q(createStageTableSql(db, this.ctx.stageTable, this.columnNames, this.ctx.rowsLocation), 'create stage table');
+      await this.q(createStageTableSql(db, this.ctx.stageTable, [...this.columnNames, STAGE_SEQ], this.ctx.rowsLocation), 'create stage table');
       const spec: RawMergeSpec = {
         database: db,
         raw: this.wh.table,
@@ -526,6 +536,7 @@ class AthenaRawLoad extends LoadLifecycle {
         rawColumns,
         tombstonesAt,
         quarantineStage: this.quarantined.count > 0 ? this.ctx.quarantineStageTable : undefined,
+        observedColumns: [...this.observed],
       };
       const counts = (await this.q(countNewRawSql(spec), 'count new raw versions'))[0];
       inserted = Number(counts?.[0] ?? 0);

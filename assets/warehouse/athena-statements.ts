@@ -78,7 +78,12 @@ export interface RawMergeSpec {
   tombstonesAt?: Date | undefined;
   /** The quarantine stage table, when the load quarantined records (they are not tombstoned). */
   quarantineStage?: string | undefined;
+  /** The staged columns the extraction read; the others stage as null and never overwrite raw. Default: all staged. */
+  observedColumns?: readonly string[] | undefined;
 }
+
+/** The stage table's append-order column: the last observation of a version wins. */
+export const STAGE_SEQ = '_seq';
 
 /**
  * The MERGE source: the staged versions, typed and de-duplicated on (id, systemmodstamp) (`_kind`
@@ -96,11 +101,12 @@ export function rawSourceSql(spec: RawMergeSpec): string {
     )
     .join(', ');
   const names = cols.map((c) => q(c.name)).join(', ');
+  const stagedRows = `(SELECT ${casts}, CAST(x.${q(STAGE_SEQ)} AS bigint) AS ${q(STAGE_SEQ)} FROM ${dmlName(spec.database, spec.stage)} x)`;
   const versions = [
     `SELECT ${names}, 'v' AS ${q('_kind')}`,
     `FROM (`,
-    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')}, c.${q('systemmodstamp')}) AS ${q('_rn')}`,
-    `  FROM (SELECT ${casts} FROM ${dmlName(spec.database, spec.stage)} x) c`,
+    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')}, c.${q('systemmodstamp')} ORDER BY c.${q(STAGE_SEQ)} DESC) AS ${q('_rn')}`,
+    `  FROM ${stagedRows} c`,
     `) v`,
     `WHERE v.${q('_rn')} = 1`,
   ].join('\n');
@@ -132,11 +138,13 @@ export function rawSourceSql(spec: RawMergeSpec): string {
   ].join('\n');
   // A tombstoned record the refresh sees again with no version newer than its tombstone is alive:
   // a live copy of its latest staged version, stamped like a tombstone (`_kind` 'r').
+  // Fields the load did not read keep the latest raw version's values.
+  const read = new Set(spec.observedColumns ?? spec.stagedColumns.map((c) => c.name));
   const liveCols = cols
     .map((c) => {
       if (c.name === 'isdeleted') return `CAST(NULL AS boolean) AS ${q(c.name)}`;
       if (c.name === 'systemmodstamp') return `${at} AS ${q(c.name)}`;
-      return `s.${q(c.name)}`;
+      return read.has(c.name) ? `s.${q(c.name)}` : `l.${q(c.name)}`;
     })
     .join(', ');
   const revivals = [
@@ -146,8 +154,8 @@ export function rawSourceSql(spec: RawMergeSpec): string {
     `  FROM ${dmlName(spec.database, spec.raw)} r`,
     `) l`,
     `JOIN (`,
-    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')} ORDER BY c.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
-    `  FROM (SELECT ${casts} FROM ${dmlName(spec.database, spec.stage)} x) c`,
+    `  SELECT c.*, row_number() OVER (PARTITION BY c.${q('id')} ORDER BY c.${q('systemmodstamp')} DESC, c.${q(STAGE_SEQ)} DESC) AS ${q('_rn')}`,
+    `  FROM ${stagedRows} c`,
     `) s ON s.${q('id')} = l.${q('id')} AND s.${q('_rn')} = 1`,
     `WHERE l.${q('_rn')} = 1`,
     `  AND l.${q('isdeleted')} = true`,
@@ -157,10 +165,11 @@ export function rawSourceSql(spec: RawMergeSpec): string {
   return `${versions}\nUNION ALL\n${tombstones}\nUNION ALL\n${revivals}`;
 }
 
-/** Staged data columns raw has, but the version key: compared to find a rewritten version. */
+/** Staged data columns raw has and the load read, but the version key: compared to find a rewritten version. */
 function comparedColumns(spec: RawMergeSpec): string[] {
   const raw = new Set(spec.rawColumns.map((c) => c.name));
-  return spec.stagedColumns.map((c) => c.name).filter((n) => raw.has(n) && n !== 'id' && n !== 'systemmodstamp');
+  const read = new Set(spec.observedColumns ?? spec.stagedColumns.map((c) => c.name));
+  return spec.stagedColumns.map((c) => c.name).filter((n) => raw.has(n) && read.has(n) && n !== 'id' && n !== 'systemmodstamp' && n !== 'isdeleted');
 }
 
 /**

@@ -57,7 +57,7 @@ const STAGE_QUARANTINE_SQL = `temp.main.${quoteIdent(STAGE_QUARANTINE)}`;
 
 /** The latest version of each record in `table`, as a subquery. */
 const latestPerId = (table: string): string =>
-  `(SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC) = 1)`;
+  `(SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
 const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
 
 /**
@@ -350,6 +350,8 @@ class DuckDbRawLoad extends LoadLifecycle {
   private readonly encoders: ValueEncoder[];
   private readonly rowWriter: DuckDBDataChunkWriter;
   private readonly quarantineWriter: DuckDBDataChunkWriter;
+  /** Columns some appended row carried: the fields the extraction read (others stage as null). */
+  private readonly observed: boolean[];
   private staged = 0;
   private appendersClosed = false;
 
@@ -358,6 +360,7 @@ class DuckDbRawLoad extends LoadLifecycle {
     this.columnNames = ctx.columns.map((c) => c.name);
     this.columnSet = new Set(this.columnNames);
     this.encoders = ctx.columns.map((c) => encoderFor(c.name, c.type));
+    this.observed = ctx.columns.map(() => false);
     this.rowWriter = DuckDBDataChunkWriter.forAppender(ctx.rowAppender);
     this.quarantineWriter = DuckDBDataChunkWriter.forAppender(ctx.quarantineAppender);
   }
@@ -374,7 +377,10 @@ class DuckDbRawLoad extends LoadLifecycle {
       let present = 0;
       for (let c = 0; c < n; c++) {
         const v = row[this.columnNames[c]!];
-        if (v !== undefined) present++;
+        if (v !== undefined) {
+          present++;
+          this.observed[c] = true;
+        }
         try {
           values[c] = this.encoders[c]!(v);
         } catch (err) {
@@ -435,23 +441,28 @@ class DuckDbRawLoad extends LoadLifecycle {
     const loadCols = LOAD_COLUMNS.map((c) => quoteIdent(c.name)).join(', ');
 
     const dataCols = stagedCols.filter((c) => c !== quoteIdent('id') && c !== quoteIdent('systemmodstamp'));
-    // One row per version. A grouped aggregate (unlike a window) spills to disk under
-    // memory_limit; repeats of a version within a load are the same record.
-    const versions = `(SELECT id, systemmodstamp, ${dataCols.map((c) => `any_value(${c}) AS ${c}`).join(', ')}
+    // A version is rewritten only from what this load read: a field it did not query (dropped
+    // from the config, optional and hidden) stages as null and must not blank raw's value.
+    const observedCols = new Set(this.columnNames.filter((_, i) => this.observed[i]).map(quoteIdent));
+    const rewriteCols = dataCols.filter((c) => observedCols.has(c) && c !== quoteIdent('isdeleted'));
+    // One row per version: its last staged observation (rowid is the append order; a Bulk→REST
+    // fallback stages a record twice). A grouped aggregate (unlike a window) spills to disk under
+    // memory_limit.
+    const versions = `(SELECT id, systemmodstamp, ${dataCols.map((c) => `arg_max_null(${c}, rowid) AS ${c}`).join(', ')}
            FROM ${STAGE_ROWS_SQL} GROUP BY id, systemmodstamp)`;
 
     return inTransaction(conn, async () => {
       // SystemModstamp has whole seconds: two changes within one second share (id, systemmodstamp).
       // A load that sees other values for a version raw has takes them (the later observation),
       // with this load's stamp so that dbt reprocesses the user. Equal values change nothing.
-      const rewritten = dataCols.length
+      const rewritten = rewriteCols.length
         ? await conn.run(
             `UPDATE ${RAW} AS r
-             SET ${dataCols.map((c) => `${c} = s.${c}`).join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
+             SET ${rewriteCols.map((c) => `${c} = s.${c}`).join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
              FROM ${versions} s
              WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
                ${rawNames.has('isdeleted') ? 'AND coalesce(r.isdeleted, false) = false' : ''}
-               AND (${dataCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
+               AND (${rewriteCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
             [ts(extractedAt), runId],
           )
         : { rowsChanged: 0 };
@@ -492,12 +503,13 @@ class DuckDbRawLoad extends LoadLifecycle {
 
         // A tombstoned record the refresh sees again with no newer version (the versions above are
         // in raw already) is alive: a live copy of its latest staged version, stamped like a tombstone.
-        const staged = new Set(this.columnNames.map((c) => c.toLowerCase()));
+        // Fields this load did not read keep the latest raw version's values.
+        const read = new Set(this.columnNames.filter((_, i) => this.observed[i]).map((c) => c.toLowerCase()));
         const live = allCols.map((name) => {
           const lower = name.toLowerCase();
           if (lower === 'isdeleted') return 'NULL';
           if (lower === 'systemmodstamp') return '$3';
-          return staged.has(lower) ? `s.${quoteIdent(name)}` : 'NULL';
+          return read.has(lower) ? `s.${quoteIdent(name)}` : `l.${quoteIdent(name)}`;
         });
         const back = await conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})

@@ -194,6 +194,27 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     ).getRowsJS();
     t.deepEqual(row3, [['Changed within the second', 'run-6']]);
 
+    // A load that did not read a field (dropped from the config, or optional and hidden) never
+    // blanks it: user 3's version seen again without division is a duplicate, not a rewrite.
+    const { division: _dropped, ...withoutDivision } = sameSecond;
+    // Repeats of a new version within one load (a Bulk→REST fallback stages both): the last wins.
+    const fresh = user(60, '2024-01-11T10:00:00.000', 'Bulk pass');
+    for (const w of both) {
+      const unread = await w.beginLoad('run-7', T('2024-01-12T00:00:00.000'));
+      await unread.append([withoutDivision]);
+      t.deepEqual(await unread.commit(), { inserted: 0, duplicates: 1, rewritten: 0, quarantined: 0, tombstones: 0, revived: 0 }, `${w.engine}: unread field`);
+      const repeated = await w.beginLoad('run-8', T('2024-01-12T00:00:00.000'));
+      await repeated.append([fresh]);
+      await repeated.append([{ ...fresh, division: 'REST re-read' }]);
+      t.deepEqual(await repeated.commit(), { inserted: 1, duplicates: 1, rewritten: 0, quarantined: 0, tombstones: 0, revived: 0 }, `${w.engine}: repeats`);
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+    const divisions = (
+      await conn.runAndReadAll(`SELECT id, division FROM sf_raw.sf_user WHERE id IN ('${rows1[3]!['id']}', '${fresh['id']}') AND systemmodstamp >= TIMESTAMP '2024-01-01' ORDER BY id, systemmodstamp`)
+    ).getRowsJS();
+    t.true(divisions.some(([id, d]) => id === rows1[3]!['id'] && d === 'Changed within the second'), 'division kept');
+    t.true(divisions.some(([id, d]) => id === fresh['id'] && d === 'REST re-read'), 'the later observation of the new version');
+
     // Abort: staged objects are deleted, raw untouched.
     const aborted = await wh.beginLoad('run-4', T('2024-01-09T00:00:00.000'));
     await aborted.append([user(99, '2024-01-09T00:00:00.000', 'X')]);
@@ -201,7 +222,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     await aborted.abort();
     const staged = await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'staging/' }));
     t.is(staged.KeyCount ?? 0, 0, 'staging objects removed after commits and abort');
-    t.deepEqual(await wh.rawStats(), { rows: 45, ids: 41 }, "run-5b tombstoned user 12 (neither staged nor quarantined then)");
+    t.deepEqual(await wh.rawStats(), { rows: 46, ids: 42 }, 'run-5b tombstoned user 12 (neither staged nor quarantined then); run-8 added user 60');
     const leftovers = (await conn.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%stage%'`)).getRowsJS();
     t.deepEqual(leftovers, [], 'stage tables dropped');
 

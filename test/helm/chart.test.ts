@@ -11,7 +11,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -349,6 +349,19 @@ test('the rendered pipeline.yaml is a valid sfpipe config for every value set', 
     );
     if (config.salesforce.auth.credentials.source === 'k8s_secret') t.is(config.salesforce.auth.credentials.dir, '/var/run/secrets/salesforce');
   }
+});
+
+test('a freshness policy switched to cron drops the window it inherits from the defaults; the config parses', async (t) => {
+  if (!toolsPresent(t)) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-helm-cron-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const values = path.join(dir, 'cron.yaml');
+  writeFileSync(values, 'pipeline:\n  freshness:\n    sf_raw/sf_user: { cron: "0 9 * * *", timezone: Europe/Berlin }\n');
+  const [cm] = ofKind(await rendered(t, 'default', '-f', values), 'ConfigMap');
+  const config = parsePipelineConfig('cron:pipeline.yaml', cm.data['pipeline.yaml']);
+  t.like(config.freshness['sf_raw/sf_user'], { cron: '0 9 * * *', timezone: 'Europe/Berlin', dataTime: true });
+  t.is(config.freshness['sf_raw/sf_user']!.failAfterMs, undefined);
+  t.like(config.freshness['sf_staging/stg_sf_user'], { warnAfterMs: 26 * 3_600_000, failAfterMs: 50 * 3_600_000 });
 });
 
 test('Salesforce credentials: an existing Secret mounted read-only, or AWS Secrets Manager through IRSA', async (t) => {

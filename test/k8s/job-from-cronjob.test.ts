@@ -62,6 +62,11 @@ test('an ad hoc run keeps the CronJob\'s flags, is recorded as manual, and takes
     'the full-refresh CronJob\'s run stays a full refresh',
   );
   t.deepEqual(manualRunArgs(['check', '--json']), ['check', '--json'], 'the check CronJob is copied unchanged');
+  t.deepEqual(
+    manualRunArgs(['--log-level', 'debug', 'materialize', '--trigger', 'schedule'], { select: 'group:raw' }),
+    ['--log-level', 'debug', 'materialize', '--trigger', 'manual', '--select', 'group:raw'],
+    'global options before the command are kept',
+  );
   t.throws(() => manualRunArgs(['check'], { select: 'x' }), { message: /runs `check`, not materialize: --select and --full-refresh apply to materialize CronJobs only/ });
   t.deepEqual(manualRunArgs([]), ['materialize', '--trigger', 'manual'], 'an image default command becomes an explicit materialize');
   const job = jobFromCronJob(cronJob, 'x', { args: (a) => manualRunArgs(a, { select: 'group:raw' }) });
