@@ -51,10 +51,12 @@ run: build
 
 BENCH_SIZES ?= 5000,100000,1000000
 BENCH_PATHS ?= rest,bulk
+BENCH_RAW_USERS ?= 1000000
 
 bench: build
 	node dist/bench/cli-startup.js
 	node dist/bench/extract.js $(BENCH_SIZES) $(BENCH_PATHS)
+	node dist/bench/raw-commit.js $(BENCH_RAW_USERS)
 
 clean:
 	rm -rf dist .sfpipe

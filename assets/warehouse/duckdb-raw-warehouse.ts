@@ -446,10 +446,11 @@ class DuckDbRawLoad extends LoadLifecycle {
     const observedCols = new Set(this.columnNames.filter((_, i) => this.observed[i]).map(quoteIdent));
     const rewriteCols = dataCols.filter((c) => observedCols.has(c) && c !== quoteIdent('isdeleted'));
     // One row per version: its last staged observation (rowid is the append order; a Bulk→REST
-    // fallback stages a record twice). A grouped aggregate (unlike a window) spills to disk under
-    // memory_limit.
-    const versions = `(SELECT id, systemmodstamp, ${dataCols.map((c) => `arg_max_null(${c}, rowid) AS ${c}`).join(', ')}
-           FROM ${STAGE_ROWS_SQL} GROUP BY id, systemmodstamp)`;
+    // fallback stages a record twice). max(rowid) per key is a small grouped aggregate that spills
+    // under memory_limit (arg_max over every column, or a window, does not fit 128 MB at 1M rows).
+    const versions = `(SELECT s.id, s.systemmodstamp${dataCols.map((c) => `, s.${c}`).join('')}
+           FROM ${STAGE_ROWS_SQL} s
+           JOIN (SELECT max(rowid) AS last FROM ${STAGE_ROWS_SQL} GROUP BY id, systemmodstamp) k ON s.rowid = k.last)`;
 
     return inTransaction(conn, async () => {
       // SystemModstamp has whole seconds: two changes within one second share (id, systemmodstamp).
