@@ -99,12 +99,12 @@ export class LeaseRunLock implements RunLock {
     const renewEvery = Math.max(1000, durationMs / 3);
     // When the last successful renewal was SENT (local clock): the lease is good from then on.
     let renewedAt = Date.now();
-    let lastAttempt = renewedAt;
+    let lastAttempt = 0;
     // Like client-go's renewDeadline: give up well before a contender may take the lease over
     // (it waits a whole duration of seeing no renewal), so both never think they hold it.
     const renewDeadlineMs = Math.max(renewEvery * 1.5, durationMs - renewEvery);
     const lose = (why: string) => {
-      if (lost.signal.aborted) return;
+      if (lost.signal.aborted || released) return;
       clearInterval(timer);
       this.#o.log?.error(`lost the run lock ${namespace}/${name}: ${why}; the run stops`);
       lost.abort(new Error(`lost the run lock ${namespace}/${name}: ${why}`));
@@ -115,7 +115,7 @@ export class LeaseRunLock implements RunLock {
         // The client sets no timeout: a hung call must not keep the renewal loop (or release) waiting.
         const updated = await bounded(
           this.#api.replaceNamespacedLease({ name, namespace, body: { ...current, spec: { ...current.spec, renewTime: micro(this.#o.now()) } } }),
-          renewEvery,
+          callTimeoutMs,
         );
         if (lost.signal.aborted || released) return;
         current = updated;
@@ -126,7 +126,7 @@ export class LeaseRunLock implements RunLock {
           return;
         }
         // A conflict: taken over — or an earlier renewal that timed out here was applied there.
-        const latest = await bounded(this.#read(), renewEvery).catch(() => undefined);
+        const latest = await bounded(this.#read(), callTimeoutMs).catch(() => undefined);
         if (latest === undefined) return; // unknown: the deadline decides
         if (latest?.spec?.holderIdentity === runId) {
           current = latest; // still ours: renew from its current version
@@ -135,19 +135,23 @@ export class LeaseRunLock implements RunLock {
         lose('it was taken over (renewal conflict)');
       }
     };
-    // Ticks often enough to give up on time; renews every third of the lease.
+    // Ticks often enough to give up on time. Renews a third of the lease after the last success;
+    // a failed or slow renewal is retried every `retryEvery` until the deadline, each call
+    // bounded so that several attempts fit before it.
+    const retryEvery = Math.max(250, renewEvery / 8);
+    const callTimeoutMs = Math.max(250, renewEvery / 2);
     const timer = setInterval(() => {
       if (released || lost.signal.aborted) return;
-      const since = Date.now() - renewedAt;
-      if (since >= renewDeadlineMs) {
-        lose(`not renewed for ${Math.round(since / 1000)} s`);
+      const now = Date.now();
+      if (now - renewedAt >= renewDeadlineMs) {
+        lose(`not renewed for ${Math.round((now - renewedAt) / 1000)} s`);
         return;
       }
-      if (!renewing && Date.now() - lastAttempt >= renewEvery) {
-        lastAttempt = Date.now();
+      if (!renewing && now - renewedAt >= renewEvery && now - lastAttempt >= retryEvery) {
+        lastAttempt = now;
         renewing = renew().finally(() => (renewing = null));
       }
-    }, Math.min(1000, renewEvery / 4));
+    }, Math.min(1000, retryEvery));
     timer.unref();
     const releaseNow = async () => {
       // A renewal in flight would change the resourceVersion under the delete below.

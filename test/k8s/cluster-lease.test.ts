@@ -351,3 +351,35 @@ k8sTest('a holder whose renewals hang gives the lock up before a contender may t
   t.is(leaseB.holder.runId, 'run-b');
   await leaseB.release();
 });
+
+k8sTest('one failed renewal is retried before the deadline: the holder keeps the lock', async (t) => {
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-blip';
+  await createNamespace(api, ns);
+  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace: ns });
+  const k8s = await import('@kubernetes/client-node');
+  const real = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
+  let renewals = 0;
+  const blip = new Proxy(real, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'replaceNamespacedLease') {
+        return async (...args: unknown[]) => {
+          renewals++;
+          if (renewals === 1) throw Object.assign(new Error('HTTP 500 (test: one API server blip)'), { code: 500 });
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const a = new LeaseRunLock(blip, { name: 'run-lock', namespace: ns, leaseDurationSeconds: 3 });
+  const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  await new Promise((r) => setTimeout(r, 7_000)); // more than two lease durations
+  t.true(renewals >= 3, `renewals attempted: ${renewals}`);
+  t.false(leaseA.lost!.aborted, String(leaseA.lost!.reason ?? ''));
+  t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, 'run-a');
+  await leaseA.release();
+  t.false(leaseA.lost!.aborted, 'releasing is not losing');
+});
