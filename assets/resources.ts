@@ -3,6 +3,7 @@ import type { Logger } from '../runtime/logging.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import type { SalesforceApi } from './salesforce/api.js';
 import { describeCredentials, loadCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
+import { logAthenaStatement } from './warehouse/athena-sql.js';
 import type { RawWarehouse } from './warehouse/raw-warehouse.js';
 
 /** A Salesforce endpoint and how to log in to it. */
@@ -71,7 +72,7 @@ export function createResources(o: ResourceOptions): PipelineResources {
           tableLocation: athena.tableLocation,
           stagingLocation: athena.stagingLocation,
           ...(ro.signal ? { signal: ro.signal } : {}),
-          onStatement: (s) => log.info(`athena query ${s.queryExecutionId}: ${s.sql.split('\n')[0]}`, { queryExecutionId: s.queryExecutionId, purpose: s.purpose }),
+          onStatement: (s) => logAthenaStatement(log, s.queryExecutionId, s.sql, { purpose: s.purpose }),
           onNotice: (message) => log.warn(message),
         });
       }

@@ -9,7 +9,7 @@ import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt, type DbtAthenaQuery } from './run-dbt.js';
-import { firstLine } from '../warehouse/athena-sql.js';
+import { logAthenaStatement } from '../warehouse/athena-sql.js';
 import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
 
 interface RunResult {
@@ -66,10 +66,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         ...(config.warehouse.engine === 'athena'
           ? {
               onAthenaQuery: (q: DbtAthenaQuery) =>
-                (loggerForNode(q.uniqueId ?? '') ?? ctx.log).info(`athena query ${q.queryExecutionId}: ${firstLine(q.sql)}`, {
-                  queryExecutionId: q.queryExecutionId,
-                  ...(q.uniqueId ? { dbtNode: q.uniqueId } : {}),
-                }),
+                logAthenaStatement(loggerForNode(q.uniqueId ?? '') ?? ctx.log, q.queryExecutionId, q.sql, q.uniqueId ? { dbtNode: q.uniqueId } : {}),
             }
           : {}),
       });
@@ -154,7 +151,7 @@ function statsReader(config: PipelineResources['config'], duckdbPath: string, ct
       const { withAthenaReadOnly } = await import('../warehouse/athena-stats.js');
       return withAthenaReadOnly(
         athena,
-        { signal: ctx.signal, onStatement: (s) => ctx.log.info(`athena query ${s.queryExecutionId}: ${firstLine(s.sql)}`, { queryExecutionId: s.queryExecutionId, purpose: s.purpose }) },
+        { signal: ctx.signal, onStatement: (s) => logAthenaStatement(ctx.log, s.queryExecutionId, s.sql, { purpose: s.purpose }) },
         fn,
       );
     };

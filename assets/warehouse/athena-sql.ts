@@ -13,6 +13,7 @@
  *   has no zone; the pipeline stores UTC).
  */
 
+import type { Logger } from '../../runtime/logging.js';
 import type { ColumnType } from './raw-warehouse.js';
 
 export class SqlValueError extends TypeError {
@@ -214,4 +215,9 @@ export function firstLine(sql: string, max = 160): string {
   const body = sql.replace(/^(?:\s*--[^\n]*(?:\n|$)|\s*\/\*[\s\S]*?\*\/)*/, '');
   const line = (body || sql).trimStart().split('\n', 1)[0] ?? '';
   return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** The run log's line for one Athena statement, whoever sent it: `athena query <id>: <first line>`. */
+export function logAthenaStatement(log: Logger, queryExecutionId: string, sql: string, meta: Record<string, unknown> = {}): void {
+  log.info(`athena query ${queryExecutionId}: ${firstLine(sql)}`, { queryExecutionId, ...meta });
 }

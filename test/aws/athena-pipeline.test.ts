@@ -81,7 +81,7 @@ test('sfpipe materialize with warehouse: athena and event_log: s3 against moto: 
     t.true(ids.has(q.id), `${q.id} is in moto's ListQueryExecutions`);
     const exec = (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: q.id }))).QueryExecution!;
     t.is(exec.Query, proxy.statements[i], `statement ${i} reached moto verbatim`);
-    t.is(exec.Query!.split('\n')[0], q.head);
+    t.true(exec.Query!.split('\n')[0]!.startsWith(q.head.replace(/…$/, '')), `the logged head is statement ${i}'s first line`);
     t.is(exec.Status?.State, 'SUCCEEDED');
     t.is(exec.ResultConfiguration?.OutputLocation?.startsWith('s3://athena-results/sfpipe/'), true);
     sqls.push(exec.Query!);
