@@ -17,16 +17,11 @@ import { CreateTableCommand, DeleteTableCommand, GetTableCommand, GlueClient, Up
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
+import { DUCKDB_TYPE } from '../../assets/warehouse/duckdb-values.js';
 import { queueAthenaResults } from '../services/moto/start.js';
 
-const DUCK_TYPE: Record<string, string> = {
-  string: 'VARCHAR',
-  boolean: 'BOOLEAN',
-  timestamp: 'TIMESTAMP',
-  double: 'DOUBLE',
-  bigint: 'BIGINT',
-  date: 'DATE',
-};
+// The Athena DDL type names are the loader's column types: DuckDB's type for each is the embedded loader's.
+const DUCK_TYPE: Readonly<Record<string, string>> = DUCKDB_TYPE;
 
 interface ParsedDdl {
   db: string;
