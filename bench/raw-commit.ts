@@ -12,22 +12,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { embeddedConfigPath, loadPipelineConfig } from '../assets/config/load-config.js';
 import { DuckDbRawWarehouse } from '../assets/warehouse/duckdb-raw-warehouse.js';
 import type { ColumnSpec, RawRow } from '../assets/warehouse/raw-warehouse.js';
 
 const N = Number((process.argv[2] ?? '1000000').replace(/_/g, ''));
 if (!Number.isInteger(N) || N < 1000) throw new Error(`bad user count ${process.argv[2]}`);
 const BATCH = 20_000;
-const COLUMNS: ColumnSpec[] = [
-  { name: 'id', type: 'string' },
-  { name: 'name', type: 'string' },
-  { name: 'division', type: 'string' },
-  { name: 'audit_phase__c', type: 'string' },
-  { name: 'isactive', type: 'boolean' },
-  { name: 'isdeleted', type: 'boolean' },
-  { name: 'lastmodifieddate', type: 'timestamp' },
-  { name: 'systemmodstamp', type: 'timestamp' },
-];
+// The raw columns of the embedded default's config, as the extraction makes them.
+const COLUMNS: ColumnSpec[] = loadPipelineConfig(embeddedConfigPath()).source.columns.map((c) => ({ name: c.name.toLowerCase(), type: c.type }));
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);
 
