@@ -1,38 +1,20 @@
 import test from 'ava';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { embeddedConfigPath } from '../../assets/config/load-config.js';
 import { SimOrg } from '../../sim/index.js';
 import { runPipelineCli } from '../helpers/cli.js';
+import { receiver } from '../helpers/http-receiver.js';
 import { tempDir } from '../helpers/temp.js';
 
 const sfpipe = runPipelineCli;
-
-/** A local receiver standing in for a webhook and a Pushgateway. */
-async function receiver() {
-  const requests: { method: string; url: string; body: string }[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      requests.push({ method: req.method!, url: req.url!, body });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 test('a run that succeeds while fetching nothing for days: raw FAILs by data time, sfpipe check exits 1, one alert, metrics pushed', async (t) => {
   const home = tempDir();
   // The org does not move on by itself in this test: the clock is moved by hand.
   const config = path.join(home, 'pipeline.yaml');
   fs.writeFileSync(config, fs.readFileSync(embeddedConfigPath(), 'utf8').replace('advance_days_per_run: 1', 'advance_days_per_run: 0'));
-  const rx = await receiver();
-  t.teardown(rx.close);
+  const rx = await receiver(t); // the webhook and the Pushgateway
   const secretPath = '/hooks/T000/B000/sup3rs3cret';
   const env = {
     SFPIPE_HOME: home,

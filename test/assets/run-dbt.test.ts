@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import test from 'ava';
-import winston from 'winston';
-import { Writable } from 'node:stream';
 
 import { runDbt, type DbtAthenaQuery } from '../../assets/dbt/run-dbt.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { tempDir } from '../helpers/temp.js';
 
 const line = (name: string, level: string, msg: string, thread: string, data: Record<string, unknown> = {}) =>
@@ -40,17 +39,8 @@ const LINES = [
   'not json at all',
 ];
 
-/** A logger whose JSON lines are collected. */
-function captureLogger(level: string): { log: winston.Logger; lines: { level: string; message: string; [k: string]: unknown }[] } {
-  const lines: { level: string; message: string }[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as { level: string; message: string });
-      done();
-    },
-  });
-  return { log: winston.createLogger({ level, format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] }), lines };
-}
+type LogLine = { level: string; message: string; [k: string]: unknown };
+const parsed = (lines: string[]): LogLine[] => lines.map((l) => JSON.parse(l) as LogLine);
 
 function fakeDbt(dir: string): string {
   const file = path.join(dir, 'dbt');
@@ -63,7 +53,7 @@ function fakeDbt(dir: string): string {
 
 async function invoke(level: string, withAthena: boolean) {
   const dir = tempDir('sfpipe-rundbt-');
-  const { log, lines } = captureLogger(level);
+  const { log, lines: raw, flush } = captureLogger(level);
   const stg = log.child({ assetKey: 'sf_staging/stg_sf_user' });
   const dim = log.child({ assetKey: 'sf_curated/dim_sf_user_scd' });
   const queries: DbtAthenaQuery[] = [];
@@ -75,10 +65,10 @@ async function invoke(level: string, withAthena: boolean) {
     loggerForNode: (uid) => (uid === STG || uid === 'test.p.accepted_values_x' ? stg : uid === DIM ? dim : undefined),
     ...(withAthena ? { onAthenaQuery: (q: DbtAthenaQuery) => queries.push(q) } : {}),
   });
-  await new Promise((resolve) => setImmediate(resolve)); // winston's stream writes settle
+  await flush();
   const argv = JSON.parse(fs.readFileSync(path.join(dir, 'argv.json'), 'utf8')) as string[];
   fs.rmSync(dir, { recursive: true, force: true });
-  return { outcome, lines, queries, argv };
+  return { outcome, lines: parsed(raw), queries, argv };
 }
 
 test('Athena statements are paired with their query execution ids per dbt thread and node', async (t) => {
@@ -147,7 +137,7 @@ setInterval(() => {}, 1000);
       killAfterMs: 500,
     });
     // Its first line arrived: its signal handlers are in place.
-    while (!lines.some((l) => l.message === 'dbt: running')) await new Promise((r) => setTimeout(r, 20));
+    while (!parsed(lines).some((l) => l.message === 'dbt: running')) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
     return done;
   };

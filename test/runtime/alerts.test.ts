@@ -1,8 +1,4 @@
 import test from 'ava';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
 import {
   alertsForTransitions,
   createNotifiers,
@@ -15,59 +11,10 @@ import {
 import { checkTransitions } from '../../runtime/cli/observability.js';
 import type { CheckResultRecord } from '../../runtime/event-log.js';
 import type { RunResult } from '../../runtime/executor.js';
-import { createLogger, silentLogger, type Logger } from '../../runtime/logging.js';
+import { silentLogger } from '../../runtime/logging.js';
+import { captureLogger } from '../helpers/capture-logger.js';
+import { closedPort, receiver } from '../helpers/http-receiver.js';
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-interface Reply {
-  status: number;
-  headers?: Record<string, string>;
-}
-
-/** Local receiver: answers with `replies` in order (the last one repeats), records every request. */
-async function receiver(t: { teardown(fn: () => void | Promise<void>): void }, replies: Reply[] = [{ status: 200 }]) {
-  const requests: Recorded[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-      const reply = replies[Math.min(requests.length - 1, replies.length - 1)]!;
-      res.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
-      res.end(reply.status < 300 ? 'ok' : 'nope');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const port = (server.address() as AddressInfo).port;
-  return { requests, port, base: `http://127.0.0.1:${port}` };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function captureLogger(): { log: Logger; lines: string[]; flush: () => Promise<void> } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(l);
-      cb();
-    },
-  });
-  const log = createLogger({ stream, format: 'json', level: 'debug' });
-  return { log, lines, flush: async () => { await tick(); await tick(); } };
-}
 
 const SECRET_PATH = 'T0SECRET/B0SECRET/xoxSuperSecretToken123';
 const SECRET_QUERY = 'qsecret456';

@@ -1,9 +1,7 @@
 import test from 'ava';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
-import { createLogger, silentLogger, type Logger } from '../../runtime/logging.js';
+import { silentLogger } from '../../runtime/logging.js';
+import { captureLogger } from '../helpers/capture-logger.js';
+import { closedPort, receiver } from '../helpers/http-receiver.js';
 import {
   MetricsFormatError,
   pushgatewayPath,
@@ -141,43 +139,6 @@ test('renderPrometheusText validates names and types', (t) => {
 
 // ---------------------------------------------------------------- push
 
-interface Recorded { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
-
-async function receiver(t: { teardown(fn: () => void | Promise<void>): void }, statuses: number[] = [200]) {
-  const requests: Recorded[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.statusCode = statuses[Math.min(requests.length - 1, statuses.length - 1)]!;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const port = (server.address() as AddressInfo).port;
-  return { requests, port, base: `http://127.0.0.1:${port}` };
-}
-
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function captureLogger(): { log: Logger; lines: string[]; flush: () => Promise<void> } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(l);
-      cb();
-    },
-  });
-  return { log: createLogger({ stream, format: 'json', level: 'debug' }), lines, flush: async () => { await tick(); await tick(); } };
-}
 
 test('pushMetrics PUTs the exposition text to /metrics/job/<job>/<label>/<value>', async (t) => {
   const rx = await receiver(t);
