@@ -1,5 +1,4 @@
-import { AthenaClient } from '@aws-sdk/client-athena';
-
+import { createAwsClients } from '../aws/clients.js';
 import type { AthenaConfig } from '../config/pipeline-config.js';
 import { AthenaQueryRunner, type StatementRecord } from './athena-query.js';
 import type { ReadOnlyQuery } from './duckdb-stats.js';
@@ -10,8 +9,8 @@ export async function withAthenaReadOnly<T>(
   opts: { signal?: AbortSignal; onStatement?: (record: StatementRecord) => void },
   fn: (query: ReadOnlyQuery) => Promise<T>,
 ): Promise<T> {
-  const client = new AthenaClient({ region: athena.region, ...(athena.endpoint ? { endpoint: athena.endpoint } : {}) });
-  const runner = new AthenaQueryRunner(client, {
+  const clients = createAwsClients({ region: athena.region, endpoint: athena.endpoint ?? undefined });
+  const runner = new AthenaQueryRunner(clients.athena, {
     workGroup: athena.workGroup,
     catalog: athena.catalog,
     ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
@@ -23,6 +22,6 @@ export async function withAthenaReadOnly<T>(
       return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i]])));
     });
   } finally {
-    client.destroy();
+    clients.destroy();
   }
 }
