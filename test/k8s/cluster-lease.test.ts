@@ -150,19 +150,19 @@ k8sTest('the holder renews the lease (renewTime advances, MicroTime accepted by 
   if (!api) return;
   const ns = 'lease-renew';
   await createNamespace(api, ns);
-  // leaseDurationSeconds 3 → renew every 1 s.
-  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 3 });
+  // leaseDurationSeconds 6 → renew every 2 s; a slow renewal on a loaded machine is retried for 4 s.
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 6 });
   const lease = await a.acquire('run-a', { timeoutMs: 0 });
   try {
     const first = await readLease(api, ns, 'run-lock');
-    await new Promise((r) => setTimeout(r, 2600));
+    await new Promise((r) => setTimeout(r, 7000));
     const later = await readLease(api, ns, 'run-lock');
     t.is(later.spec?.holderIdentity, 'run-a');
     t.not(later.metadata?.resourceVersion, first.metadata?.resourceVersion, 'the lease was updated');
     const renew = (l: V1Lease) => new Date(String(l.spec?.renewTime)).getTime();
     t.true(renew(later) > renew(first), `renewTime advanced: ${String(first.spec?.renewTime)} → ${String(later.spec?.renewTime)}`);
     t.regex(String(later.spec?.renewTime), /\.\d{6}Z$/, 'MicroTime with six fractional digits');
-    // Still held: 3 s after acquiring, only renewals keep it from being expired.
+    // Still held, and still ours, after more than a lease duration.
     t.is((await a.holder())?.runId, 'run-a');
   } finally {
     await lease.release();
@@ -290,15 +290,17 @@ k8sTest('a holder whose lease is taken over is told: its lost signal fires and i
   if (!api) return;
   const ns = 'lease-lost';
   await createNamespace(api, ns);
-  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2 });
+  // A 10 s lease: A renews every 3.3 s and would give up only after 6.7 s without a renewal, so
+  // on a loaded machine A still learns of the take-over from its next renewal's conflict.
+  const a = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 10 });
   const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
   t.false(leaseA.lost!.aborted);
   // B's clock is far ahead (more than twice the duration): A's lease looks long dead to it.
-  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 60_000) });
+  const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 10, now: () => new Date(Date.now() + 120_000) });
   const leaseB = await b.acquire('run-b', { timeoutMs: 0 });
   t.is(leaseB.holder.runId, 'run-b');
   const reason = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('A was never told')), 10_000);
+    const timer = setTimeout(() => reject(new Error('A was never told')), 30_000);
     leaseA.lost!.addEventListener('abort', () => {
       clearTimeout(timer);
       resolve((leaseA.lost!.reason as Error).message);
@@ -374,9 +376,10 @@ k8sTest('one failed renewal is retried before the deadline: the holder keeps the
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const a = new LeaseRunLock(blip, { name: 'run-lock', namespace: ns, leaseDurationSeconds: 3 });
+  // 6 s: a renewal every 2 s, each call bounded to 1 s, the deadline 4 s after the last success.
+  const a = new LeaseRunLock(blip, { name: 'run-lock', namespace: ns, leaseDurationSeconds: 6 });
   const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
-  await new Promise((r) => setTimeout(r, 7_000)); // more than two lease durations
+  await new Promise((r) => setTimeout(r, 13_000)); // more than two lease durations
   t.true(renewals >= 3, `renewals attempted: ${renewals}`);
   t.false(leaseA.lost!.aborted, String(leaseA.lost!.reason ?? ''));
   t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, 'run-a');
