@@ -6,11 +6,15 @@
  * line unless SFPIPE_REQUIRE_K8S is set.
  */
 import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
 import { LockHeldError } from '../../runtime/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
+import { runCliProcess, startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 import { clusterFixture, clusterTest, createNamespace, kubectl, kubectlJson } from './fixtures/cluster.js';
 
 const cluster = clusterFixture();
@@ -385,4 +389,44 @@ k8sTest('one failed renewal is retried before the deadline: the holder keeps the
   t.is((await readLease(api, ns, 'run-lock')).spec?.holderIdentity, 'run-a');
   await leaseA.release();
   t.false(leaseA.lost!.aborted, 'releasing is not losing');
+});
+
+k8sTest('sfpipe materialize in a pod stops when its Lease is taken over: the run is CANCELED, exit 1, and it says why', async (t) => {
+  t.timeout(110_000);
+  const api = cluster.get(t);
+  if (!api) return;
+  const ns = 'lease-cli';
+  await createNamespace(api, ns);
+  const kubeconfig = path.join(api.dir, 'lease-cli.kubeconfig');
+  fs.copyFileSync(api.kubeconfigPath, kubeconfig);
+  await kubectl(api, ['config', 'set-context', '--current', `--namespace=${ns}`], kubeconfig);
+  const marker = path.join(tempDir(), 'marker');
+  // KUBERNETES_SERVICE_HOST without a ServiceAccount token: the Lease lock, configured from KUBECONFIG.
+  const env = {
+    SFPIPE_HOME: tempDir(),
+    KUBERNETES_SERVICE_HOST: '127.0.0.1',
+    KUBECONFIG: kubeconfig,
+    SFPIPE_LEASE_NAME: 'cli-run-lock',
+    FIXTURE_SLOW_MS: '100000',
+    FIXTURE_MARKER_FILE: marker,
+  };
+  const { done } = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
+  const deadline = Date.now() + 30_000;
+  while (!fs.existsSync(marker)) {
+    if (Date.now() > deadline) throw new Error('the step never started');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const held = await readLease(api, ns, 'cli-run-lock');
+  const runId = String(held.spec?.holderIdentity);
+  t.truthy(held.spec?.holderIdentity, 'the run holds the Lease');
+  // Someone else writes the Lease (another run that judged it expired): the holder's next renewal conflicts.
+  await kubectl(api, ['-n', ns, 'patch', 'lease', 'cli-run-lock', '--type=merge', '-p', JSON.stringify({ spec: { holderIdentity: 'run-intruder' } })]);
+  const r = await done;
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /lost the run lock lease-cli\/cli-run-lock: it was taken over/);
+  t.regex(r.stderr, /the run was stopped so that two runs never write at once/);
+  t.false(fs.readFileSync(marker, 'utf8').includes('end '), 'the step was stopped before it finished');
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs;
+  t.like(runs[0], { runId, status: 'CANCELED' });
+  t.is((await readLease(api, ns, 'cli-run-lock')).spec?.holderIdentity, 'run-intruder', "the run's release leaves the new holder's Lease alone");
 });
