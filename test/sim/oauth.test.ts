@@ -139,12 +139,12 @@ test('refresh_token grant: jsforce refreshes transparently after the session die
 });
 
 test('token expiry → 401 INVALID_SESSION_ID', async (t) => {
-  const short = await startSimulator({ users: 10, tokenTtlMs: 1000 });
+  const short = await startSimulator({ users: 10, tokenTtlMs: 2500 }); // long enough for the first call on a loaded machine
   try {
     const res = await postForm(short, { grant_type: 'client_credentials', client_id: C.clientId, client_secret: C.clientSecret });
     const token = ((await res.json()) as { access_token: string }).access_token;
     t.is((await api(short, token, '/limits')).status, 200);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 2600));
     const expired = await api(short, token, '/limits');
     t.is(expired.status, 401);
     t.deepEqual(await expired.json(), [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
