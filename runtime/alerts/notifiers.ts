@@ -29,7 +29,8 @@ export function slackText(ev: AlertEvent, pipelineName?: string): string {
   const lines = [
     (pipelineName ? `[${slackEscape(pipelineName)}] ` : '') + head,
     `reason: ${slackEscape(ev.reason)}`,
-    `run: ${ev.runId ? `\`${slackEscape(ev.runId)}\`` : 'none'}`,
+    // A freshness alert comes from `sfpipe check`, not from a run: it names the run it judged.
+    `${ev.kind === 'freshness' ? 'last run' : 'run'}: ${ev.runId ? `\`${slackEscape(ev.runId)}\`` : 'none'}`,
     `look closer: \`${slackEscape(ev.command)}\``,
   ];
   return lines.join('\n');

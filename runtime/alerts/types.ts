@@ -9,6 +9,7 @@ export interface AlertEvent {
   /** True when going back to PASS/PASSED from a bad state. */
   recovered: boolean;
   reason: string;
+  /** The run that produced the result; for freshness, the last materialization's run (null if none). */
   runId: string | null;
   checkName?: string;
   /** What to run to look closer, e.g. `sfpipe lineage --select sf_raw/sf_user`. */

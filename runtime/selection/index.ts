@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.js';
 import type { AssetGraph } from '../graph.js';
 import { parseSelection } from './parser.js';
 import { resolveSelection } from './resolve.js';
@@ -8,8 +9,15 @@ export { parseSelection } from './parser.js';
 export { resolveSelection } from './resolve.js';
 export { suggestKeys } from './suggest.js';
 
-/** Resolves a selection expression; no expression (undefined, blank or `*`) selects every asset. */
+/**
+ * Resolves a selection expression; no expression (undefined) or `*` selects every asset.
+ * A blank expression (`--select "$UNSET"`) or one that matches nothing is a usage error: a
+ * script must never run — or fully refresh — everything by accident, nor succeed having done nothing.
+ */
 export function selectAssets(text: string | undefined, graph: AssetGraph): Set<string> {
-  if (text === undefined || text.trim() === '' || text.trim() === '*') return new Set(graph.keys());
-  return resolveSelection(parseSelection(text), graph);
+  if (text === undefined || text.trim() === '*') return new Set(graph.keys());
+  if (text.trim() === '') throw new UsageError('the selection is empty; leave --select out (or pass "*") to select every asset');
+  const selected = resolveSelection(parseSelection(text), graph);
+  if (selected.size === 0) throw new UsageError(`the selection "${text}" matches no asset; list the assets, groups and owners with: sfpipe lineage`);
+  return selected;
 }

@@ -49,10 +49,17 @@ test('a run that succeeds while fetching nothing for days: raw FAILs by data tim
   t.is(hooks.length - hooksBefore, 1, 'one message for the state change');
   const alert = JSON.parse(hooks.at(-1)!.body);
   t.like(alert, { kind: 'freshness', assetKey: 'sf_raw/sf_user', state: 'FAIL', previousState: 'PASS', recovered: false, command: 'sfpipe lineage --select sf_raw/sf_user' });
+  // It names the run it judged: the last materialization (from `sfpipe check`, no run of its own).
+  t.is(alert.runId, run.runId);
+  t.is(ev.lastRunId, run.runId);
 
   // The state holds: no new message.
   const again = await sfpipe(['check', '--select', 'sf_raw/sf_user'], env);
   t.is(again.code, 1);
+  // The table's header lines up with its rows (the state column starts after a two-character marker).
+  const [header, row] = again.stdout.split('\n');
+  t.is(row!.indexOf('FAIL'), header!.indexOf('FRESHNESS'), again.stdout);
+  t.is(row!.indexOf('✗'), header!.indexOf('FRESHNESS') - 2, again.stdout);
   t.is(rx.requests.filter((r) => r.url === secretPath).length, hooks.length);
 
   // Metrics went to the Pushgateway in the text format, per asset.

@@ -153,7 +153,7 @@ test('Slack payload: text names asset, state, reason, run id and the command in 
   const body = JSON.parse(q.body) as { text: string; blocks?: unknown[] };
   t.true(body.text.includes('raw/users'));
   t.true(body.text.includes('FAIL'));
-  t.true(body.text.includes('run-1234abcd'));
+  t.true(body.text.includes('last run: `run-1234abcd`'), body.text);
   t.true(body.text.includes('last update 3h ago'));
   t.true(body.text.includes('`sfpipe lineage --select raw/users`'));
   t.true(body.text.includes('sfpipe-prod'));

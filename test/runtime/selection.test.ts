@@ -1,6 +1,6 @@
 import test from 'ava';
 import { defineAsset, defineExternalAsset, type AssetDef, type AssetSpec } from '../../runtime/definitions.js';
-import { DefinitionError } from '../../runtime/errors.js';
+import { DefinitionError, UsageError } from '../../runtime/errors.js';
 import { buildAssetGraph } from '../../runtime/registry.js';
 import {
   SelectionSyntaxError,
@@ -214,7 +214,9 @@ const CONFORMANCE: [string, string[]][] = [
 
 for (const [expr, expected] of CONFORMANCE) {
   test(`select ${expr}`, (t) => {
-    t.deepEqual([...selectAssets(expr, graph)].sort(), [...expected].sort());
+    t.deepEqual([...resolveSelection(parseSelection(expr), graph)].sort(), [...expected].sort());
+    if (expected.length > 0) t.deepEqual([...selectAssets(expr, graph)].sort(), [...expected].sort());
+    else t.throws(() => selectAssets(expr, graph), { instanceOf: UsageError, message: /matches no asset/ });
   });
 }
 
@@ -280,8 +282,20 @@ test('unknown key with no close match has no suggestion', (t) => {
   t.is(err?.message, 'no asset matches key:zzzzzzzz');
 });
 
-test('undefined, empty and * select every asset', (t) => {
-  for (const text of [undefined, '', '   ', '*']) t.deepEqual([...selectAssets(text, graph)].sort(), ALL);
+test('undefined and * select every asset', (t) => {
+  for (const text of [undefined, '*', ' * ']) t.deepEqual([...selectAssets(text, graph)].sort(), ALL);
+});
+
+test('a blank selection (an unset shell variable) is an error, not everything', (t) => {
+  for (const text of ['', '   ']) {
+    const err = t.throws(() => selectAssets(text, graph), { instanceOf: UsageError });
+    t.regex(err!.message, /the selection is empty; leave --select out \(or pass "\*"\)/);
+  }
+});
+
+test('a selection that matches no asset is an error naming it', (t) => {
+  const err = t.throws(() => selectAssets('group:nope or tag:tier=zzz', graph), { instanceOf: UsageError });
+  t.is(err!.message, 'the selection "group:nope or tag:tier=zzz" matches no asset; list the assets, groups and owners with: sfpipe lineage');
 });
 
 test('parseSelection and resolveSelection compose', (t) => {

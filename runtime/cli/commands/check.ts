@@ -15,6 +15,8 @@ interface Evaluation {
   lagMs: number | null;
   deadline: string | null;
   reason: string;
+  /** The run of the last materialization the evaluation judged (null if never materialized). */
+  lastRunId: string | null;
 }
 
 export function checkCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
@@ -48,7 +50,7 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
             });
             if (changed) c.logger.info(`freshness of ${key}: ${previous?.state ?? 'none'} → ${ev.state}: ${ev.reason}`, { assetKey: key });
           }
-          evaluations.push({ key, state: ev.state, previousState: previous?.state ?? null, changed, lagMs: ev.lagMs, deadline: ev.deadline, reason: ev.reason });
+          evaluations.push({ key, state: ev.state, previousState: previous?.state ?? null, changed, lagMs: ev.lagMs, deadline: ev.deadline, reason: ev.reason, lastRunId: last?.runId ?? null });
         }
       } finally {
         await eventLog.close();
@@ -58,7 +60,7 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
         obs,
         evaluations
           .filter((e) => e.changed && e.state !== 'NOT_APPLICABLE')
-          .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: null })),
+          .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: e.lastRunId })),
         c.logger,
       );
       await pushSamples(obs, freshnessSamples(evaluations), 'check', c.logger);
@@ -69,7 +71,8 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
 
 function render(evals: Evaluation[], color: boolean): string {
   const paint = (code: number, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
-  const lines = ['ASSET                              FRESHNESS       AGE      DEADLINE                  REASON'];
+  // The state column starts with a two-character marker (✗ / !): the header leaves room for it.
+  const lines = [`${'ASSET'.padEnd(34)}   ${'FRESHNESS'.padEnd(15)} ${'AGE'.padEnd(8)} ${'DEADLINE'.padEnd(25)} REASON`];
   for (const e of evals) {
     const state = e.state.padEnd(15);
     const shown = e.state === 'FAIL' ? paint(31, `✗ ${state}`) : e.state === 'WARN' ? paint(33, `! ${state}`) : `  ${state}`;

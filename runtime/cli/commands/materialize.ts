@@ -23,7 +23,7 @@ interface MaterializeOptions {
 export function materializeCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
   return new Command('materialize')
     .description('Materialize the selected assets (all by default) in dependency order')
-    .option('-s, --select <expr>', 'asset selection, e.g. "+sf_curated/dim_sf_user_scd" or "group:raw"')
+    .option('-s, --select <expr>', 'asset selection, e.g. "+sf_curated/dim_sf_user_scd" or "group:sf_raw" (all by default)')
     .option('--full-refresh', 'rebuild from scratch instead of incrementally', false)
     .option('--json', 'print the run result as JSON on stdout', false)
     .option('--lock-timeout <seconds>', 'wait this long for a running run to finish', parseNonNegativeNumber('--lock-timeout'), 0)
