@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { simulatorStateFile } from '../simulator-endpoint.js';
@@ -12,7 +12,7 @@ const int = (name: string, min: number) => (v: string) => {
 };
 
 /** The pipeline's own commands: `sfpipe sim serve` and `sfpipe history`. */
-export function registerPipelineCommands(program: Command, ctx: () => PipelineContext, _setExit?: (code: number) => void): void {
+export function registerPipelineCommands(program: Command, ctx: () => PipelineContext, setExit: (code: number) => void): void {
   const sim = new Command('sim').description('The Salesforce API simulator of the embedded default');
   sim
     .command('serve')
@@ -22,7 +22,7 @@ export function registerPipelineCommands(program: Command, ctx: () => PipelineCo
     .option('--users <n>', 'org size for a new org', int('--users', 1), 5000)
     .option('--seed <n>', 'generator seed for a new org', int('--seed', 0), 42)
     .option('--state-file <path>', 'org state file (default: the embedded default\'s, in the state directory)')
-    .option('--ephemeral', 'keep the org in memory only', false)
+    .addOption(new Option('--ephemeral', 'keep the org in memory only (no state file)').default(false).conflicts('stateFile'))
     .option('--jwt-certificate <file>', 'PEM certificate (or public key) of the connected app: enables the JWT bearer flow for its key')
     .action(async (opts: { port: number; host: string; users: number; seed: number; stateFile?: string; ephemeral: boolean; jwtCertificate?: string }) => {
       const { serveCommand } = await import('../../sim/serve.js');
@@ -38,5 +38,5 @@ export function registerPipelineCommands(program: Command, ctx: () => PipelineCo
       await serveCommand({ port: opts.port, host: opts.host, users: opts.users, seed: opts.seed, ...(stateFile ? { stateFile } : {}), ...(jwtCertificate ? { jwtCertificate } : {}) });
     });
   program.addCommand(sim);
-  program.addCommand(historyCommand(ctx));
+  program.addCommand(historyCommand(ctx, setExit));
 }

@@ -1,37 +1,53 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { loadPipelineConfig } from '../config/load-config.js';
 
 const COLUMNS = ['valid_from', 'valid_to', 'is_current', 'division', 'audit_phase__c', 'is_deleted', 'is_active', 'name', 'update_date', 'user_key'];
+const DIMENSION = 'sf_curated.dim_sf_user_scd';
 
-/** `sfpipe history <user-id>`: one user's versions in the SCD2 dimension of the embedded warehouse. */
-export function historyCommand(ctx: () => PipelineContext): Command {
+/**
+ * `sfpipe history <user-id>`: one user's versions in the SCD2 dimension of the embedded warehouse.
+ * Exit 1 when there are none, so a script can tell "no such user" from an answer.
+ */
+export function historyCommand(ctx: () => PipelineContext, setExit: (code: number) => void): Command {
   return new Command('history')
-    .description("Show one Salesforce user's versions in sf_curated.dim_sf_user_scd (embedded DuckDB warehouse)")
-    .argument('<user-id>', 'the Salesforce User Id (15 or 18 characters)')
-    .option('--json', 'print JSON', false)
+    .description(`Show one Salesforce user's versions in ${DIMENSION} (embedded DuckDB warehouse); exit 1 when it has none`)
+    .argument('<user-id>', 'the Salesforce User Id: 18 characters, or the 15-character (case-sensitive) form')
+    .option('--json', 'print {userId, versions} as JSON', false)
     .action(async (userId: string, opts: { json: boolean }) => {
       if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(userId)) {
-        throw new (await import('../../runtime/errors.js')).UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
+        throw new UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
       }
       const config = loadPipelineConfig();
       if (config.warehouse.engine !== 'duckdb') throw new Error('sfpipe history reads the embedded DuckDB warehouse; query Athena for production');
       const file = path.resolve(ctx().stateDir, config.warehouse.duckdb.path);
+      if (!fs.existsSync(file)) throw new Error(`the embedded warehouse ${file} does not exist yet; run sfpipe materialize first`);
       const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
-      const rows = await withDuckDbReadOnly(file, (query) =>
-        query(`select ${COLUMNS.join(', ')} from sf_curated.dim_sf_user_scd where user_id = $1 order by valid_from`, [userId]),
-      );
+      const rows = await withDuckDbReadOnly(file, async (query) => {
+        const [found] = await query(
+          `select count(*)::int as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
+        );
+        if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${file}; run sfpipe materialize (it builds the dimension)`);
+        // A 15-character Id is the case-sensitive prefix of the 18-character one the table holds.
+        const match = userId.length === 15 ? 'left(user_id, 15) = $1' : 'user_id = $1';
+        return query(`select user_id, ${COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`, [userId]);
+      });
+      const fullId = rows.length > 0 ? String(rows[0]!.user_id) : userId;
+      const versions = rows.map(({ user_id: _id, ...rest }) => rest);
+      setExit(versions.length === 0 ? 1 : 0);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ userId, versions: rows }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ userId: fullId, versions }, null, 2) + '\n');
         return;
       }
-      if (rows.length === 0) {
-        process.stdout.write(`no versions of ${userId} in sf_curated.dim_sf_user_scd (run sfpipe materialize first?)\n`);
+      if (versions.length === 0) {
+        process.stderr.write(`sfpipe: no versions of ${userId} in ${DIMENSION}: no such user, or not extracted yet\n`);
         return;
       }
-      const widths = COLUMNS.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
+      const widths = COLUMNS.map((c) => Math.max(c.length, ...versions.map((r) => String(r[c] ?? '').length)));
       const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-      process.stdout.write([line(COLUMNS), ...rows.map((r) => line(COLUMNS.map((c) => String(r[c] ?? ''))))].join('\n') + '\n');
+      process.stdout.write([`user ${fullId}`, line(COLUMNS), ...versions.map((r) => line(COLUMNS.map((c) => String(r[c] ?? ''))))].join('\n') + '\n');
     });
 }

@@ -49,8 +49,35 @@ test('the embedded default end to end: first run loads the org, the next sees it
   for (let i = 1; i < versions.length; i++) t.is(versions[i - 1]!.valid_to, versions[i]!.valid_from);
   t.is(versions.at(-1)!.valid_to, null);
   t.is((await sfpipe(['history', 'not-an-id'], env)).code, 2);
+  // The 15-character form finds the same user; an Id with no versions exits 1 and says so.
+  const short = await sfpipe(['history', String(changed!.user_id).slice(0, 15), '--json'], env);
+  t.is(short.code, 0, short.stderr);
+  t.deepEqual(JSON.parse(short.stdout), { userId: changed!.user_id, versions });
+  const text = await sfpipe(['history', String(changed!.user_id).slice(0, 15)], env);
+  t.regex(text.stdout, new RegExp(`^user ${String(changed!.user_id)}\\nvalid_from\\s+valid_to`));
+  const nobody = await sfpipe(['history', '005000000000000AAA'], env);
+  t.is(nobody.code, 1);
+  t.regex(nobody.stderr, /no versions of 005000000000000AAA in sf_curated\.dim_sf_user_scd: no such user, or not extracted yet/);
   // No secret reaches a log line.
   t.notRegex(first.stderr + second.stderr, /sfpipe-sim-secret/);
+});
+
+test('sfpipe history before the dimension exists says what to run, not a DuckDB error', async (t) => {
+  const home = tempDir();
+  const none = await sfpipe(['history', '005000000000000AAA'], { SFPIPE_HOME: home });
+  t.is(none.code, 1);
+  t.regex(none.stderr, /^sfpipe: the embedded warehouse .*warehouse\.duckdb does not exist yet; run sfpipe materialize first\n$/);
+  const raw = await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], { SFPIPE_HOME: home });
+  t.is(raw.code, 0, raw.stderr);
+  const noDim = await sfpipe(['history', '005000000000000AAA'], { SFPIPE_HOME: home });
+  t.is(noDim.code, 1);
+  t.regex(noDim.stderr, /^sfpipe: sf_curated\.dim_sf_user_scd does not exist yet in .*; run sfpipe materialize \(it builds the dimension\)\n$/);
+});
+
+test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of ignoring the file', async (t) => {
+  const r = await sfpipe(['sim', 'serve', '--ephemeral', '--state-file', `${tempDir()}/org.json`], { SFPIPE_HOME: tempDir() });
+  t.is(r.code, 2);
+  t.regex(r.stderr, /option '--ephemeral' cannot be used with option '--state-file <path>'/);
 });
 
 test('a bad pipeline config fails the run with exit 1 and names the file and the fix', async (t) => {
