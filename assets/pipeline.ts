@@ -5,7 +5,7 @@ import { registerPipelineCommands } from './cli/commands.js';
 import { embeddedConfigPath, loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
-import { freshnessPolicy } from './freshness-policies.js';
+import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
 
@@ -38,9 +38,11 @@ export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
 async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   const config = loadPipelineConfig();
   let dbt: AssetDef<PipelineResources>[] = [];
+  let dbtLoaded = false;
   try {
     const { loadDbtAssets } = await import('./dbt/load-dbt-assets.js');
     dbt = await loadDbtAssets(resolveStateDir());
+    dbtLoaded = true;
   } catch (err) {
     process.stderr.write(`sfpipe: warning: the dbt assets are unavailable: ${(err as Error).message}\n`);
   }
@@ -49,7 +51,10 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
     const freshness = freshnessPolicy(config.freshness[d.key]);
     return freshness ? { ...d, freshness } : d;
   });
-  return [salesforceUser, sfUserAsset(config), ...withFreshness];
+  const definitions = [salesforceUser, sfUserAsset(config), ...withFreshness];
+  // Without dbt's models the keys of their entries cannot be judged (the warning above says why).
+  if (dbtLoaded) assertFreshnessKeysExist(config.freshness, definitions.map((d) => d.key));
+  return definitions;
 }
 
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {

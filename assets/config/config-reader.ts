@@ -24,9 +24,14 @@ export class ConfigReader {
   }
 
   fail(path: Path, problem: string, fix: string): never {
+    throw new ConfigError(`${this.locate(path)}: ${problem}. Fix: ${fix}`);
+  }
+
+  /** `file: path (line N)`, for errors found after loading (e.g. against the asset graph). */
+  locate(path: Path): string {
     const node = this.#doc.getIn(path, true) as { range?: [number, number] } | undefined;
     const at = node?.range ? ` (line ${this.#lines.linePos(node.range[0]).line})` : '';
-    throw new ConfigError(`${this.file}: ${formatPath(path)}${at}: ${problem}. Fix: ${fix}`);
+    return `${this.file}: ${formatPath(path)}${at}`;
   }
 
   has(path: Path): boolean {

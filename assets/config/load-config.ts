@@ -123,7 +123,7 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
   for (const key of r.keys(['freshness'])) {
     const p = ['freshness', key];
     const cron = r.optionalString([...p, 'cron']);
-    const fc: FreshnessConfig = { dataTime: r.boolean([...p, 'data_time'], false) };
+    const fc: FreshnessConfig = { dataTime: r.boolean([...p, 'data_time'], false), where: r.locate(p) };
     if (cron) {
       if (cron.trim().split(/\s+/).length !== 5) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression`, 'write e.g. "0 9 * * *"');
       fc.cron = cron;

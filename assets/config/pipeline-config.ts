@@ -33,6 +33,8 @@ export interface FreshnessConfig {
   timezone?: string;
   lowerBoundDeltaMs?: number;
   dataTime: boolean;
+  /** Where the entry is (`file: freshness.<key> (line N)`), to name it in errors found later. */
+  where: string;
 }
 
 export interface AthenaConfig {

@@ -74,6 +74,20 @@ test('sfpipe history before the dimension exists says what to run, not a DuckDB 
   t.regex(noDim.stderr, /^sfpipe: sf_curated\.dim_sf_user_scd does not exist yet in .*; run sfpipe materialize \(it builds the dimension\)\n$/);
 });
 
+test('a freshness entry whose key names no asset is a config error, not silently unmonitored', async (t) => {
+  const dir = tempDir();
+  const file = `${dir}/pipeline.yaml`;
+  const fs = await import('node:fs');
+  const { embeddedConfigPath } = await import('../../assets/config/load-config.js');
+  const text = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  t.true(text.includes('  sf_staging/stg_sf_user: {'));
+  fs.writeFileSync(file, text.replace('  sf_staging/stg_sf_user: {', '  sf_staging/stg_sf_usr: {'));
+  const r = await sfpipe(['check'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /pipeline\.yaml: freshness\.sf_staging\/stg_sf_usr \(line \d+\): names no asset\. Fix: did you mean sf_staging\/stg_sf_user\? The asset keys are salesforce\/User, sf_raw\/sf_user, /);
+  t.is(r.stdout, '', 'nothing was evaluated');
+});
+
 test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of ignoring the file', async (t) => {
   const r = await sfpipe(['sim', 'serve', '--ephemeral', '--state-file', `${tempDir()}/org.json`], { SFPIPE_HOME: tempDir() });
   t.is(r.code, 2);
