@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from '../runtime/logging.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import type { SalesforceApi } from './salesforce/api.js';
-import { describeCredentials, loadCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
+import { describeCredentials, loadCredentials, requireCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
 import { logAthenaStatement } from './warehouse/athena-sql.js';
 import type { RawWarehouse } from './warehouse/raw-warehouse.js';
 
@@ -92,6 +92,7 @@ export async function resolveEndpoint(config: PipelineConfig, simulatorUrl: () =
     return { loginUrl: config.salesforce.loginUrl ?? sim.url, credentials: sim.credentials };
   }
   const credentials = await loadCredentials(config.salesforce.auth.credentials);
+  requireCredentials(config.salesforce.auth.method, credentials, config.salesforce.auth.credentials);
   const loginUrl = config.salesforce.loginUrl ?? credentials.loginUrl ?? 'https://login.salesforce.com';
   return { loginUrl, credentials };
 }

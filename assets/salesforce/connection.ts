@@ -1,7 +1,7 @@
 import type { Connection } from 'jsforce';
 import type { AuthMethod } from '../config/pipeline-config.js';
 import type { SalesforceCredentials } from './credentials.js';
-import { CredentialsError } from './credentials.js';
+import { CredentialsError, REQUIRED_CREDENTIALS } from './credentials.js';
 import { jwtBearerAssertion } from './jwt.js';
 
 export interface ConnectOptions {
@@ -15,24 +15,18 @@ export interface ConnectOptions {
 
 function tokenParams(o: ConnectOptions): { grant_type: string; [name: string]: string } {
   const c = o.credentials;
-  const need = (...keys: (keyof SalesforceCredentials)[]) => {
-    const missing = keys.filter((k) => !c[k]);
-    if (missing.length) {
-      throw new CredentialsError(`the ${o.method} flow needs ${missing.join(', ')} in the Salesforce credentials; add them to the configured credentials source`);
-    }
-  };
+  const missing = REQUIRED_CREDENTIALS[o.method].filter((k) => !c[k]);
+  if (missing.length) {
+    throw new CredentialsError(`the ${o.method} flow needs ${missing.join(', ')} in the Salesforce credentials; add them to the configured credentials source`);
+  }
   switch (o.method) {
     case 'client_credentials':
-      need('clientId', 'clientSecret');
       return { grant_type: 'client_credentials' };
     case 'password':
-      need('clientId', 'username', 'password');
       return { grant_type: 'password', username: c.username!, password: `${c.password!}${c.securityToken ?? ''}` };
     case 'refresh_token':
-      need('clientId', 'refreshToken');
       return { grant_type: 'refresh_token', refresh_token: c.refreshToken! };
     case 'jwt':
-      need('clientId', 'username', 'privateKey');
       return {
         grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
         assertion: jwtBearerAssertion({ clientId: c.clientId!, username: c.username!, audience: o.loginUrl, privateKey: c.privateKey! }),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CredentialsSource } from '../config/pipeline-config.js';
+import type { AuthMethod, CredentialsSource } from '../config/pipeline-config.js';
 
 /** Salesforce connected-app credentials. Never logged: see `describeCredentials`. */
 export interface SalesforceCredentials {
@@ -28,6 +28,46 @@ const FIELDS: Record<keyof SalesforceCredentials, string> = {
 
 export class CredentialsError extends Error {
   override name = 'CredentialsError';
+}
+
+/** What each OAuth flow needs from the credentials. */
+export const REQUIRED_CREDENTIALS: Record<AuthMethod, (keyof SalesforceCredentials)[]> = {
+  client_credentials: ['clientId', 'clientSecret'],
+  password: ['clientId', 'username', 'password'],
+  refresh_token: ['clientId', 'refreshToken'],
+  jwt: ['clientId', 'username', 'privateKey'],
+};
+
+/**
+ * Fails before any login when the flow lacks a credential, naming what to set where: the
+ * environment variables, the keys of the file, Secret or Secrets Manager JSON.
+ */
+export function requireCredentials(method: AuthMethod, credentials: SalesforceCredentials, source: CredentialsSource): void {
+  const missing = REQUIRED_CREDENTIALS[method].filter((k) => !credentials[k]);
+  if (missing.length === 0) return;
+  const names = missing.map((k) => FIELDS[k]);
+  let fix: string;
+  switch (source.source) {
+    case 'env': {
+      const vars = names.map((n) => `${source.prefix}${n.toUpperCase()}`);
+      const keyFile = missing.includes('privateKey') ? ` (or ${source.prefix}PRIVATE_KEY_FILE naming the key's file)` : '';
+      fix = `set the environment variable${vars.length > 1 ? 's' : ''} ${vars.join(', ')}${keyFile}`;
+      break;
+    }
+    case 'file':
+      fix = `add ${names.map((n) => `"${n}"`).join(', ')} to the JSON of the credentials file ${source.path}`;
+      break;
+    case 'k8s_secret':
+      fix = `add the key${names.length > 1 ? 's' : ''} ${names.join(', ')} to the Secret mounted at ${source.dir}`;
+      break;
+    case 'aws_secrets_manager':
+      fix = `add ${names.map((n) => `"${n}"`).join(', ')} to the JSON of the secret ${source.secretName}`;
+      break;
+    case 'simulator':
+      fix = 'use salesforce.mode: simulator, whose credentials come from the simulator';
+      break;
+  }
+  throw new CredentialsError(`the ${method} login flow (salesforce.auth.method) needs ${names.join(', ')}, which the credentials lack. Fix: ${fix}`);
 }
 
 /** Loads credentials from env, a JSON file, a mounted Kubernetes Secret or AWS Secrets Manager. */

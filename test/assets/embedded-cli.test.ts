@@ -88,6 +88,22 @@ test('a freshness entry whose key names no asset is a config error, not silently
   t.is(r.stdout, '', 'nothing was evaluated');
 });
 
+test('credentials a login flow lacks are named where they are set: the environment variables for source env', async (t) => {
+  const dir = tempDir();
+  const file = `${dir}/pipeline.yaml`;
+  const fs = await import('node:fs');
+  const { embeddedConfigPath } = await import('../../assets/config/load-config.js');
+  const text = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  const real = text
+    .replace('  mode: simulator            # simulator | salesforce', '  mode: salesforce\n  login_url: http://127.0.0.1:9')
+    .replace('      source: simulator      # the simulator\'s public demo credentials', '      source: env');
+  t.not(real, text);
+  fs.writeFileSync(file, real);
+  const r = await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file, SF_CLIENT_ID: 'cid', SF_CLIENT_SECRET: '' });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /the client_credentials login flow \(salesforce\.auth\.method\) needs client_secret, which the credentials lack\. Fix: set the environment variable SF_CLIENT_SECRET/);
+});
+
 test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of ignoring the file', async (t) => {
   const r = await sfpipe(['sim', 'serve', '--ephemeral', '--state-file', `${tempDir()}/org.json`], { SFPIPE_HOME: tempDir() });
   t.is(r.code, 2);

@@ -2,7 +2,7 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CredentialsError, describeCredentials, loadCredentials } from '../../assets/salesforce/credentials.js';
+import { CredentialsError, describeCredentials, loadCredentials, requireCredentials } from '../../assets/salesforce/credentials.js';
 import { FieldTypeMismatchError, planFields } from '../../assets/salesforce/describe.js';
 import { jwtBearerAssertion } from '../../assets/salesforce/jwt.js';
 import { convertRecord } from '../../assets/salesforce/records.js';
@@ -79,6 +79,17 @@ test('credentials from env, a JSON file and a mounted Secret; errors never echo 
   fs.writeFileSync(path.join(mount, 'client_secret'), 's3cr3t\n');
   t.deepEqual(await loadCredentials({ source: 'k8s_secret', dir: mount }), { clientId: 'cid', clientSecret: 's3cr3t' });
   await t.throwsAsync(loadCredentials({ source: 'k8s_secret', dir: path.join(dir, 'absent') }), { message: /does not exist/ });
+});
+
+test('requireCredentials names what a flow lacks where its source keeps it', (t) => {
+  const lacks = (method: Parameters<typeof requireCredentials>[0], creds: Parameters<typeof requireCredentials>[1], source: Parameters<typeof requireCredentials>[2]) =>
+    t.throws(() => requireCredentials(method, creds, source), { instanceOf: CredentialsError })!.message;
+  t.notThrows(() => requireCredentials('client_credentials', { clientId: 'c', clientSecret: 's' }, { source: 'env', prefix: 'SF_' }));
+  t.regex(lacks('client_credentials', {}, { source: 'env', prefix: 'SF_' }), /needs client_id, client_secret, which the credentials lack\. Fix: set the environment variables SF_CLIENT_ID, SF_CLIENT_SECRET$/);
+  t.regex(lacks('jwt', { clientId: 'c', username: 'u' }, { source: 'env', prefix: 'SFX_' }), /Fix: set the environment variable SFX_PRIVATE_KEY \(or SFX_PRIVATE_KEY_FILE naming the key's file\)$/);
+  t.regex(lacks('password', { clientId: 'c' }, { source: 'file', path: '/etc/sf.json' }), /needs username, password.*Fix: add "username", "password" to the JSON of the credentials file \/etc\/sf\.json$/);
+  t.regex(lacks('refresh_token', { clientId: 'c' }, { source: 'k8s_secret', dir: '/var/run/sf' }), /Fix: add the key refresh_token to the Secret mounted at \/var\/run\/sf$/);
+  t.regex(lacks('client_credentials', { clientId: 'c' }, { source: 'aws_secrets_manager', secretName: 'sfpipe/sf' }), /Fix: add "client_secret" to the JSON of the secret sfpipe\/sf$/);
 });
 
 test('JWT bearer assertion: RS256 over iss/sub/aud/exp, verifiable with the public key', (t) => {
