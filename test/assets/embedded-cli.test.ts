@@ -1,5 +1,8 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { embeddedConfigPath } from '../../assets/config/load-config.js';
 import { runPipelineCli, SFPIPE } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 import { queryFile } from './fixtures/duckdb-fixture.js';
@@ -76,12 +79,7 @@ test('sfpipe history before the dimension exists says what to run, not a DuckDB 
 
 test('a freshness entry whose key names no asset is a config error, not silently unmonitored', async (t) => {
   const dir = tempDir();
-  const file = `${dir}/pipeline.yaml`;
-  const fs = await import('node:fs');
-  const { embeddedConfigPath } = await import('../../assets/config/load-config.js');
-  const text = fs.readFileSync(embeddedConfigPath(), 'utf8');
-  t.true(text.includes('  sf_staging/stg_sf_user: {'));
-  fs.writeFileSync(file, text.replace('  sf_staging/stg_sf_user: {', '  sf_staging/stg_sf_usr: {'));
+  const file = embeddedConfigEdited(t, dir, [['  sf_staging/stg_sf_user: {', '  sf_staging/stg_sf_usr: {']]);
   const r = await sfpipe(['check'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file });
   t.is(r.code, 1);
   t.regex(r.stderr, /pipeline\.yaml: freshness\.sf_staging\/stg_sf_usr \(line \d+\): names no asset\. Fix: did you mean sf_staging\/stg_sf_user\? The asset keys are salesforce\/User, sf_raw\/sf_user, /);
@@ -90,15 +88,10 @@ test('a freshness entry whose key names no asset is a config error, not silently
 
 test('credentials a login flow lacks are named where they are set: the environment variables for source env', async (t) => {
   const dir = tempDir();
-  const file = `${dir}/pipeline.yaml`;
-  const fs = await import('node:fs');
-  const { embeddedConfigPath } = await import('../../assets/config/load-config.js');
-  const text = fs.readFileSync(embeddedConfigPath(), 'utf8');
-  const real = text
-    .replace('  mode: simulator            # simulator | salesforce', '  mode: salesforce\n  login_url: http://127.0.0.1:9')
-    .replace('      source: simulator      # the simulator\'s public demo credentials', '      source: env');
-  t.not(real, text);
-  fs.writeFileSync(file, real);
+  const file = embeddedConfigEdited(t, dir, [
+    ['  mode: simulator            # simulator | salesforce', '  mode: salesforce\n  login_url: http://127.0.0.1:9'],
+    ["      source: simulator      # the simulator's public demo credentials", '      source: env'],
+  ]);
   const r = await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file, SF_CLIENT_ID: 'cid', SF_CLIENT_SECRET: '' });
   t.is(r.code, 1);
   t.regex(r.stderr, /the client_credentials login flow \(salesforce\.auth\.method\) needs client_secret, which the credentials lack\. Fix: set the environment variable SF_CLIENT_SECRET/);
@@ -113,7 +106,7 @@ test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of
 test('a bad pipeline config fails the run with exit 1 and names the file and the fix', async (t) => {
   const dir = tempDir();
   const file = `${dir}/pipeline.yaml`;
-  (await import('node:fs')).writeFileSync(file, 'salesforce:\n  mode: simulator\nsource:\n  lookback: soon\n  columns:\n    - { name: Id, type: string }\n    - { name: SystemModstamp, type: timestamp }\n');
+  fs.writeFileSync(file, 'salesforce:\n  mode: simulator\nsource:\n  lookback: soon\n  columns:\n    - { name: Id, type: string }\n    - { name: SystemModstamp, type: timestamp }\n');
   const r = await sfpipe(['materialize'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file });
   t.is(r.code, 1);
   t.regex(r.stderr, /pipeline\.yaml: source\.lookback \(line 4\): "soon" is not a duration\. Fix:/);
@@ -142,3 +135,15 @@ test('sfpipe sim serve: a server any Salesforce client can log in to; SIGTERM st
   child.kill('SIGTERM');
   t.is(await exited, 0);
 });
+
+/** The embedded config with lines replaced, written to dir/pipeline.yaml (each replaced text must be there). */
+function embeddedConfigEdited(t: ExecutionContext, dir: string, edits: [string, string][]): string {
+  let text = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  for (const [from, to] of edits) {
+    t.true(text.includes(from), `the embedded config has ${JSON.stringify(from)}`);
+    text = text.replace(from, to);
+  }
+  const file = path.join(dir, 'pipeline.yaml');
+  fs.writeFileSync(file, text);
+  return file;
+}
