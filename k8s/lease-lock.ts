@@ -21,7 +21,8 @@ const ANNOTATION_HOST = 'sfpipe.io/host';
 /**
  * The run lock on a coordination.k8s.io Lease: acquire by create; renew while running; take
  * over only after expiry (an update guarded by resourceVersion, so two contenders can't both
- * win); release at the end. Incremental, full-refresh and ad hoc runs never overlap.
+ * win; the lease got names the expired holder in `tookOverFrom`); release at the end.
+ * Incremental, full-refresh and ad hoc runs never overlap.
  */
 export class LeaseRunLock implements RunLock {
   readonly #api: CoordinationV1Api;
@@ -67,7 +68,7 @@ export class LeaseRunLock implements RunLock {
     if (!current) return this.#tryAcquire(runId);
     if (!this.#expired(current)) return { holder: holderOf(current) };
     // Expired: take over, guarded by resourceVersion.
-    const previous = current.spec?.holderIdentity ?? 'unknown';
+    const previous = current.spec?.holderIdentity ? holderOf(current) : undefined;
     try {
       const updated = await this.#api.replaceNamespacedLease({
         name,
@@ -78,8 +79,9 @@ export class LeaseRunLock implements RunLock {
           spec: { ...body.spec, leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1 },
         },
       });
-      this.#o.log?.warn(`took over the run lock ${namespace}/${name} from ${previous}, whose lease expired`);
-      return { lease: this.#held(runId, updated) };
+      // The caller is told through tookOverFrom (materialize warns, naming the run); this is the Lease's side.
+      this.#o.log?.debug(`took over the run lock ${namespace}/${name} from ${previous?.runId ?? 'no holder'}, whose lease expired`);
+      return { lease: this.#held(runId, updated, previous) };
     } catch (err) {
       if (status(err) === 409) {
         const now2 = await this.#read();
@@ -89,7 +91,7 @@ export class LeaseRunLock implements RunLock {
     }
   }
 
-  #held(runId: string, lease: V1Lease): LockLease {
+  #held(runId: string, lease: V1Lease, tookOverFrom?: LockHolder): LockLease {
     const { name, namespace } = this.#o;
     let current = lease;
     let released = false;
@@ -173,6 +175,7 @@ export class LeaseRunLock implements RunLock {
     };
     return {
       holder: holderOf(lease),
+      ...(tookOverFrom ? { tookOverFrom } : {}),
       lost: lost.signal,
       release: async () => {
         if (released) return;

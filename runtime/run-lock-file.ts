@@ -99,7 +99,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * A lock left by a process on this host that no longer runs (kill -9, power loss), or a
  * lock file that is unreadable and older than a few seconds, is taken over. Takeovers are
  * serialised by a short-lived guard file (`<path>.takeover`) so that two contenders can
- * never both remove a lock and both win. Locks of other hosts are never taken over.
+ * never both remove a lock and both win. Locks of other hosts are never taken over (their
+ * process may well be alive). A lease got by taking over a dead process's lock names that
+ * process's holder in `tookOverFrom` (not for an unreadable file: its holder is unknown).
  */
 export class FileRunLock implements RunLock {
   readonly path: string;
@@ -116,14 +118,23 @@ export class FileRunLock implements RunLock {
     const { signal } = opts;
     const deadline = Date.now() + Math.max(0, opts.timeoutMs);
     fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    // The dead holder whose lock this call removed. Kept if a faster contender then creates the
+    // lock first and we get it later: that holder is still gone, its run maybe still recorded as running.
+    let tookOverFrom: LockHolder | undefined;
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
-      const lease = this.tryCreate(runId);
+      const lease = this.tryCreate(runId, tookOverFrom);
       if (lease) return lease;
 
       const state = this.inspect();
       if (state.kind === 'free') continue; // released meanwhile: try again right away
-      if (state.kind === 'stale' && this.takeOver()) continue;
+      if (state.kind === 'stale') {
+        const took = this.takeOver();
+        if (took) {
+          tookOverFrom = took.removed ?? tookOverFrom;
+          continue;
+        }
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         throw new LockHeldError(state.holder ?? unknownHolder(this.path), `if that run is gone (its host renamed, its pid reused), delete ${this.path}`);
@@ -138,7 +149,7 @@ export class FileRunLock implements RunLock {
   }
 
   /** Creates the lock file exclusively; null when it exists. */
-  private tryCreate(runId: string): LockLease | null {
+  private tryCreate(runId: string, tookOverFrom: LockHolder | undefined): LockLease | null {
     const holder: LockHolder = { runId, since: new Date().toISOString(), pid: process.pid, host: os.hostname() };
     const content = JSON.stringify(holder) + '\n';
     let fd: number;
@@ -165,6 +176,7 @@ export class FileRunLock implements RunLock {
     let released = false;
     return {
       holder,
+      ...(tookOverFrom ? { tookOverFrom } : {}),
       async release() {
         if (released) return;
         released = true;
@@ -199,19 +211,22 @@ export class FileRunLock implements RunLock {
   /**
    * Removes a stale lock file. Under the takeover guard the file is judged again and only
    * removed if it is still stale, so a fresh lock created by a faster contender is never removed.
-   * False when another process holds the guard (the caller waits a poll interval).
+   * False when another process holds the guard (the caller waits a poll interval); otherwise
+   * `removed` is the dead holder whose lock file this call removed (null when it removed none,
+   * or the file was unreadable).
    */
-  private takeOver(): boolean {
+  private takeOver(): false | { removed: LockHolder | null } {
     if (!this.takeGuard()) return false;
+    const none = { removed: null };
     try {
       const state = this.inspect();
-      if (state.kind !== 'stale') return true;
+      if (state.kind !== 'stale') return none;
       // Move it aside atomically, then make sure what we moved is what we judged.
       const aside = `${this.path}.stale-${process.pid}-${Date.now()}`;
       try {
         fs.renameSync(this.path, aside);
       } catch (err) {
-        if (errCode(err) === 'ENOENT') return true;
+        if (errCode(err) === 'ENOENT') return none;
         throw err;
       }
       let movedRaw: string | null = null;
@@ -224,17 +239,17 @@ export class FileRunLock implements RunLock {
       }
       if (movedRaw === state.raw && movedIno === state.ino) {
         fs.rmSync(aside, { force: true });
-      } else {
-        // Cannot happen while the guard is respected; put it back rather than lose a live lock.
-        try {
-          fs.linkSync(aside, this.path);
-        } catch {
-          // The path was re-created meanwhile; keep the moved file for inspection.
-          return true;
-        }
-        fs.rmSync(aside, { force: true });
+        return { removed: state.holder };
       }
-      return true;
+      // Cannot happen while the guard is respected; put it back rather than lose a live lock.
+      try {
+        fs.linkSync(aside, this.path);
+      } catch {
+        // The path was re-created meanwhile; keep the moved file for inspection.
+        return none;
+      }
+      fs.rmSync(aside, { force: true });
+      return none;
     } finally {
       fs.rmSync(this.guardPath, { force: true });
     }

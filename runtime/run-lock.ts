@@ -10,6 +10,13 @@ export interface LockHolder {
 export interface LockLease {
   readonly holder: LockHolder;
   /**
+   * Set when the lock was taken over from a holder that is gone (the file lock: a process on this
+   * host that no longer runs; a Lease: one that expired unrenewed). That holder's run never
+   * finished, so its record may still say STARTED: the new holder decides what to do about it.
+   * Absent when the lock was free, or when the previous holder is unknown (an unreadable lock file).
+   */
+  readonly tookOverFrom?: LockHolder;
+  /**
    * Aborted when the lock is lost while held (another run took it over, or it could not be kept
    * for its whole duration): the run must stop writing. Absent for locks that cannot be lost.
    */
@@ -20,7 +27,10 @@ export interface LockLease {
 
 /** Makes sure only one run writes the pipeline's state at a time. */
 export interface RunLock {
-  /** Waits up to timeoutMs (0 = don't wait) for the lock; throws LockHeldError naming the holder when it can't get it. */
+  /**
+   * Waits up to timeoutMs (0 = don't wait) for the lock; throws LockHeldError naming the holder when it can't get it.
+   * A lock whose holder is gone is taken over, and the lease says from whom (`tookOverFrom`).
+   */
   acquire(runId: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<LockLease>;
   /** The current holder, or null. */
   holder(): Promise<LockHolder | null>;
@@ -31,8 +41,13 @@ export class LockHeldError extends Error {
   readonly holder: LockHolder;
   /** `hint`: how to clear the lock if its holder is gone (e.g. the lock file's path). */
   constructor(holder: LockHolder, hint?: string) {
-    const where = holder.pid !== undefined || holder.host ? ` (${[holder.pid !== undefined ? `pid ${holder.pid}` : '', holder.host ? `on ${holder.host}` : ''].filter(Boolean).join(' ')})` : '';
-    super(`run ${holder.runId} holds the lock since ${holder.since}${where}${hint ? `; ${hint}` : ''}`);
+    super(`run ${holder.runId} holds the lock since ${holder.since}${holderWhere(holder)}${hint ? `; ${hint}` : ''}`);
     this.holder = holder;
   }
+}
+
+/** ` (pid 123 on host)`, ` (on host)`, or '' when the holder's pid and host are unknown. */
+export function holderWhere(holder: LockHolder): string {
+  const parts = [holder.pid !== undefined ? `pid ${holder.pid}` : '', holder.host ? `on ${holder.host}` : ''].filter(Boolean);
+  return parts.length ? ` (${parts.join(' ')})` : '';
 }

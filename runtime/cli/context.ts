@@ -78,4 +78,21 @@ export class CliContext {
   write(text: string): void {
     this.stdout.write(text);
   }
+
+  /**
+   * The line a command fails with. A terminal or a pipe gets the plain `sfpipe: …` line a shell
+   * user expects; in a cluster, or with --log-format json, it is a JSON log line (level error,
+   * with the run id when there is one) so that log pipelines parse the failures that matter most.
+   */
+  reportError(message: string, meta: Record<string, unknown> = {}): void {
+    let json = false;
+    try {
+      const format = this.globals.logFormat;
+      json = format === 'json' || (format === 'auto' && !!process.env.KUBERNETES_SERVICE_HOST);
+    } catch {
+      // A bad --log-format or level is itself the error being reported: plain text.
+    }
+    if (json) this.logger.error(message, meta);
+    else this.stderr.write(`sfpipe: ${message}\n`);
+  }
 }

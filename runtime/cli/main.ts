@@ -63,16 +63,20 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
       // Commander already printed the message.
       return EXIT.USAGE;
     }
-    if (err instanceof UsageError) {
-      io.stderr.write(`sfpipe: ${err.message}\n`);
-      return EXIT.USAGE;
-    }
-    if (err instanceof DefinitionError) {
-      io.stderr.write(`sfpipe: invalid asset definitions: ${err.message}\n`);
-      return EXIT.FAILURE;
-    }
-    io.stderr.write(`sfpipe: ${errorMessage(err)}\n`);
-    return EXIT.FAILURE;
+    const report = (message: string, code: number) => {
+      let context: CliContext | null = null;
+      try {
+        context = ctx();
+      } catch {
+        // e.g. an unusable state directory: fall back to the plain line
+      }
+      if (context) context.reportError(message, { exitCode: code });
+      else io.stderr.write(`sfpipe: ${message}\n`);
+      return code;
+    };
+    if (err instanceof UsageError) return report(err.message, EXIT.USAGE);
+    if (err instanceof DefinitionError) return report(`invalid asset definitions: ${err.message}`, EXIT.FAILURE);
+    return report(errorMessage(err), EXIT.FAILURE);
   }
 }
 

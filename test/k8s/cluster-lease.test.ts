@@ -126,12 +126,16 @@ k8sTest('an expired lease is taken over (leaseTransitions + 1); the old holder\'
   const b = await lockIn(api, ns, 'run-lock', { leaseDurationSeconds: 2, now: () => new Date(Date.now() + 10_000) });
 
   const leaseA = await a.acquire('run-a', { timeoutMs: 0 });
+  t.is(leaseA.tookOverFrom, undefined, 'created, not taken over');
   const before = await readLease(api, ns, 'run-lock');
   t.is(before.spec?.holderIdentity, 'run-a');
   t.is(before.spec?.leaseTransitions ?? 0, 0);
 
   const leaseB = await b.acquire('run-b', { timeoutMs: 0 });
   t.is(leaseB.holder.runId, 'run-b');
+  // B is told whose expired lease it took over (for materialize to warn and finish that run).
+  t.deepEqual(leaseB.tookOverFrom, leaseA.holder);
+  t.deepEqual(leaseB.tookOverFrom, { runId: 'run-a', since: before.metadata?.annotations?.['sfpipe.io/since'], host: before.metadata?.annotations?.['sfpipe.io/host'] });
   const after = await readLease(api, ns, 'run-lock');
   t.is(after.spec?.holderIdentity, 'run-b');
   t.is(after.spec?.leaseTransitions, (before.spec?.leaseTransitions ?? 0) + 1);

@@ -1,5 +1,7 @@
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { runCliProcess, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
@@ -151,6 +153,8 @@ test('two concurrent runs are serialized by the lock: without waiting the second
   const locked = JSON.parse(refused.stdout) as { status: string; holder: { runId: string }; steps: unknown[] };
   t.like(locked, { status: 'LOCKED', steps: [] });
   t.regex(locked.holder.runId, /^[0-9a-f-]{36}$/);
+  // Nothing ran and nothing was recorded: no run id that `sfpipe events` would not know.
+  t.deepEqual(Object.keys(locked).sort(), ['holder', 'status', 'steps']);
   const waiting = runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '30'], env);
   const [a, b] = await Promise.all([first.done, waiting]);
   t.is(a.code, 0);
@@ -160,6 +164,83 @@ test('two concurrent runs are serialized by the lock: without waiting the second
   t.is(lines.length, 4);
   t.deepEqual(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
   t.is(lines[0]!.split(' ')[2], lines[1]!.split(' ')[2]);
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs as Array<{ status: string }>;
+  t.deepEqual(runs.map((r) => r.status), ['SUCCESS', 'SUCCESS'], 'the refused attempt is not a run');
+});
+
+interface RunRow {
+  runId: string;
+  status: string;
+  endedAt: string | null;
+  error: string | null;
+}
+
+async function listRuns(env: Record<string, string>): Promise<RunRow[]> {
+  return (JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout) as { runs: RunRow[] }).runs;
+}
+
+function logLines(stderr: string): Array<Record<string, unknown> & { level: string; message: string }> {
+  return stderr.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+test('kill -9: the next run takes over the dead run\'s lock, warns naming it, and records it FAILURE; another host\'s lock is left alone', async (t) => {
+  const env = { ...home(), FIXTURE_SLOW_MS: '60000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
+  const lockFile = path.join(env.SFPIPE_HOME, 'run.lock');
+  const killed = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
+  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE) && fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').includes('start sf_raw/sf_user'));
+  killed.child.kill('SIGKILL');
+  t.is((await killed.done).signal, 'SIGKILL'); // reaped: its pid is gone
+  const deadRunId = fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').trim().split(' ')[2]!;
+  const dead = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as { runId: string; since: string; pid: number; host: string };
+  t.like(dead, { runId: deadRunId, pid: killed.child.pid, host: os.hostname() });
+  t.like((await listRuns(env))[0], { runId: deadRunId, status: 'STARTED' });
+  const quick = { ...env, FIXTURE_SLOW_MS: '0' };
+
+  // The same lock as another host's: that process may be alive, so it is neither taken over nor marked.
+  fs.writeFileSync(lockFile, JSON.stringify({ ...dead, host: `not-${os.hostname()}` }));
+  const refused = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], quick);
+  t.is(refused.code, 1, refused.stderr);
+  t.like(JSON.parse(refused.stdout), { status: 'LOCKED', holder: { runId: deadRunId } });
+  t.like((await listRuns(env))[0], { runId: deadRunId, status: 'STARTED', endedAt: null });
+
+  fs.writeFileSync(lockFile, JSON.stringify(dead));
+  const next = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], quick);
+  t.is(next.code, 0, next.stderr);
+  const nextRunId = (JSON.parse(next.stdout) as { runId: string }).runId;
+  const warning = logLines(next.stderr).find((l) => l.level === 'warn' && l.message.startsWith('took over the run lock'));
+  t.truthy(warning, next.stderr);
+  t.is(warning!.message, `took over the run lock from run ${deadRunId} (pid ${dead.pid} on ${dead.host}), held since ${dead.since}: its holder is gone`);
+  t.like(warning, { runId: nextRunId, previousRunId: deadRunId, previousPid: dead.pid, previousHost: dead.host });
+
+  const runs = await listRuns(env);
+  t.deepEqual(runs.map((r) => [r.runId, r.status]), [[nextRunId, 'SUCCESS'], [deadRunId, 'FAILURE']]);
+  t.is(runs[1]!.error, `its process stopped without finishing (lock taken over by run ${nextRunId})`);
+  t.truthy(runs[1]!.endedAt);
+  const events = JSON.parse((await runCliProcess(['events', deadRunId, '--json'], env)).stdout) as { events: Array<{ type: string }> };
+  t.is(events.events.at(-1)!.type, 'RUN_FAILURE');
+  t.false(fs.existsSync(lockFile), 'the new run released the lock');
+});
+
+test('a dead process\'s lock naming a run that had finished is taken over, and that run is left as it was', async (t) => {
+  const env = home();
+  const lockFile = path.join(env.SFPIPE_HOME, 'run.lock');
+  const first = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], env);
+  t.is(first.code, 0, first.stderr);
+  const firstRunId = (JSON.parse(first.stdout) as { runId: string }).runId;
+  const before = (await listRuns(env))[0]!;
+  t.like(before, { runId: firstRunId, status: 'SUCCESS', error: null });
+  // A lock left behind by a process that has exited (as if it died after recording its run).
+  const gone = spawnSync(process.execPath, ['-e', '']);
+  fs.writeFileSync(lockFile, JSON.stringify({ runId: firstRunId, since: new Date().toISOString(), pid: gone.pid, host: os.hostname() }));
+
+  const next = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user'], env);
+  t.is(next.code, 0, next.stderr);
+  const warnings = logLines(next.stderr).filter((l) => l.level === 'warn').map((l) => l.message);
+  t.true(warnings.some((m) => m.startsWith(`took over the run lock from run ${firstRunId} (pid ${gone.pid} on `)), warnings.join('\n'));
+  t.false(warnings.some((m) => m.startsWith('recorded run')), warnings.join('\n'));
+  const runs = await listRuns(env);
+  t.is(runs.length, 2);
+  t.deepEqual(runs[1], before, 'the finished run is untouched');
 });
 
 test('SIGTERM while waiting for the run lock exits 143 and runs nothing', async (t) => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,7 @@ test('acquire and release', async (t) => {
   t.is(await lock.holder(), null);
   const lease = await lock.acquire('run-1', { timeoutMs: 0 });
   t.is(lease.holder.runId, 'run-1');
+  t.is(lease.tookOverFrom, undefined, 'the lock was free: taken over from nobody');
   t.is(lease.holder.pid, process.pid);
   t.is(lease.holder.host, os.hostname());
   t.false(Number.isNaN(Date.parse(lease.holder.since)));
@@ -151,12 +152,30 @@ test('the lock of a SIGKILLed process is taken over', async (t) => {
 
   const lease = await lock.acquire('run-parent', { timeoutMs: 0 });
   t.is((await lock.holder())?.runId, 'run-parent');
+  t.deepEqual(lease.tookOverFrom, held, 'the lease names the dead holder it took the lock over from');
   t.deepEqual(
     fs.readdirSync(path.dirname(file)),
     ['run.lock'],
     'no stale or takeover files left behind',
   );
   await lease.release();
+});
+
+test('a waiting acquire that finds the lock of a process gone meanwhile reports it in tookOverFrom', async (t) => {
+  const file = tempLockPath(t);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const lock = new FileRunLock(file, { pollMs: 20 });
+  const live = await lock.acquire('run-live', { timeoutMs: 0 });
+  const waiting = lock.acquire('run-next', { timeoutMs: 10_000 });
+  // The live holder's lock becomes a dead process's (as if it were kill -9ed).
+  const gone = spawnSync(process.execPath, ['-e', '']).pid;
+  const dead: LockHolder = { runId: 'run-dead', since: '2024-01-01T00:00:00.000Z', pid: gone, host: os.hostname() };
+  fs.writeFileSync(file, JSON.stringify(dead));
+  const lease = await waiting;
+  t.deepEqual(lease.tookOverFrom, dead);
+  t.is((await lock.holder())?.runId, 'run-next');
+  await lease.release();
+  await live.release();
 });
 
 test('a process that exits or crashes without releasing removes its lock file', async (t) => {
@@ -193,6 +212,7 @@ test('garbage lock files: a fresh one counts as held, an old one is taken over',
   fs.utimesSync(file, old, old);
   const lease = await lock.acquire('run-1', { timeoutMs: 0 });
   t.is((await lock.holder())?.runId, 'run-1');
+  t.is(lease.tookOverFrom, undefined, 'an unreadable lock names no holder');
   await lease.release();
 });
 
@@ -201,6 +221,8 @@ test("another host's lock is never taken over", async (t) => {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const remote: LockHolder = { runId: 'run-remote', since: '2024-01-01T00:00:00.000Z', pid: 2 ** 22 + 7, host: `not-${os.hostname()}` };
   fs.writeFileSync(file, JSON.stringify(remote));
+  // Even when its pid is dead here: that pid means nothing on this host.
+  t.throws(() => process.kill(remote.pid!, 0), { code: 'ESRCH' });
   await t.throwsAsync(new FileRunLock(file).acquire('run-1', { timeoutMs: 0 }), {
     instanceOf: LockHeldError,
     message: `run run-remote holds the lock since 2024-01-01T00:00:00.000Z (pid ${2 ** 22 + 7} on not-${os.hostname()}); if that run is gone (its host renamed, its pid reused), delete ${path.resolve(file)}`,

@@ -3,7 +3,8 @@ import { executeRun, type RunResult } from '../../executor.js';
 import { errorMessage, UsageError } from '../../errors.js';
 import { newRunId } from '../../ids.js';
 import { buildAssetGraph } from '../../registry.js';
-import { LockHeldError } from '../../run-lock.js';
+import { holderWhere, LockHeldError, type LockHolder } from '../../run-lock.js';
+import type { Logger } from '../../logging.js';
 import { selectAssets } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
@@ -25,7 +26,11 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
     .description('Materialize the selected assets (all by default) in dependency order')
     .option('-s, --select <expr>', 'asset selection, e.g. "+sf_curated/dim_sf_user_scd" or "group:sf_raw" (all by default)')
     .option('--full-refresh', 'rebuild from scratch instead of incrementally', false)
-    .option('--json', 'print the run result as JSON on stdout', false)
+    .option(
+      '--json',
+      'print the run result as JSON on stdout; when another run holds the lock: {"status": "LOCKED", "holder": {…}, "steps": []} (nothing ran, nothing was recorded, so there is no run id)',
+      false,
+    )
     .option('--lock-timeout <seconds>', 'wait this long for a running run to finish', parseNonNegativeNumber('--lock-timeout'), 0)
     .option('--concurrency <n>', 'independent assets materialized at once', parsePositiveInt('--concurrency'), 2)
     .addOption(
@@ -90,18 +95,20 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       );
     } catch (err) {
       if (signalName) {
-        ctx.stderr.write(`sfpipe: stopped by ${signalName} while waiting for the run lock; nothing ran\n`);
+        ctx.reportError(`stopped by ${signalName} while waiting for the run lock; nothing ran`);
         return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
       }
       if (err instanceof LockHeldError) {
-        ctx.stderr.write(`sfpipe: ${err.message}; try again later or pass --lock-timeout SECONDS to wait\n`);
-        // Scripts reading --json get an answer too: nothing ran, and who holds the lock.
-        if (opts.json) ctx.write(JSON.stringify({ runId, status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
+        ctx.reportError(`${err.message}; try again later or pass --lock-timeout SECONDS to wait`);
+        // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
+        // this attempt is not in the event log (`sfpipe events` would not find it).
+        if (opts.json) ctx.write(JSON.stringify({ status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
         return EXIT.FAILURE;
       }
       throw err;
     }
     try {
+      if (lease.tookOverFrom) await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger);
       let opened;
       try {
         opened = await ctx.pipeline.openResources({ ...ctx.pipelineContext(), fullRefresh: opts.fullRefresh, runId });
@@ -109,7 +116,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         const now = new Date().toISOString();
         await eventLog.startRun({ runId, selection: opts.select ?? '*', assets: materializable, trigger: opts.trigger, fullRefresh: opts.fullRefresh, startedAt: now });
         await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
-        ctx.stderr.write(`sfpipe: could not open the pipeline's resources: ${errorMessage(err)}\n`);
+        ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId });
         return EXIT.FAILURE;
       }
       const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
@@ -137,7 +144,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       await alertOnTransitions(obs, checkTransitions(checksBefore, result), logger.child({ runId }));
       await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
       if (lostLock && result.status === 'CANCELED') {
-        ctx.stderr.write(`sfpipe: ${lostLock}; the run was stopped so that two runs never write at once\n`);
+        ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId });
         return EXIT.FAILURE;
       }
       if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
@@ -149,6 +156,29 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await eventLog.close();
+  }
+}
+
+/**
+ * The lock was taken over from a holder that is gone (its process died: kill -9, OOM kill; its
+ * Lease expired). Says so, and records that holder's run as FAILURE if the event log still has it
+ * as STARTED, so `sfpipe runs` and freshness stop showing it as running. A run that finished is
+ * left alone. The lock decides who is gone (the file lock only takes over dead processes of this
+ * host; the Lease only expired leases), so a live run is never marked here — except a Lease
+ * holder cut off for longer than its lease, which stops itself and then records CANCELED over this.
+ */
+async function finishAbandonedRun(previous: LockHolder, runId: string, eventLog: EventLog, logger: Logger): Promise<void> {
+  const meta = { runId, previousRunId: previous.runId, ...(previous.pid !== undefined ? { previousPid: previous.pid } : {}), ...(previous.host ? { previousHost: previous.host } : {}) };
+  logger.warn(`took over the run lock from run ${previous.runId}${holderWhere(previous)}, held since ${previous.since}: its holder is gone`, meta);
+  try {
+    const run = await eventLog.getRun(previous.runId);
+    // getRun also resolves prefixes: only the holder's own run, and only while it is STARTED.
+    if (!run || run.runId !== previous.runId || run.status !== 'STARTED') return;
+    const reason = `its process stopped without finishing (lock taken over by run ${runId})`;
+    await eventLog.finishRun(previous.runId, 'FAILURE', new Date().toISOString(), reason);
+    logger.warn(`recorded run ${previous.runId} as FAILURE: ${reason}`, meta);
+  } catch (err) {
+    logger.warn(`could not record run ${previous.runId} as FAILURE: ${errorMessage(err)}`, meta);
   }
 }
 
