@@ -96,7 +96,10 @@ export class SalesforceApi {
       this.ensureBudget(1, `${kind} ${req.method}`);
       let status: number | null = null;
       let headers: Record<string, string> = {};
-      const api = new HttpApi(this.conn, { retry: { maxRetries: 0 }, ...(opts.responseType ? { responseType: opts.responseType } : {}) });
+      // jsforce's own fetch timeout (headers only; its default is 30 min) fires just after our
+      // deadline, so a call we gave up on also has its connection closed rather than left open.
+      const timeout = this.#timeoutFor(opts.cleanup ?? false) + 1000;
+      const api = new HttpApi(this.conn, { retry: { maxRetries: 0 }, timeout, ...(opts.responseType ? { responseType: opts.responseType } : {}) });
       api.on('response', (res: { statusCode: number; headers: Record<string, string> }) => {
         status = res.statusCode;
         headers = res.headers ?? {};
@@ -133,9 +136,13 @@ export class SalesforceApi {
    * jsforce never settles a request whose connection breaks mid-body, and nothing bounds a
    * stalled server, so every call gets a deadline (a retryable error) and obeys the run's signal.
    */
+  #timeoutFor(cleanup: boolean): number {
+    return cleanup ? Math.min(this.#timeoutMs, 15_000) : this.#timeoutMs;
+  }
+
   #bounded<T>(work: Promise<T>, kind: string, ignoreCancel = false): Promise<T> {
     work.catch(() => {});
-    const timeoutMs = ignoreCancel ? Math.min(this.#timeoutMs, 15_000) : this.#timeoutMs;
+    const timeoutMs = this.#timeoutFor(ignoreCancel);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();

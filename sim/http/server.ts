@@ -152,7 +152,14 @@ export class SimServer {
     const kind = route?.kind ?? 'other';
     d.stats.callsByKind[kind] = (d.stats.callsByKind[kind] ?? 0) + 1;
     fault.current = d.faults.take(kind);
-    if (fault.current?.kind === 'slow') await delay(fault.current.delayMs);
+    if (fault.current?.kind === 'slow') {
+      // A client that gives up ends the wait (Salesforce goes on with the work, as below).
+      const left = new AbortController();
+      const onClose = () => left.abort();
+      res.once('close', onClose);
+      await delay(fault.current.delayMs, undefined, { signal: left.signal }).catch(() => undefined);
+      res.off('close', onClose);
+    }
     const f = fault.current;
     const reset = f?.kind === 'resetMidBody';
 

@@ -89,6 +89,22 @@ test('a connection reset mid-body on queryMore hits the request deadline and is 
   await assertRawHoldsOrg(t, h, { exact: true });
 });
 
+test('a call with no answer by the request deadline is retried, and its connection is closed, not left open', async (t) => {
+  const h = await harness(t, { editConfig: (y) => y.replace('request_timeout: 120s', 'request_timeout: 2s') });
+  h.sim.faults.add({ on: 'queryMore', kind: 'slow', delayMs: 600_000 });
+  const { result, metadata } = await h.run();
+  t.is(result.status, 'SUCCESS', stepError({ result }));
+  t.is(h.sim.stats.callsByKind['queryMore'], 3, 'the stalled page was asked for again');
+  t.is(metadata['api_calls'].queryMore, 3);
+  await assertRawHoldsOrg(t, h, { exact: true });
+  // The simulator logs a request when its answer is sent or its client leaves. The stalled one
+  // would only be answered after 10 minutes: it reaches the log (within 10 s here, a second after
+  // the 2 s deadline) only because the client closed its connection.
+  const logged = () => h.sim.stats.requests.filter((r) => r.path.includes('/query/')).length;
+  for (let i = 0; i < 100 && logged() < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(logged(), 3);
+});
+
 test('aborting the run cancels a call stuck on a broken connection', async (t) => {
   const h = await harness(t);
   h.sim.faults.add({ on: 'queryMore', kind: 'resetMidBody' });
