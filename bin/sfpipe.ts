@@ -32,7 +32,7 @@ async function withKubernetes(): Promise<Pipeline<any>> {
     ...pipeline,
     registerCommands(program, ctx, setExit) {
       pipeline.registerCommands?.(program, ctx, setExit);
-      program.addCommand(launchCommand(ctx, setExit));
+      program.addCommand(launchCommand(ctx, setExit, pipeline.definitions));
     },
     ...(inCluster && !pipeline.runLock
       ? {

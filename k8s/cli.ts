@@ -1,25 +1,45 @@
 import { Command } from 'commander';
-import type { PipelineContext } from '../runtime/pipeline.js';
+import type { Pipeline, PipelineContext } from '../runtime/pipeline.js';
 
-/** `sfpipe launch`: an ad hoc run in the cluster, made from a CronJob exactly as kubectl does. */
-export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void): Command {
+/**
+ * `sfpipe launch`: an ad hoc run in the cluster, made from a CronJob exactly as kubectl does.
+ * `definitions` are the pipeline's (an array or a loader), for checking --select locally.
+ */
+export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void, definitions: Pipeline['definitions']): Command {
   return new Command('launch')
     .description('Create a Job from a CronJob (like kubectl create job --from=cronjob/…), optionally with a selection, and follow it with --wait')
     .option(
       '--cronjob <name>',
       'the CronJob to copy (default: $SFPIPE_MATERIALIZE_CRONJOB or sf-user-pipeline-materialize; with --full-refresh $SFPIPE_FULL_REFRESH_CRONJOB or sf-user-pipeline-full-refresh, whose deadline fits a rebuild)',
     )
-    .option('-s, --select <expr>', 'asset selection for the ad hoc run')
+    .option('-s, --select <expr>', 'asset selection for the ad hoc run (checked here first, as materialize checks it)')
     .option('--full-refresh', 'rebuild from scratch', false)
     .option('--wait', 'follow the Job to its end, stream its log, exit with its result', false)
     .option('-n, --namespace <ns>', 'namespace (default: the in-cluster or kubeconfig namespace)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)')
     .option('--job-name <name>', 'name of the Job (default: <cronjob>-manual-<id>)')
     .option('--json', 'print {job, namespace, cronjob, args, succeeded} as JSON on stdout (with --wait the Job log goes to stderr)', false)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Which CronJob: `helm install RELEASE ./helm/sf-user-pipeline` names the',
+        "chart's CronJobs after the release: RELEASE-sf-user-pipeline-materialize,",
+        '-full-refresh and -check (RELEASE-materialize, … when RELEASE contains',
+        '"sf-user-pipeline"). From outside the cluster pass --cronjob NAME, or set',
+        "SFPIPE_MATERIALIZE_CRONJOB / SFPIPE_FULL_REFRESH_CRONJOB; the chart's pods",
+        "set both to their release's CronJobs, so in a pod the defaults are right.",
+        "A CronJob that is not found is reported with the chart's CronJobs in the",
+        'namespace when listing CronJobs is allowed.',
+        '',
+      ].join('\n'),
+    )
     .action(async (opts: { cronjob?: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
       const { loadKubeContext } = await import('./kube-config.js');
       const { launchFromCronJob } = await import('./launch.js');
       const { manualRunArgs } = await import('./job-from-cronjob.js');
+      // First: a selection the pod's materialize would refuse creates no Job (exit 2).
+      if (opts.select !== undefined) await checkSelection(opts.select, definitions);
       const kube = await loadKubeContext({ ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
       const cronJob =
         opts.cronjob ??
@@ -36,6 +56,8 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
           cronJob,
           args,
           ...(opts.jobName ? { jobName: opts.jobName } : {}),
+          // A defaulted CronJob that is missing: suggest the chart's CronJob of that kind.
+          ...(opts.cronjob === undefined ? { suggest: opts.fullRefresh ? 'full-refresh' : 'materialize' } : {}),
           wait: opts.wait,
           out: opts.json ? process.stderr : process.stdout,
           log: ctx().logger,
@@ -56,6 +78,15 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/**
+ * Refuses (UsageError, exit 2) what `sfpipe materialize --select` would refuse in the pod: a
+ * syntax error, a blank selection, one matching no asset or only external ones.
+ */
+export async function checkSelection(select: string, definitions: Pipeline['definitions']): Promise<void> {
+  const [{ buildAssetGraph }, { selectMaterializable }] = await Promise.all([import('../runtime/registry.js'), import('../runtime/selection/index.js')]);
+  selectMaterializable(select, buildAssetGraph(Array.isArray(definitions) ? definitions : await definitions()));
 }
 
 /** The API server's own message (e.g. `cronjobs.batch "x" not found`) instead of the client's dump. */

@@ -14,6 +14,11 @@ export interface LaunchOptions {
   log: Logger;
   signal?: AbortSignal;
   pollMs?: number;
+  /**
+   * When `cronJob` does not exist: which of the chart's CronJobs to suggest, by component
+   * (`materialize`, `full-refresh`); absent: any of them.
+   */
+  suggest?: ChartComponent;
 }
 
 export interface LaunchResult {
@@ -26,7 +31,13 @@ export interface LaunchResult {
 export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Promise<LaunchResult> {
   const k8s = await import('@kubernetes/client-node');
   const batch = ctx.kc.makeApiClient(k8s.BatchV1Api);
-  const cronJob = await batch.readNamespacedCronJob({ name: o.cronJob, namespace: ctx.namespace });
+  let cronJob;
+  try {
+    cronJob = await batch.readNamespacedCronJob({ name: o.cronJob, namespace: ctx.namespace });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) throw await cronJobNotFound(ctx, o.cronJob, o.suggest);
+    throw err;
+  }
   const body = jobFromCronJob(cronJob, o.jobName ?? manualJobName(o.cronJob), o.args ? { args: o.args } : {});
   const job = await batch.createNamespacedJob({ namespace: ctx.namespace, body });
   const name = job.metadata!.name!;
@@ -52,6 +63,93 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
     if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return { job: current, succeeded: false };
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** The chart's CronJobs: `<fullname>-<component>`. */
+export type ChartComponent = 'materialize' | 'full-refresh' | 'check';
+
+/** The variable that names the CronJob `sfpipe launch` copies by default (the chart sets it in its pods). */
+export const CRONJOB_ENV: Record<Exclude<ChartComponent, 'check'>, string> = {
+  materialize: 'SFPIPE_MATERIALIZE_CRONJOB',
+  'full-refresh': 'SFPIPE_FULL_REFRESH_CRONJOB',
+};
+
+/** Labels helm/sf-user-pipeline puts on its CronJobs (see templates/cronjobs.yaml and _helpers.tpl). */
+const PIPELINE_LABEL = 'sf-user-pipeline.io/pipeline';
+const NAME_LABEL = 'app.kubernetes.io/name';
+const COMPONENT_LABEL = 'app.kubernetes.io/component';
+const CHART_NAME = 'sf-user-pipeline';
+
+/** A CronJob to copy that does not exist; `candidates` are the chart's CronJobs found instead (null: they could not be listed). */
+export class CronJobNotFoundError extends Error {
+  override name = 'CronJobNotFoundError';
+  constructor(
+    message: string,
+    readonly cronJob: string,
+    readonly namespace: string,
+    readonly candidates: string[] | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Says which namespace was searched, that `helm install` names the CronJobs after the release,
+ * and — when listing CronJobs is allowed (the chart's own ServiceAccount may only get them) —
+ * which of the chart's CronJobs there are (those of the wanted component if any, else all).
+ */
+async function cronJobNotFound(ctx: KubeContext, name: string, suggest: ChartComponent | undefined): Promise<CronJobNotFoundError> {
+  const k8s = await import('@kubernetes/client-node');
+  const component = suggest ?? 'materialize';
+  const naming =
+    `helm install names the chart's CronJobs after the release: <release>-${CHART_NAME}-${component} ` +
+    `(<release>-${component} when the release name contains "${CHART_NAME}")`;
+  const how = `pass --cronjob <name>${suggest && suggest !== 'check' ? ` (or set ${CRONJOB_ENV[suggest]})` : ''}`;
+  let ours: { name: string; component: string | undefined }[] | null;
+  try {
+    const list = await ctx.kc.makeApiClient(k8s.BatchV1Api).listNamespacedCronJob({ namespace: ctx.namespace });
+    ours = list.items
+      .filter((c) => c.metadata?.labels?.[PIPELINE_LABEL] !== undefined || c.metadata?.labels?.[NAME_LABEL] === CHART_NAME)
+      .map((c) => {
+        const n = c.metadata!.name!;
+        const label = c.metadata?.labels?.[COMPONENT_LABEL];
+        // Without a component label, the name's suffix says (longest first: "-full-refresh" ends with neither other).
+        const fromName = (['full-refresh', 'materialize', 'check'] as const).find((s) => n.endsWith(`-${s}`));
+        return { name: n, component: label ?? fromName };
+      });
+  } catch {
+    ours = null; // forbidden (list is not granted to the chart's ServiceAccount) or any other failure: the generic hint
+  }
+  const head = `CronJob "${name}" not found in namespace "${ctx.namespace}"`;
+  if (ours === null) {
+    return new CronJobNotFoundError(`${head}. ${naming}; find yours with kubectl get cronjobs -n ${ctx.namespace} and ${how}`, name, ctx.namespace, null);
+  }
+  // With --full-refresh and no full-refresh CronJob (cronjobs.fullRefresh.enabled=false), the chart copies the materialize one.
+  const order: ChartComponent[] = suggest === 'full-refresh' ? ['full-refresh', 'materialize'] : suggest ? [suggest] : [];
+  let candidates = ours.map((c) => c.name);
+  for (const want of order) {
+    const found = ours.filter((c) => c.component === want).map((c) => c.name);
+    if (found.length > 0) {
+      candidates = found;
+      break;
+    }
+  }
+  candidates.sort();
+  if (ours.length === 0) {
+    return new CronJobNotFoundError(
+      `${head}, nor any CronJob of the ${CHART_NAME} chart (another namespace? pass -n <namespace>). ${naming}; ${how}`,
+      name,
+      ctx.namespace,
+      [],
+    );
+  }
+  return new CronJobNotFoundError(
+    `${head}. ${naming}; did you mean ${candidates.map((c) => `--cronjob ${c}`).join(' or ')}?` +
+      (suggest && suggest !== 'check' ? ` (${CRONJOB_ENV[suggest]} makes it the default)` : ''),
+    name,
+    ctx.namespace,
+    candidates,
+  );
 }
 
 async function streamPodLog(ctx: KubeContext, pod: string, out: NodeJS.WritableStream, log: Logger): Promise<void> {

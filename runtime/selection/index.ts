@@ -21,3 +21,12 @@ export function selectAssets(text: string | undefined, graph: AssetGraph): Set<s
   if (selected.size === 0) throw new UsageError(`the selection "${text}" matches no asset; list the assets, groups and owners with: sfpipe lineage`);
   return selected;
 }
+
+/** The selected assets that can be materialized (not external); a usage error when there are none. */
+export function selectMaterializable(text: string | undefined, graph: AssetGraph): string[] {
+  const materializable = [...selectAssets(text, graph)].filter((k) => !graph.get(k).external);
+  if (materializable.length === 0) {
+    throw new UsageError(`the selection "${text ?? '*'}" matches no asset that can be materialized (only external assets)`);
+  }
+  return materializable;
+}

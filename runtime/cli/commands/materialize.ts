@@ -5,7 +5,7 @@ import { newRunId } from '../../ids.js';
 import { buildAssetGraph } from '../../registry.js';
 import { holderWhere, LockHeldError, type LockHolder } from '../../run-lock.js';
 import type { Logger } from '../../logging.js';
-import { selectAssets } from '../../selection/index.js';
+import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
@@ -47,11 +47,8 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
   if (!(TRIGGERS as readonly string[]).includes(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} (got "${trigger}")`);
   const opts = { ...options, trigger: trigger as (typeof TRIGGERS)[number] };
   const graph = buildAssetGraph(await ctx.definitions());
-  const selection = selectAssets(opts.select, graph);
-  const materializable = [...selection].filter((k) => !graph.get(k).external);
-  if (materializable.length === 0) {
-    throw new UsageError(`the selection "${opts.select ?? '*'}" matches no asset that can be materialized (only external assets or none)`);
-  }
+  const materializable = selectMaterializable(opts.select, graph);
+  const selection = new Set(materializable);
   const logger = ctx.logger;
   const runId = newRunId();
   const eventLog = await ctx.openEventLog();
