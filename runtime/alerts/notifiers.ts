@@ -22,7 +22,7 @@ function emoji(ev: AlertEvent): string {
 
 /** One-line-ish human summary, Slack mrkdwn. */
 export function slackText(ev: AlertEvent, pipelineName?: string): string {
-  const what = ev.kind === 'check' ? `check ${ev.checkName ? `\`${slackEscape(ev.checkName)}\` on ` : 'on '}` : 'freshness of ';
+  const what = ev.kind === 'check' ? `check ${ev.checkName ? `\`${slackEscape(ev.checkName)}\` on ` : 'on '}` : ev.kind === 'run' ? 'run of ' : 'freshness of ';
   const head = ev.recovered
     ? `${emoji(ev)} *recovered*: ${what}*${slackEscape(ev.assetKey)}* is ${slackEscape(ev.state)} again (was ${slackEscape(ev.previousState ?? 'unknown')})`
     : `${emoji(ev)} *${slackEscape(ev.state)}*: ${what}*${slackEscape(ev.assetKey)}*${ev.previousState ? ` (was ${slackEscape(ev.previousState)})` : ''}`;

@@ -1,4 +1,5 @@
-export type AlertKind = 'freshness' | 'check';
+/** freshness: an asset's freshness state; check: a check result; run: a materialize run's outcome. */
+export type AlertKind = 'freshness' | 'check' | 'run';
 
 export interface AlertEvent {
   kind: AlertKind;

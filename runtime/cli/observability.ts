@@ -1,7 +1,6 @@
 import { alertsForTransitions, createNotifiers, sendAlerts, type StateTransition } from '../alerts/index.js';
 import type { RunResult } from '../executor.js';
-import type { CheckResultRecord } from '../event-log.js';
-import type { FreshnessState } from '../event-log.js';
+import type { CheckResultRecord, EventLog, FreshnessState, RunStatus } from '../event-log.js';
 import type { Logger } from '../logging.js';
 import { pushMetrics, type MetricSample } from '../metrics/index.js';
 import type { Observability } from '../pipeline.js';
@@ -41,6 +40,45 @@ export function checkTransitions(before: Map<string, Map<string, CheckResultReco
     }
   }
   return out;
+}
+
+/**
+ * The run's outcome as a state change of its selection: a failed run alerts when the previous
+ * finished run of the same selection succeeded, or when there is none (a pipeline whose first
+ * runs fail — broken credentials or IAM — must not stay silent); a success after a failure is a
+ * recovery. Canceled runs neither alert nor count as the previous outcome.
+ */
+export async function runTransition(
+  eventLog: EventLog,
+  run: { runId: string; status: Exclude<RunStatus, 'STARTED'>; startedAt: string; selection: string; failedAssets: string[]; error: string | null },
+): Promise<StateTransition[]> {
+  const state = RUN_STATE[run.status];
+  if (!state) return [];
+  const previous = (await eventLog.recentRuns(50)).find(
+    (r) => r.runId !== run.runId && r.selection === run.selection && r.startedAt <= run.startedAt && RUN_STATE[r.status] !== undefined,
+  );
+  return [
+    {
+      kind: 'run',
+      assetKey: run.failedAssets.length > 0 ? run.failedAssets.join(', ') : run.selection,
+      previousState: previous ? RUN_STATE[previous.status]! : null,
+      state,
+      reason: run.status === 'SUCCESS' ? `run ${run.runId.slice(0, 8)} of "${run.selection}" succeeded` : (run.error ?? 'the run failed'),
+      runId: run.runId,
+      command: `sfpipe events ${run.runId.slice(0, 8)}`,
+    },
+  ];
+}
+
+const RUN_STATE: Partial<Record<RunStatus, 'SUCCESS' | 'FAILED'>> = { SUCCESS: 'SUCCESS', FAILURE: 'FAILED' };
+
+/** The failed steps of a run and the first one's error, for its alert. */
+export function runFailure(result: RunResult): { failedAssets: string[]; error: string | null } {
+  const failed = result.steps.filter((s) => s.status === 'FAILED');
+  const first = failed[0];
+  const blocked = result.steps.find((s) => s.blocked);
+  const error = first ? `${first.key} failed: ${first.error ?? 'unknown error'}` : blocked ? `a blocking check on ${blocked.key} failed` : null;
+  return { failedAssets: failed.map((s) => s.key), error };
 }
 
 const FRESHNESS_VALUE: Record<FreshnessState, number> = { PASS: 0, WARN: 1, FAIL: 2, UNKNOWN: -1, NOT_APPLICABLE: -2 };

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { embeddedConfigPath } from '../../assets/config/load-config.js';
 import { runPipelineCli, SFPIPE } from '../helpers/cli.js';
+import { receiver } from '../helpers/http-receiver.js';
 import { tempDir } from '../helpers/temp.js';
 import { queryFile } from './fixtures/duckdb-fixture.js';
 
@@ -86,15 +87,26 @@ test('a freshness entry whose key names no asset is a config error, not silently
   t.is(r.stdout, '', 'nothing was evaluated');
 });
 
-test('credentials a login flow lacks are named where they are set: the environment variables for source env', async (t) => {
+test('credentials a login flow lacks are named where they are set; a pipeline that never worked alerts once, not never', async (t) => {
   const dir = tempDir();
   const file = embeddedConfigEdited(t, dir, [
     ['  mode: simulator            # simulator | salesforce', '  mode: salesforce\n  login_url: http://127.0.0.1:9'],
     ["      source: simulator      # the simulator's public demo credentials", '      source: env'],
   ]);
-  const r = await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], { SFPIPE_HOME: dir, SFPIPE_CONFIG: file, SF_CLIENT_ID: 'cid', SF_CLIENT_SECRET: '' });
+  const rx = await receiver(t);
+  const env = { SFPIPE_HOME: dir, SFPIPE_CONFIG: file, SF_CLIENT_ID: 'cid', SF_CLIENT_SECRET: '', SFPIPE_ALERT_WEBHOOK_URL: `${rx.base}/hook` };
+  const r = await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], env);
   t.is(r.code, 1);
   t.regex(r.stderr, /the client_credentials login flow \(salesforce\.auth\.method\) needs client_secret, which the credentials lack\. Fix: set the environment variable SF_CLIENT_SECRET/);
+  // The first run failed and nothing ever succeeded: one alert for the run, naming the asset and why.
+  t.is(rx.requests.length, 1);
+  const alert = JSON.parse(rx.requests[0]!.body);
+  t.like(alert, { kind: 'run', assetKey: 'sf_raw/sf_user', state: 'FAILED', previousState: null, recovered: false });
+  t.regex(alert.reason, /^sf_raw\/sf_user failed: .*needs client_secret/);
+  t.regex(alert.command, /^sfpipe events [0-9a-f]{8}$/);
+  // Still failing the next day: no second message.
+  t.is((await sfpipe(['materialize', '--select', 'sf_raw/sf_user'], env)).code, 1);
+  t.is(rx.requests.length, 1);
 });
 
 test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of ignoring the file', async (t) => {

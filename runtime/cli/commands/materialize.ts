@@ -9,7 +9,7 @@ import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import { alertOnTransitions, checkTransitions, pushSamples, runSamples } from '../observability.js';
+import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
 import type { CheckResultRecord, EventLog } from '../../event-log.js';
 
 interface MaterializeOptions {
@@ -114,6 +114,10 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         await eventLog.startRun({ runId, selection: opts.select ?? '*', assets: materializable, trigger: opts.trigger, fullRefresh: opts.fullRefresh, startedAt: now });
         await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
         ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId });
+        // The same broken config may make observability unusable too: then there is nobody to tell.
+        const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()).catch(() => null) : null;
+        const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
+        await alertOnTransitions(obs, await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure }), logger.child({ runId }));
         return EXIT.FAILURE;
       }
       const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
@@ -138,7 +142,8 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       }
       ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderRun(result));
       const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()) : null;
-      await alertOnTransitions(obs, checkTransitions(checksBefore, result), logger.child({ runId }));
+      const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) });
+      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], logger.child({ runId }));
       await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
       if (lostLock && result.status === 'CANCELED') {
         ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId });
