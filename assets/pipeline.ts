@@ -95,9 +95,9 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
     return SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
   },
   // openEventLog: end
-  async observability() {
+  async observability({ logger }) {
     const { observabilityFrom } = await import('./observability.js');
-    return observabilityFrom(loadPipelineConfig());
+    return observabilityFrom(loadPipelineConfig(), process.env, logger);
   },
   registerCommands: registerPipelineCommands,
 };

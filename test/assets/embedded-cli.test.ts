@@ -109,6 +109,16 @@ test('credentials a login flow lacks are named where they are set; a pipeline th
   t.is(rx.requests.length, 1);
 });
 
+test('alerts expected from a Secret that gave no URL are a warning on every command, not silence', async (t) => {
+  const home = tempDir();
+  const warned = await sfpipe(['check'], { SFPIPE_HOME: home, SFPIPE_ALERTS_SECRET: 'sfpipe-alerts', SFPIPE_SLACK_WEBHOOK_URL: '', SFPIPE_ALERT_WEBHOOK_URL: '' });
+  t.is(warned.code, 0, warned.stderr);
+  t.regex(warned.stderr, /alerts are off: the Secret sfpipe-alerts \(alerts\.existingSecret\) gave neither a Slack nor a webhook URL/);
+  const rx = await receiver(t);
+  const fine = await sfpipe(['check'], { SFPIPE_HOME: home, SFPIPE_ALERTS_SECRET: 'sfpipe-alerts', SFPIPE_ALERT_WEBHOOK_URL: `${rx.base}/hook` });
+  t.notRegex(fine.stderr, /alerts are off/);
+});
+
 test('sfpipe sim serve refuses --ephemeral with --state-file (exit 2) instead of ignoring the file', async (t) => {
   const r = await sfpipe(['sim', 'serve', '--ephemeral', '--state-file', `${tempDir()}/org.json`], { SFPIPE_HOME: tempDir() });
   t.is(r.code, 2);
