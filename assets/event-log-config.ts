@@ -45,9 +45,12 @@ export function readEventLogConfig(r: ConfigReader, env: NodeJS.ProcessEnv = pro
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(location)) {
     r.fail([...base, 's3_location'], `"${location}" is not an s3:// location`, 'write s3://bucket/prefix/');
   }
-  const region =
+  const region = r.awsRegion(
+    [...base, 'region'],
     get('region', 'SFPIPE_ATHENA_REGION', 'AWS_REGION') ??
-    r.fail([...base, 'region'], 'is missing', 'set event_log.region (e.g. eu-west-1) or the SFPIPE_ATHENA_REGION or AWS_REGION environment variable');
+      r.fail([...base, 'region'], 'is missing', 'set event_log.region (e.g. eu-west-1) or the SFPIPE_ATHENA_REGION or AWS_REGION environment variable'),
+    'event_log.region, $SFPIPE_ATHENA_REGION or $AWS_REGION',
+  );
   const endpoint = get('endpoint', 'SFPIPE_AWS_ENDPOINT');
   if (endpoint !== null && !/^https?:\/\/\S+$/.test(endpoint)) {
     r.fail([...base, 'endpoint'], `"${endpoint}" is not an http(s) URL`, 'write e.g. http://127.0.0.1:5000, or remove it in production');

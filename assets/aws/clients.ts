@@ -3,6 +3,7 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
+import { addAwsErrorHints } from './error-hints.js';
 
 export interface AwsStaticCredentials {
   accessKeyId: string;
@@ -44,10 +45,11 @@ export interface AwsClients {
 }
 
 export function createAwsClients(s: AwsClientSettings): AwsClients {
-  const athena = new AthenaClient(base(s));
-  const glue = new GlueClient(base(s));
+  const where = describeAwsSettings(s);
+  const athena = addAwsErrorHints(new AthenaClient(base(s)), `Athena (${where})`);
+  const glue = addAwsErrorHints(new GlueClient(base(s)), `Glue (${where})`);
   // Emulators serve buckets by path, not by virtual host.
-  const s3 = new S3Client({ ...base(s), ...(s.endpoint ? { forcePathStyle: true } : {}) });
+  const s3 = addAwsErrorHints(new S3Client({ ...base(s), ...(s.endpoint ? { forcePathStyle: true } : {}) }), `S3 (${where})`);
   return {
     athena,
     glue,

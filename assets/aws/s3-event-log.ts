@@ -50,6 +50,7 @@ import type {
   RunStatus,
 } from '../../runtime/event-log.js';
 import type { AssetKey } from '../../runtime/keys.js';
+import { addAwsErrorHints } from './error-hints.js';
 
 /** Shortest run id prefix `getRun` resolves (as the SQLite event log). */
 export const MIN_RUN_ID_PREFIX = 6;
@@ -149,11 +150,14 @@ export class S3EventLog implements EventLog {
     this.ownsClient = !opts.client;
     this.s3 =
       opts.client ??
-      new S3Client({
-        ...(opts.region ? { region: opts.region } : {}),
-        ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
-        ...(opts.credentials ? { credentials: opts.credentials } : {}),
-      });
+      addAwsErrorHints(
+        new S3Client({
+          ...(opts.region ? { region: opts.region } : {}),
+          ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
+          ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        }),
+        `S3 event log ${this.location} (region ${opts.region ?? 'from the environment'})`,
+      );
   }
 
   // ---- keys ---------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
     }
   }
   return {
-    region: need('region', 'SFPIPE_ATHENA_REGION', 'eu-west-1'),
+    region: r.awsRegion([...base, 'region'], need('region', 'SFPIPE_ATHENA_REGION', 'eu-west-1'), 'warehouse.athena.region or $SFPIPE_ATHENA_REGION'),
     workGroup: get('work_group', 'SFPIPE_ATHENA_WORK_GROUP', 'primary')!,
     outputLocation: output ? s3('output_location', output) : null,
     database: get('database', 'SFPIPE_ATHENA_RAW_DATABASE', 'sf_raw')!,
@@ -269,6 +269,7 @@ function readCredentials(r: ConfigReader, mode: 'simulator' | 'salesforce'): Cre
       return { source, dir: r.string([...base, 'dir'], '/var/run/secrets/salesforce') };
     case 'aws_secrets_manager': {
       const region = r.optionalString([...base, 'region']);
+      if (region) r.awsRegion([...base, 'region'], region, 'the config');
       const endpoint = r.optionalString([...base, 'endpoint']);
       return {
         source,

@@ -98,17 +98,23 @@ export async function loadCredentials(source: CredentialsSource, env: NodeJS.Pro
     }
     case 'aws_secrets_manager': {
       const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-      const client = new SecretsManagerClient({
-        ...(source.region ? { region: source.region } : {}),
-        ...(source.endpoint ? { endpoint: source.endpoint } : {}),
-      });
+      const { addAwsErrorHints } = await import('../aws/error-hints.js');
+      const client = addAwsErrorHints(
+        new SecretsManagerClient({
+          ...(source.region ? { region: source.region } : {}),
+          ...(source.endpoint ? { endpoint: source.endpoint } : {}),
+        }),
+        `Secrets Manager${source.region ? ` (region ${source.region})` : ''}`,
+      );
       try {
         const out = await client.send(new GetSecretValueCommand({ SecretId: source.secretName }));
         if (!out.SecretString) throw new CredentialsError(`the secret ${source.secretName} has no SecretString; store the credentials as JSON text`);
         return fromJson(out.SecretString, `the secret ${source.secretName}`);
       } catch (err) {
         if (err instanceof CredentialsError) throw err;
-        throw new CredentialsError(`cannot read the secret ${source.secretName} from AWS Secrets Manager: ${(err as Error).name}`);
+        // AWS error messages name resources and actions, never the secret's value.
+        const e = err as Error;
+        throw new CredentialsError(`cannot read the secret ${source.secretName} from AWS Secrets Manager: ${e.name}: ${e.message}`);
       } finally {
         client.destroy();
       }

@@ -76,6 +76,17 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
     const err = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
     t.regex(err!.message, /warehouse\.athena\.table_location.*is missing\. Fix: set warehouse\.athena\.table_location .* or the SFPIPE_ATHENA_S3_DATA_DIR environment variable/);
     t.is(parsePipelineConfig('d.yaml', embedded()).warehouse.athena, null);
+    // A misspelt region would only fail at run time, as a DNS error.
+    process.env.SFPIPE_ATHENA_S3_DATA_DIR = 's3://lake/warehouse';
+    for (const region of ['eu-west1', 'EU-WEST-1', 'westeurope']) {
+      process.env.SFPIPE_ATHENA_REGION = region;
+      const bad = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
+      t.regex(bad!.message, new RegExp(`warehouse\\.athena\\.region: "${region}" \\(warehouse\\.athena\\.region or \\$SFPIPE_ATHENA_REGION\\) is not an AWS region\\. Fix: write a region name such as eu-west-1`));
+    }
+    for (const region of ['us-gov-west-1', 'cn-north-1', 'ap-southeast-3', 'il-central-1']) {
+      process.env.SFPIPE_ATHENA_REGION = region;
+      t.is(parsePipelineConfig('a.yaml', yaml).warehouse.athena?.region, region);
+    }
   } finally {
     process.env = saved;
   }

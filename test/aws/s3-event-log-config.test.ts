@@ -39,7 +39,8 @@ test('mistakes are ConfigErrors naming file, path, line and fix', (t) => {
     ['event_log:\n  store: s3\n', { AWS_REGION: 'x' }, /^p\.yaml: event_log\.s3_location: is missing\. Fix: set event_log\.s3_location .* or the SFPIPE_EVENT_LOG_S3 environment variable$/],
     ['event_log:\n  store: s3\n  s3_location: bucket/prefix\n', { AWS_REGION: 'x' }, /event_log\.s3_location \(line 3\): "bucket\/prefix" is not an s3:\/\/ location\. Fix: write s3:\/\/bucket\/prefix\//],
     ['event_log:\n  store: s3\n  s3_location: s3://bkt/p/\n', {}, /event_log\.region: is missing\. Fix: .*SFPIPE_ATHENA_REGION or AWS_REGION/],
-    ['event_log:\n  store: s3\n  s3_location: s3://bkt/p/\n  region: r\n  endpoint: localhost\n', {}, /event_log\.endpoint \(line 5\): "localhost" is not an http\(s\) URL/],
+    ['event_log:\n  store: s3\n  s3_location: s3://bkt/p/\n  region: eu-west-1\n  endpoint: localhost\n', {}, /event_log\.endpoint \(line 5\): "localhost" is not an http\(s\) URL/],
+    ['event_log:\n  store: s3\n  s3_location: s3://bkt/p/\n  region: eu-west1\n', {}, /event_log\.region \(line 4\): "eu-west1" \(event_log\.region, \$SFPIPE_ATHENA_REGION or \$AWS_REGION\) is not an AWS region\. Fix: write a region name such as eu-west-1/],
     ['event_log:\n  s3_location: s3://bkt/p/\n', {}, /event_log\.s3_location \(line 2\): only applies to store: s3\. Fix: remove event_log\.s3_location or set event_log\.store: s3/],
     ['event_log: s3\n', {}, /event_log \(line 1\): must be a mapping/],
   ];

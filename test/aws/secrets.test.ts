@@ -57,5 +57,5 @@ test.serial('a missing secret names the secret and the error, nothing else', asy
     loadCredentials({ source: 'aws_secrets_manager', secretName: 'sfpipe/nope', region: MOTO_REGION, endpoint: moto.endpoint }),
     { instanceOf: CredentialsError },
   );
-  t.is(err!.message, 'cannot read the secret sfpipe/nope from AWS Secrets Manager: ResourceNotFoundException');
+  t.regex(err!.message, /^cannot read the secret sfpipe\/nope from AWS Secrets Manager: ResourceNotFoundException: Secrets Manager can.t find the specified secret\.?$/);
 });
