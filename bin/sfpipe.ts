@@ -5,6 +5,10 @@ import { runCli } from '../runtime/cli/main.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { launchCommand } from '../k8s/cli.js';
 
+// The AWS SDK prints a multi-line notice on Node < 22 (about SDK releases after January 2027;
+// ours is pinned) into stderr on every run, between JSON log lines. Set to "false" to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /**
  * The pipeline comes from assets/ unless SFPIPE_PIPELINE names another module
  * (tests use this to run the CLI against test-only definitions).
