@@ -149,7 +149,7 @@ test('helm lint passes (strict) with every value set', async (t) => {
 test('helm knows the Kubernetes version it was built for (not the go-install default 1.20)', async (t) => {
   if (!toolsPresent(t)) return;
   // The chart requires >= 1.27 (CronJob timeZone): with helm's built-in default v1.20 this fails.
-  const r = await helm('template', 'sfpipe', CHART, '--show-only', 'templates/configmap.yaml', '--set-string', 'nameOverride=x', '--set', `eventLog.s3Location=${S3_EVENT_LOG}`);
+  const r = await helm('template', 'sfpipe', CHART, '--show-only', 'templates/configmap.yaml', '--set-string', 'nameOverride=x', '-f', valuesFile('default'));
   t.is(r.code, 0, r.stderr);
   const old = await helm('template', 'sfpipe', CHART, '--kube-version', '1.20.0');
   t.not(old.code, 0);
@@ -236,7 +236,7 @@ test('the default values alone (salesforce mode, no eventLog.s3Location) fail wi
 
 test('defaults: exactly three CronJobs with the scheduling hygiene settings', async (t) => {
   if (!toolsPresent(t)) return;
-  // ci/default-values.yaml: the chart's values.yaml plus the required eventLog.s3Location
+  // ci/default-values.yaml: the chart's values.yaml plus what salesforce mode requires
   const objs = await rendered(t, 'default');
   const cronJobs = ofKind(objs, 'CronJob');
   t.deepEqual(cronJobs.map((c) => c.metadata.name).sort(), ['sfpipe-sf-user-pipeline-check', 'sfpipe-sf-user-pipeline-full-refresh', 'sfpipe-sf-user-pipeline-materialize']);
@@ -275,7 +275,7 @@ test('defaults: exactly three CronJobs with the scheduling hygiene settings', as
       t.truthy(c.metadata.labels[k], `${name} label ${k}`);
     }
     const container = job.template.spec.containers[0];
-    t.is(container.image, `ghcr.io/sf-user-pipeline/sfpipe:${parseYaml(readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8')).appVersion}`);
+    t.is(container.image, 'registry.example.com/data/sfpipe:0.1.0');
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
     t.is(env.SFPIPE_CONFIG, '/etc/sfpipe/pipeline.yaml');
     t.is(env.SFPIPE_HOME, '/var/lib/sfpipe');
@@ -366,7 +366,7 @@ test('a freshness policy switched to cron drops the window it inherits from the 
 
 test('Salesforce credentials: an existing Secret mounted read-only, or AWS Secrets Manager through IRSA', async (t) => {
   if (!toolsPresent(t)) return;
-  const podOf = (objs: K8sObject[]) => ofKind(objs, 'CronJob')[0].spec.jobTemplate.spec.template.spec;
+  const podOf = (objs: K8sObject[]) => byComponentOf(objs).materialize.spec.jobTemplate.spec.template.spec;
 
   const existing = await rendered(t, 'existing-secret');
   const pod = podOf(existing);
@@ -429,7 +429,8 @@ test('nothing secret in the default values, the ConfigMap or any Secret', async 
     // env values carry no secrets either (only secretKeyRef)
     for (const c of ofKind(objs, 'CronJob')) {
       for (const e of c.spec.jobTemplate.spec.template.spec.containers[0].env) {
-        if (/WEBHOOK|SECRET|PASSWORD|TOKEN/i.test(e.name)) t.truthy(e.valueFrom?.secretKeyRef, `${set}: ${e.name} comes from a Secret`);
+        // SFPIPE_ALERTS_SECRET holds the alerts Secret's name, not a secret
+        if (/WEBHOOK|SECRET|PASSWORD|TOKEN/i.test(e.name) && e.name !== 'SFPIPE_ALERTS_SECRET') t.truthy(e.valueFrom?.secretKeyRef, `${set}: ${e.name} comes from a Secret`);
         walk(e, `${set}:env`);
       }
     }
@@ -514,13 +515,15 @@ test('hourly values change the schedule, time zone and resources of materialize 
   t.is(ofKind(launch, 'CronJob').find((c) => c.metadata.labels['app.kubernetes.io/component'] === 'check').spec.suspend, true);
 });
 
-test('NOTES.txt renders the kubectl create job --from=cronjob line and how to see lineage', async (t) => {
-  if (!toolsPresent(t)) return;
-  // `helm template` never prints NOTES and `helm install --dry-run=client` still wants a
-  // reachable cluster (helm checks /version unless client-only). So render NOTES.txt with
-  // helm's own engine from a copy of the chart: a ConfigMap whose data is
-  // tpl(NOTES.txt) — same values, same helpers, same .Release/.Chart.
+/**
+ * NOTES.txt as `helm install` would print it. `helm template` never prints NOTES and
+ * `helm install --dry-run=client` still wants a reachable cluster (helm checks /version
+ * unless client-only). So render NOTES.txt with helm's own engine from a copy of the chart:
+ * a ConfigMap whose data is tpl(NOTES.txt) — same values, same helpers, same .Release/.Chart.
+ */
+async function renderNotes(t: ExecutionContext, set: ValueSet | null, ...extra: string[]): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-notes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const copy = path.join(dir, 'sf-user-pipeline');
   cpSync(CHART, copy, { recursive: true });
   cpSync(path.join(copy, 'templates', 'NOTES.txt'), path.join(copy, 'notes.src'));
@@ -528,9 +531,14 @@ test('NOTES.txt renders the kubectl create job --from=cronjob line and how to se
     path.join(copy, 'templates', 'zz-notes-under-test.yaml'),
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\ndata:\n  notes: |\n{{ tpl (.Files.Get "notes.src") . | indent 4 }}\n',
   );
-  const r = await helm('template', 'sfpipe', copy, '--namespace', 'data', '-f', valuesFile('default'), '--show-only', 'templates/zz-notes-under-test.yaml');
+  const r = await helm('template', 'sfpipe', copy, '--namespace', 'data', ...(set ? ['-f', valuesFile(set)] : []), ...extra, '--show-only', 'templates/zz-notes-under-test.yaml');
   t.is(r.code, 0, r.stderr);
-  const notes: string = (docs(r.stdout)[0] as any).data.notes;
+  return r.code === 0 ? (docs(r.stdout)[0] as any).data.notes : '';
+}
+
+test('NOTES.txt renders the kubectl create job --from=cronjob line and how to see lineage', async (t) => {
+  if (!toolsPresent(t)) return;
+  const notes = await renderNotes(t, 'default');
   t.true(notes.includes('JOB=sfpipe-sf-user-pipeline-manual-$(date +%s)\n  kubectl create job --from=cronjob/sfpipe-sf-user-pipeline-materialize $JOB -n data\n'), notes);
   // waits for the Job's pod to exist before waiting on it ("no matching resources" otherwise)
   t.true(notes.includes('  until kubectl get pods -n data -l job-name=$JOB -o name | grep -q .; do sleep 2; done\n  kubectl wait --for=condition=Ready pod -l job-name=$JOB'), notes);
@@ -539,7 +547,7 @@ test('NOTES.txt renders the kubectl create job --from=cronjob line and how to se
   t.regex(notes, /args = \["lineage"\]/);
   t.regex(notes, /sfpipe\.js lineage/);
   t.regex(notes, /pod-security\.kubernetes\.io\/enforce=restricted/);
-  t.regex(notes, /kubectl create secret generic sfpipe-sf-user-pipeline-salesforce -n data/);
+  t.regex(notes, /kubectl create secret generic salesforce-credentials -n data/);
   t.regex(notes, /sfpipe-sf-user-pipeline-full-refresh {2}"0 4 \* \* 0"/);
 });
 
@@ -632,4 +640,248 @@ test('cronjobs.<job>.lockTimeoutSeconds: --lock-timeout in the args, schema-chec
 test('the ci value sets are the ones the tests use', (t) => {
   const files = readdirSync(path.join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
   t.deepEqual(files, VALUE_SETS.map((s) => `${s}-values.yaml`).sort());
+});
+
+// --- Production values: nothing the operator must own has a placeholder default -------------
+
+/** The `--set k=v` pairs of the README's `helm install … helm/sf-user-pipeline` example. */
+function readmeInstallSets(): string[] {
+  const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const block = /```sh\n([\s\S]*?)```/g;
+  for (let m = block.exec(readme); m; m = block.exec(readme)) {
+    const cmd = /helm install \S+ helm\/sf-user-pipeline(?:[^\n]*\\\n)*[^\n]*/.exec(m[1]!);
+    if (cmd) return [...cmd[0].replace(/\\\n/g, ' ').matchAll(/--set\s+(\S+)/g)].map((x) => x[1]!);
+  }
+  throw new Error('README.md has no ```sh block with `helm install … helm/sf-user-pipeline`');
+}
+
+const PLACEHOLDERS = /sf-user-pipeline-athena-results|sf-user-pipeline-warehouse|ghcr\.io\/sf-user-pipeline\/sfpipe/;
+
+test("the README's helm install renders the operator's image and S3 locations, no placeholder", async (t) => {
+  if (!toolsPresent(t)) return;
+  const sets = readmeInstallSets();
+  const given = Object.fromEntries(sets.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  for (const k of ['image.repository', 'image.tag', 'salesforce.existingSecret', 'eventLog.s3Location', 'athena.s3StagingDir', 'athena.s3DataDir', 'serviceAccount.irsaRoleArn']) {
+    t.truthy(given[k], `the README's install sets ${k}`);
+  }
+  const r = await helm('template', 'sfp', CHART, '--namespace', 'data', ...sets.flatMap((kv) => ['--set', kv]));
+  t.is(r.code, 0, r.stderr);
+  await assertKubeconform(t, r.stdout, 'README install');
+  t.notRegex(r.stdout, PLACEHOLDERS);
+  const objs = docs(r.stdout);
+  for (const c of ofKind(objs, 'CronJob')) t.is(c.spec.jobTemplate.spec.template.spec.containers[0].image, `${given['image.repository']}:${given['image.tag']}`);
+  const text = ofKind(objs, 'ConfigMap')[0].data['pipeline.yaml'];
+  const athena = parseYaml(text).warehouse.athena;
+  t.is(athena.output_location, given['athena.s3StagingDir']);
+  t.is(athena.table_location, `${given['athena.s3DataDir']!.replace(/\/$/, '')}/sf_raw/`);
+  const config = parsePipelineConfig('readme:pipeline.yaml', text);
+  t.like(config.warehouse.athena, { outputLocation: given['athena.s3StagingDir'], database: 'sf_raw' });
+  t.like(config.checks.rawRecordCount, { min: Number(given['pipeline.checks.raw_record_count.min']), max: Number(given['pipeline.checks.raw_record_count.max']) });
+  // values.yaml itself has no placeholder locations
+  const values = parseYaml(readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+  t.is(values.athena.s3StagingDir, '');
+  t.is(values.athena.s3DataDir, '');
+});
+
+test('salesforce mode fails at render time without the S3 locations or with the unpublished image, naming the value and the fix', async (t) => {
+  if (!toolsPresent(t)) return;
+  // the README's previous install (no image, no Athena locations)
+  const old = await helm('template', 'sfp', CHART, '-n', 'data', '--set', 'salesforce.existingSecret=salesforce-credentials', '--set', `eventLog.s3Location=${S3_EVENT_LOG}`, '--set', 'serviceAccount.irsaRoleArn=arn:aws:iam::123456789012:role/sf-user-pipeline');
+  t.not(old.code, 0);
+  t.regex(old.stderr, /3 problems with the values/);
+  t.regex(old.stderr, /needs athena\.s3StagingDir, an s3:\/\/ prefix you own for Athena query results \(e\.g\. --set athena\.s3StagingDir=s3:\/\//);
+  t.regex(old.stderr, /needs athena\.s3DataDir, the s3:\/\/ prefix you own .*\(e\.g\. --set athena\.s3DataDir=s3:\/\//);
+  t.regex(old.stderr, /needs image\.repository \(and image\.tag\) set to your image: ghcr\.io\/sf-user-pipeline\/sfpipe is a placeholder nobody publishes\. Build the image from the repository's Dockerfile, push it/);
+  for (const [value, re] of [
+    ['athena.s3StagingDir', /^Error: .*salesforce\.mode salesforce needs athena\.s3StagingDir/m],
+    ['athena.s3DataDir', /^Error: .*salesforce\.mode salesforce needs athena\.s3DataDir/m],
+  ] as const) {
+    const r = await template('default', '--set', `${value}=`);
+    t.not(r.code, 0, value);
+    t.regex(r.stderr, re, value);
+  }
+  const image = await template('irsa', '--set', 'image.repository=ghcr.io/sf-user-pipeline/sfpipe');
+  t.not(image.code, 0);
+  t.regex(image.stderr, /needs image\.repository/);
+  // simulator mode (smoke tests) renders with no other value: no Athena, the placeholder image
+  const sim = await rendered(t, null, '--set', 'salesforce.mode=simulator');
+  const simConfig = parsePipelineConfig('sim:pipeline.yaml', ofKind(sim, 'ConfigMap')[0].data['pipeline.yaml']);
+  t.is(simConfig.warehouse.engine, 'duckdb');
+  t.regex(byComponentOf(sim).materialize.spec.jobTemplate.spec.template.spec.containers[0].image, /^ghcr\.io\/sf-user-pipeline\/sfpipe:/);
+  t.false(JSON.stringify(sim).includes('SFPIPE_ATHENA_'), 'no Athena env in simulator mode');
+  // the schema checks the locations as the loader does (plain s3:// keys)
+  const bad = await template('default', '--set', 'athena.s3DataDir=s3://My_Bucket/x');
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /values don't meet the specifications of the schema[\s\S]*s3DataDir/);
+});
+
+test('athena.rawDatabase names the raw Glue database (warehouse.athena.database and its table prefix); athena.schema is gone', async (t) => {
+  if (!toolsPresent(t)) return;
+  const def = parsePipelineConfig('default:pipeline.yaml', ofKind(await rendered(t, 'default'), 'ConfigMap')[0].data['pipeline.yaml']);
+  t.like(def.warehouse.athena, { database: 'sf_raw', tableLocation: 's3://acme-lake/sf-user-pipeline/sf_raw/', catalog: 'awsdatacatalog' });
+  const irsa = await rendered(t, 'irsa');
+  const cfg = parsePipelineConfig('irsa:pipeline.yaml', ofKind(irsa, 'ConfigMap')[0].data['pipeline.yaml']);
+  t.like(cfg.warehouse.athena, { database: 'acme_sf_raw', tableLocation: 's3://acme-warehouse/acme_sf_raw/', outputLocation: 's3://acme-athena-results/dbt/' });
+  // Glue/Athena database names: lowercase letters, digits and _, starting with a letter
+  for (const name of ['Sf_Raw', 'sf-raw', '1raw', '_raw', 'sf raw', '']) {
+    const r = await template('default', '--set-string', `athena.rawDatabase=${name}`);
+    t.not(r.code, 0, name);
+    t.regex(r.stderr, /values don't meet the specifications of the schema[\s\S]*rawDatabase/, name);
+  }
+  // athena.schema only fed dbt's target.schema, which no model uses (each has its own +schema
+  // and generate_schema_name keeps it as given): removed, and the env var with it
+  for (const set of VALUE_SETS) {
+    for (const c of ofKind(await rendered(t, set), 'CronJob')) {
+      t.false(c.spec.jobTemplate.spec.template.spec.containers[0].env.some((e: any) => e.name === 'SFPIPE_ATHENA_SCHEMA'), set);
+    }
+  }
+  const schema = await template('default', '--set', 'athena.schema=sf_curated');
+  t.not(schema.code, 0);
+  t.regex(schema.stderr, /athena\.schema was removed: .*Unset it/);
+});
+
+test('salesforce mode without a credentials source fails naming both ways; check pods mount no credentials', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const unset of [['--set', 'salesforce.existingSecret='], ['--set', 'salesforce.existingSecret=null']]) {
+    const r = await template('default', ...unset);
+    t.not(r.code, 0, unset.join(' '));
+    t.regex(r.stderr, /salesforce\.mode salesforce needs Salesforce credentials and the chart creates no Secret: set salesforce\.existingSecret .* or salesforce\.awsSecretsManager\.secretName/);
+    t.regex(r.stderr, /with the keys client_id, client_secret /);
+  }
+  const jwt = await template('default', '--set', 'salesforce.existingSecret=', '--set', 'salesforce.authMethod=jwt');
+  t.regex(jwt.stderr, /with the keys client_id, username, private_key /);
+  const sm = await template('irsa', '--set', 'salesforce.awsSecretsManager.secretName=');
+  t.not(sm.code, 0);
+  t.regex(sm.stderr, /needs Salesforce credentials/);
+
+  for (const set of ['default', 'existing-secret'] as const) {
+    const byComponent = byComponentOf(await rendered(t, set));
+    for (const component of ['materialize', 'full-refresh']) {
+      const pod = byComponent[component].spec.jobTemplate.spec.template.spec;
+      t.truthy(pod.volumes.find((v: any) => v.name === 'salesforce-credentials')?.secret, `${set} ${component}`);
+      t.truthy(pod.containers[0].volumeMounts.find((m: any) => m.mountPath === '/var/run/secrets/salesforce'), `${set} ${component}`);
+    }
+    // `sfpipe check` reads the event log and the alert/metrics settings only
+    const check = byComponent.check.spec.jobTemplate.spec.template.spec;
+    t.deepEqual(check.volumes.filter((v: any) => v.secret), [], `${set} check`);
+    t.falsy(check.containers[0].volumeMounts.find((m: any) => m.name === 'salesforce-credentials'), `${set} check`);
+  }
+});
+
+test("NOTES.txt: the kubectl create secret line matches the authMethod's keys; the record-count reminder; the trigger of kubectl's Jobs", async (t) => {
+  if (!toolsPresent(t)) return;
+  const secretCmd = (notes: string) => /kubectl create secret generic salesforce-credentials -n data \\\n((?: {4}[^\n]*\n?)+)/.exec(notes)?.[1] ?? '';
+  const keysOf = (cmd: string) => [...cmd.matchAll(/--from-(?:literal|file)=(\w+)=/g)].map((m) => m[1]).sort();
+  const expected: Record<string, string[]> = {
+    client_credentials: ['client_id', 'client_secret'],
+    jwt: ['client_id', 'private_key', 'username'],
+    password: ['client_id', 'password', 'security_token', 'username'],
+    refresh_token: ['client_id', 'refresh_token'],
+  };
+  for (const [method, keys] of Object.entries(expected)) {
+    const notes = await renderNotes(t, 'default', '--set', `salesforce.authMethod=${method}`);
+    t.deepEqual(keysOf(secretCmd(notes)), keys, `${method}:\n${notes}`);
+    t.notRegex(secretCmd(notes), /\\\s*$/, `${method}: the command ends`);
+    // secret values come from files, not the shell history
+    for (const k of ['client_secret', 'private_key', 'password', 'refresh_token']) t.notRegex(notes, new RegExp(`--from-literal=${k}=`), method);
+  }
+  // AWS Secrets Manager: the JSON keys, no kubectl create secret
+  const sm = await renderNotes(t, 'irsa', '--set', 'salesforce.authMethod=jwt');
+  t.regex(sm, /AWS Secrets Manager secret "prod\/sf-user-pipeline\/salesforce" \(a JSON object with those keys\)/);
+  t.regex(sm, /Salesforce credentials \(jwt: client_id, username, private_key\)/);
+  t.notRegex(sm, /kubectl create secret/);
+
+  // the simulator's record-count range left in salesforce mode: a reminder
+  const reminder = /pipeline\.checks\.raw_record_count is still \{min: 4000, max: 6000\}[\s\S]*your org's User count range/;
+  t.regex(await renderNotes(t, 'default'), reminder);
+  t.notRegex(await renderNotes(t, 'default', '--set', 'pipeline.checks.raw_record_count.min=900', '--set', 'pipeline.checks.raw_record_count.max=1500'), reminder);
+  t.notRegex(await renderNotes(t, 'launch'), reminder, 'simulator mode: the default fits');
+
+  // kubectl create job --from copies `--trigger schedule`; only sfpipe launch records manual
+  const notes = await renderNotes(t, 'default');
+  t.regex(notes, /copies the CronJob's args,\s+`--trigger schedule` included, so its run is recorded with trigger "schedule"; only\s+`sfpipe launch` \(below\) records an ad hoc run as "manual"/);
+  // alerts from an existing Secret: what happens when it is missing
+  t.regex(await renderNotes(t, 'existing-secret'), /webhook URLs from Secret "sfpipe-alerts", keys slack_webhook_url and\/or webhook_url\s+\(either may be absent\)[\s\S]*SFPIPE_ALERTS_SECRET/);
+});
+
+test('the eventLog error says what check really does without it (no alert on every run)', async (t) => {
+  if (!toolsPresent(t)) return;
+  const r = await template('default', '--set', 'eventLog.s3Location=');
+  t.not(r.code, 0);
+  t.regex(r.stderr, /^Error: .*salesforce\.mode salesforce needs eventLog\.s3Location .*every asset stays UNKNOWN, which never alerts \(check alerts only on state changes/m);
+  t.notRegex(r.stderr, /alerts on every run/);
+});
+
+test('values.schema.json rejects out-of-range cron fields, negative quantities, another catalog and freshness mistakes', async (t) => {
+  if (!toolsPresent(t)) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-schema-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const SCHEMA_ERR = /values don't meet the specifications of the schema/;
+  const rejected: [string, string[], RegExp][] = [
+    ['minute 61, hour 25', ['--set-string', 'cronjobs.materialize.schedule=61 25 * * *'], /schedule/],
+    ['hour 24', ['--set-string', 'cronjobs.check.schedule=0 24 * * *'], /schedule/],
+    ['day of month 0', ['--set-string', 'cronjobs.fullRefresh.schedule=0 4 0 * *'], /schedule/],
+    ['month 13', ['--set-string', 'cronjobs.fullRefresh.schedule=0 4 1 13 *'], /schedule/],
+    ['day of week 7', ['--set-string', 'cronjobs.fullRefresh.schedule=0 4 * * 7'], /schedule/],
+    ['step 0', ['--set-string', 'cronjobs.check.schedule=*/0 * * * *'], /schedule/],
+    ['4 fields', ['--set-string', 'cronjobs.check.schedule=*/30 * * *'], /schedule/],
+    ['6 fields', ['--set-string', 'cronjobs.check.schedule=0 */30 * * * *'], /schedule/],
+    ['cpu -1', ['--set', 'resources.requests.cpu=-1'], /cpu/],
+    ['memory -1Gi', ['--set-string', 'cronjobs.materialize.resources.limits.memory=-1Gi'], /memory/],
+    ['sizeLimit -1Gi', ['--set-string', 'volumes.tmpSizeLimit=-1Gi'], /tmpSizeLimit/],
+    ['catalog', ['--set', 'athena.catalog=my_catalog'], /catalog/],
+    ['freshness key typo', ['--set-string', 'pipeline.freshness.sf_raw/sf_usr.warn_after=1h'], /sf_raw\/sf_usr/],
+    ['freshness cron of 4 fields', ['--set-string', 'pipeline.freshness.sf_raw/sf_user.cron=0 9 * *'], /cron/],
+    ['freshness cron hour 24', ['--set-string', 'pipeline.freshness.sf_curated/dim_sf_user_scd.cron=0 24 * * *'], /cron/],
+  ];
+  for (const [label, args, re] of rejected) {
+    const r = await template('default', ...args);
+    t.not(r.code, 0, `${label} must fail`);
+    t.regex(r.stderr, SCHEMA_ERR, label);
+    t.regex(r.stderr, re, label);
+  }
+  // what a valid schedule may use: lists, ranges, steps, names, ?, the @ macros
+  const ok = await rendered(
+    t,
+    'default',
+    '--set-string',
+    'cronjobs.materialize.schedule=15\\,45 8-18/2 1-15 JAN-MAR mon-fri',
+    '--set-string',
+    'cronjobs.fullRefresh.schedule=0 3 ? * SUN',
+    '--set-string',
+    'cronjobs.check.schedule=@hourly',
+    '--set',
+    'resources.requests.cpu=0.5',
+    '--set-string',
+    'pipeline.freshness.sf_staging/stg_sf_user.cron=30 6 * * 1-5',
+  );
+  const byComponent = byComponentOf(ok);
+  t.is(byComponent.materialize.spec.schedule, '15,45 8-18/2 1-15 JAN-MAR mon-fri');
+  t.is(byComponent['full-refresh'].spec.schedule, '0 3 ? * SUN');
+  t.is(byComponent.check.spec.schedule, '@hourly');
+  t.like(parsePipelineConfig('ok:pipeline.yaml', ofKind(ok, 'ConfigMap')[0].data['pipeline.yaml']).freshness['sf_staging/stg_sf_user'], { cron: '30 6 * * 1-5' });
+  await assertKubeconform(t, (await template('default', '--set-string', 'cronjobs.materialize.schedule=15\\,45 8-18/2 1-15 JAN-MAR mon-fri')).stdout, 'cron');
+  // the schema's freshness keys are the pipeline's asset keys
+  const schema = JSON.parse(readFileSync(path.join(CHART, 'values.schema.json'), 'utf8'));
+  t.deepEqual(Object.keys(schema.properties.pipeline.properties.freshness.properties).sort(), Object.keys(parseYaml(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')).pipeline.freshness).sort());
+});
+
+test('alerts from an existing Secret: SFPIPE_ALERTS_SECRET names it, the URL keys stay optional', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const c of ofKind(await rendered(t, 'existing-secret'), 'CronJob')) {
+    const env = Object.fromEntries(c.spec.jobTemplate.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+    t.deepEqual(env.SFPIPE_ALERTS_SECRET, { name: 'SFPIPE_ALERTS_SECRET', value: 'sfpipe-alerts' }, c.metadata.name);
+    t.true(env.SFPIPE_SLACK_WEBHOOK_URL.valueFrom.secretKeyRef.optional, c.metadata.name);
+    t.true(env.SFPIPE_ALERT_WEBHOOK_URL.valueFrom.secretKeyRef.optional, c.metadata.name);
+  }
+  const custom = byComponentOf(await rendered(t, 'default', '--set', 'alerts.existingSecret=team-hooks', '--set', 'alerts.webhookUrlKey=generic'));
+  const env = custom.check.spec.jobTemplate.spec.template.spec.containers[0].env;
+  t.is(env.find((e: any) => e.name === 'SFPIPE_ALERTS_SECRET').value, 'team-hooks');
+  t.deepEqual(env.find((e: any) => e.name === 'SFPIPE_ALERT_WEBHOOK_URL').valueFrom, { secretKeyRef: { name: 'team-hooks', key: 'generic', optional: true } });
+  // no alerts Secret: no variable (alerts are off on purpose)
+  for (const set of ['default', 'irsa', 'launch'] as const) {
+    for (const c of ofKind(await rendered(t, set), 'CronJob')) {
+      t.false(c.spec.jobTemplate.spec.template.spec.containers[0].env.some((e: any) => e.name === 'SFPIPE_ALERTS_SECRET'), `${set} ${c.metadata.name}`);
+    }
+  }
 });

@@ -68,11 +68,20 @@ sf-user-pipeline.io/pipeline: {{ include "sfpipe.fullname" . | quote }}
 {{- printf "%s-run-lock" (include "sfpipe.fullname" .) }}
 {{- end }}
 
-{{/* Secret with the Salesforce credentials (k8s_secret source), "" when AWS SM is used. */}}
+{{/*
+Secret with the Salesforce credentials (k8s_secret source): salesforce.existingSecret in
+salesforce mode, "" otherwise (AWS Secrets Manager, simulator). The chart creates no Secret
+and sfpipe.validate fails in salesforce mode without a credentials source.
+*/}}
 {{- define "sfpipe.salesforceSecretName" -}}
 {{- if and (eq .Values.salesforce.mode "salesforce") (not .Values.salesforce.awsSecretsManager.secretName) }}
-{{- default (printf "%s-salesforce" (include "sfpipe.fullname" .)) .Values.salesforce.existingSecret }}
+{{- .Values.salesforce.existingSecret | default "" }}
 {{- end }}
+{{- end }}
+
+{{/* The placeholder image repository of values.yaml: nobody publishes it. */}}
+{{- define "sfpipe.placeholderImage" -}}
+ghcr.io/sf-user-pipeline/sfpipe
 {{- end }}
 
 {{/* CronJob name for a component (materialize, full-refresh, check). */}}
@@ -80,29 +89,65 @@ sf-user-pipeline.io/pipeline: {{ include "sfpipe.fullname" . | quote }}
 {{- printf "%s-%s" (include "sfpipe.fullname" .root) .component }}
 {{- end }}
 
-{{/* Fails on contradictory values the schema cannot express. */}}
+{{/*
+Fails on missing or contradictory values the schema cannot express. Every problem found is
+reported at once (one per line), each naming the value and what to set.
+*/}}
 {{- define "sfpipe.validate" -}}
+{{- $errs := list }}
+{{- $sf := eq .Values.salesforce.mode "salesforce" }}
 {{- if and .Values.salesforce.existingSecret .Values.salesforce.awsSecretsManager.secretName }}
-{{- fail "salesforce.existingSecret and salesforce.awsSecretsManager.secretName are exclusive: set one" }}
+{{- $errs = append $errs "salesforce.existingSecret and salesforce.awsSecretsManager.secretName are exclusive: set one" }}
 {{- end }}
 {{- if and (eq .Values.salesforce.mode "simulator") (or .Values.salesforce.existingSecret .Values.salesforce.awsSecretsManager.secretName) }}
-{{- fail "salesforce.mode simulator uses no credentials: unset salesforce.existingSecret / salesforce.awsSecretsManager.secretName" }}
+{{- $errs = append $errs "salesforce.mode simulator uses no credentials: unset salesforce.existingSecret / salesforce.awsSecretsManager.secretName" }}
 {{- end }}
-{{- if and (eq .Values.salesforce.mode "salesforce") (not .Values.eventLog.s3Location) }}
-{{- fail "salesforce.mode salesforce needs eventLog.s3Location (e.g. --set eventLog.s3Location=s3://my-bucket/sf-user-pipeline/event-log/): without it every pod keeps its event log in an emptyDir, `sfpipe check` never sees a materialization and alerts on every run" }}
+{{- if $sf }}
+{{- if not (or .Values.salesforce.existingSecret .Values.salesforce.awsSecretsManager.secretName) }}
+{{- $errs = append $errs (printf "salesforce.mode salesforce needs Salesforce credentials and the chart creates no Secret: set salesforce.existingSecret to the name of a Secret you created with the keys %s (e.g. --set salesforce.existingSecret=salesforce-credentials), or salesforce.awsSecretsManager.secretName to an AWS Secrets Manager secret holding them as JSON (read through IRSA)" (include "sfpipe.credentialKeys" .)) }}
+{{- end }}
+{{- if not .Values.eventLog.s3Location }}
+{{- $errs = append $errs "salesforce.mode salesforce needs eventLog.s3Location (e.g. --set eventLog.s3Location=s3://my-bucket/sf-user-pipeline/event-log/): without it every pod keeps its event log in an emptyDir, so `sfpipe check` never sees a materialization: every asset stays UNKNOWN, which never alerts (check alerts only on state changes into WARN/FAIL and on recoveries), and stale data goes unnoticed" }}
+{{- end }}
+{{- if not .Values.athena.s3StagingDir }}
+{{- $errs = append $errs "salesforce.mode salesforce needs athena.s3StagingDir, an s3:// prefix you own for Athena query results (e.g. --set athena.s3StagingDir=s3://my-athena-results/sf-user-pipeline/): the chart has no default" }}
+{{- end }}
+{{- if not .Values.athena.s3DataDir }}
+{{- $errs = append $errs "salesforce.mode salesforce needs athena.s3DataDir, the s3:// prefix you own that the raw and dbt tables live under (e.g. --set athena.s3DataDir=s3://my-lake/sf-user-pipeline/): the chart has no default" }}
+{{- end }}
+{{- if eq .Values.image.repository (include "sfpipe.placeholderImage" .) }}
+{{- $errs = append $errs (printf "salesforce.mode salesforce needs image.repository (and image.tag) set to your image: %s is a placeholder nobody publishes. Build the image from the repository's Dockerfile, push it to your registry and set them (e.g. --set image.repository=123456789012.dkr.ecr.eu-west-1.amazonaws.com/sfpipe --set image.tag=0.1.0)" (include "sfpipe.placeholderImage" .)) }}
+{{- end }}
+{{- end }}
+{{- if hasKey .Values.athena "schema" }}
+{{- $errs = append $errs "athena.schema was removed: it never chose where dbt builds (each model has its own schema: sf_staging, sf_curated). Unset it; the raw tables' database is athena.rawDatabase" }}
 {{- end }}
 {{- if and .Values.serviceAccount.irsaRoleArn (not .Values.serviceAccount.create) }}
-{{- fail "serviceAccount.irsaRoleArn needs serviceAccount.create=true (the chart annotates only the ServiceAccount it creates): annotate your own ServiceAccount with eks.amazonaws.com/role-arn and unset serviceAccount.irsaRoleArn" }}
+{{- $errs = append $errs "serviceAccount.irsaRoleArn needs serviceAccount.create=true (the chart annotates only the ServiceAccount it creates): annotate your own ServiceAccount with eks.amazonaws.com/role-arn and unset serviceAccount.irsaRoleArn" }}
 {{- end }}
 {{- if hasKey .Values.cronjobs.check "lockTimeoutSeconds" }}
-{{- fail "cronjobs.check.lockTimeoutSeconds: check never takes the run lock; unset it" }}
+{{- $errs = append $errs "cronjobs.check.lockTimeoutSeconds: check never takes the run lock; unset it" }}
 {{- end }}
 {{- range $key := list "materialize" "fullRefresh" }}
 {{- $job := index $.Values.cronjobs $key }}
 {{- if and (hasKey $job "lockTimeoutSeconds") (ge (int $job.lockTimeoutSeconds) (int $job.activeDeadlineSeconds)) }}
-{{- fail (printf "cronjobs.%s.lockTimeoutSeconds (%d) must be less than cronjobs.%s.activeDeadlineSeconds (%d): the Job would be killed while waiting for the run lock" $key (int $job.lockTimeoutSeconds) $key (int $job.activeDeadlineSeconds)) }}
+{{- $errs = append $errs (printf "cronjobs.%s.lockTimeoutSeconds (%d) must be less than cronjobs.%s.activeDeadlineSeconds (%d): the Job would be killed while waiting for the run lock" $key (int $job.lockTimeoutSeconds) $key (int $job.activeDeadlineSeconds)) }}
 {{- end }}
 {{- end }}
+{{- if eq (len $errs) 1 }}
+{{- fail (first $errs) }}
+{{- else if $errs }}
+{{- fail (printf "%d problems with the values:\n  - %s" (len $errs) (join "\n  - " $errs)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The credential keys the configured salesforce.authMethod needs (assets/salesforce/credentials.ts
+REQUIRED_CREDENTIALS, key names as in FIELDS), as a comma-separated string.
+*/}}
+{{- define "sfpipe.credentialKeys" -}}
+{{- $keys := dict "client_credentials" "client_id, client_secret" "jwt" "client_id, username, private_key" "password" "client_id, username, password (+ security_token)" "refresh_token" "client_id, refresh_token" }}
+{{- index $keys .Values.salesforce.authMethod }}
 {{- end }}
 
 {{/*
