@@ -32,8 +32,11 @@ export const salesforceUser = defineExternalAsset({
  * (no virtualenv yet), the other assets still work and one line says why and how to fix it.
  */
 export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
-  return { ...pipelineBase, definitions: loadDefinitions };
+  return { ...pipelineBase, definitions: loadDefinitions, incompleteDefinitions: () => dbtUnavailable };
 }
+
+/** Why the dbt models could not be loaded in this process (null: they were, or not tried yet). */
+let dbtUnavailable: string | null = null;
 
 async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   const config = loadPipelineConfig();
@@ -44,7 +47,8 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
     dbt = await loadDbtAssets(resolveStateDir());
     dbtLoaded = true;
   } catch (err) {
-    process.stderr.write(`sfpipe: warning: the dbt assets are unavailable: ${(err as Error).message}\n`);
+    dbtUnavailable = `the dbt assets are unavailable here: ${(err as Error).message}`;
+    process.stderr.write(`sfpipe: warning: ${dbtUnavailable}\n`);
   }
   // Freshness policies for the dbt models come from the same config.
   const withFreshness = dbt.map((d) => {

@@ -36,7 +36,7 @@ async function withKubernetes(): Promise<Pipeline<any>> {
     ...pipeline,
     registerCommands(program, ctx, setExit) {
       pipeline.registerCommands?.(program, ctx, setExit);
-      program.addCommand(launchCommand(ctx, setExit, pipeline.definitions));
+      program.addCommand(launchCommand(ctx, setExit, pipeline));
     },
     ...(inCluster && !pipeline.runLock
       ? {

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
+import type { Logger } from '../runtime/logging.js';
 import type { Pipeline, PipelineContext } from '../runtime/pipeline.js';
 
 /**
  * `sfpipe launch`: an ad hoc run in the cluster, made from a CronJob exactly as kubectl does.
  * `definitions` are the pipeline's (an array or a loader), for checking --select locally.
  */
-export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void, definitions: Pipeline['definitions']): Command {
+export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: number) => void, pipeline: Pick<Pipeline, 'definitions' | 'incompleteDefinitions'>): Command {
   return new Command('launch')
     .description('Create a Job from a CronJob (like kubectl create job --from=cronjob/…), optionally with a selection, and follow it with --wait')
     .option(
@@ -39,7 +40,7 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
       const { launchFromCronJob } = await import('./launch.js');
       const { manualRunArgs } = await import('./job-from-cronjob.js');
       // First: a selection the pod's materialize would refuse creates no Job (exit 2).
-      if (opts.select !== undefined) await checkSelection(opts.select, definitions);
+      if (opts.select !== undefined) await checkSelection(opts.select, pipeline, ctx().logger);
       const kube = await loadKubeContext({ ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}) });
       const cronJob =
         opts.cronjob ??
@@ -82,11 +83,21 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
 
 /**
  * Refuses (UsageError, exit 2) what `sfpipe materialize --select` would refuse in the pod: a
- * syntax error, a blank selection, one matching no asset or only external ones.
+ * syntax error, a blank selection, one matching no asset or only external ones. When some
+ * definitions could not be loaded here (no dbt on this laptop), only the syntax is judged: the
+ * pod, which has them all, judges the rest.
  */
-export async function checkSelection(select: string, definitions: Pipeline['definitions']): Promise<void> {
-  const [{ buildAssetGraph }, { selectMaterializable }] = await Promise.all([import('../runtime/registry.js'), import('../runtime/selection/index.js')]);
-  selectMaterializable(select, buildAssetGraph(Array.isArray(definitions) ? definitions : await definitions()));
+export async function checkSelection(select: string, pipeline: Pick<Pipeline, 'definitions' | 'incompleteDefinitions'>, log: Logger): Promise<void> {
+  const [{ buildAssetGraph }, { parseSelection, selectMaterializable }] = await Promise.all([import('../runtime/registry.js'), import('../runtime/selection/index.js')]);
+  const { definitions } = pipeline;
+  const graph = buildAssetGraph(Array.isArray(definitions) ? definitions : await definitions());
+  const incomplete = pipeline.incompleteDefinitions?.() ?? null;
+  if (!incomplete) {
+    selectMaterializable(select, graph);
+    return;
+  }
+  if (select.trim() !== '*') parseSelection(select); // blank or malformed: refused all the same
+  log.warn(`the selection is checked for its syntax only, not against the assets: ${incomplete}; the Job's pod checks it against every asset`);
 }
 
 /** The API server's own message (e.g. `cronjobs.batch "x" not found`) instead of the client's dump. */

@@ -29,10 +29,15 @@ export async function loadKubeContext(opts: { namespace?: string; kubeconfig?: s
       const one = i === 0 ? kc : new k8s.KubeConfig();
       try {
         one.loadFromFile(file);
+        if (one !== kc) {
+          // As kubectl: the first file that sets a current context decides it.
+          kc.mergeConfig(one, true);
+          if (!kc.getCurrentContext() && one.getCurrentContext()) kc.setCurrentContext(one.getCurrentContext());
+        }
       } catch (err) {
+        // Unlike kubectl, a cluster, user or context defined in two files is refused (the client's rule).
         throw new Error(`could not read the kubeconfig ${file}: ${(err as Error).message}`);
       }
-      if (one !== kc) kc.mergeConfig(one);
     });
     if (!kc.getCurrentCluster()) {
       const current = kc.getCurrentContext();

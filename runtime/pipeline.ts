@@ -24,6 +24,12 @@ export interface Pipeline<R = unknown> {
   name: string;
   /** The assets, or a function that loads them (called only by commands that need them). */
   definitions: AssetDef<R>[] | (() => Promise<AssetDef<R>[]>);
+  /**
+   * After the definitions were loaded: why some could not be loaded on this machine (e.g. a tool
+   * they are read from is missing here), or null when they are complete. A command that judges
+   * a selection for another machine (a pod) must not refuse keys that exist only there.
+   */
+  incompleteDefinitions?(): string | null;
   openResources(ctx: PipelineContext & { fullRefresh: boolean; runId: string }): Promise<OpenedResources<R>>;
   /** Defaults to the SQLite event log in the state directory. */
   openEventLog?(ctx: PipelineContext): Promise<EventLog>;

@@ -34,9 +34,9 @@ export class ConfigReader {
     return `${this.file}: ${formatPath(path)}${at}`;
   }
 
-  /** An AWS region name (eu-west-1, us-gov-west-1, cn-north-1): a typo would only surface as a DNS error at run time. */
+  /** An AWS region name (eu-west-1, us-gov-west-1, cn-north-1, eusc-de-east-1): a typo would only surface as a DNS error at run time. */
   awsRegion(path: Path, value: string, from: string): string {
-    if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(value)) this.fail(path, `"${value}" (${from}) is not an AWS region`, 'write a region name such as eu-west-1 or us-east-1');
+    if (!/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(value)) this.fail(path, `"${value}" (${from}) is not an AWS region`, 'write a region name such as eu-west-1 or us-east-1');
     return value;
   }
 

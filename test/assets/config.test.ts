@@ -83,7 +83,7 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
       const bad = t.throws(() => parsePipelineConfig('a.yaml', yaml), { instanceOf: ConfigError });
       t.regex(bad!.message, new RegExp(`warehouse\\.athena\\.region: "${region}" \\(warehouse\\.athena\\.region or \\$SFPIPE_ATHENA_REGION\\) is not an AWS region\\. Fix: write a region name such as eu-west-1`));
     }
-    for (const region of ['us-gov-west-1', 'cn-north-1', 'ap-southeast-3', 'il-central-1']) {
+    for (const region of ['us-gov-west-1', 'cn-north-1', 'ap-southeast-3', 'il-central-1', 'eusc-de-east-1']) {
       process.env.SFPIPE_ATHENA_REGION = region;
       t.is(parsePipelineConfig('a.yaml', yaml).warehouse.athena?.region, region);
     }

@@ -13,10 +13,23 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Settings of the machine running the tests that would change how the CLI behaves (a CI runner
+ * inside Kubernetes has KUBERNETES_SERVICE_HOST: JSON errors and the Lease lock): a test that
+ * wants one sets it in `env`.
+ */
+const MACHINE_SETTINGS = ['KUBERNETES_SERVICE_HOST', 'SFPIPE_LOCK', 'SFPIPE_LEASE_NAME', 'SFPIPE_LOG_LEVEL', 'SFPIPE_TRIGGER'];
+
+function testEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of MACHINE_SETTINGS) delete env[name];
+  return env;
+}
+
 /** The CLI on the test-only fixture pipeline (SFPIPE_PIPELINE may be overridden in `env`). */
 export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [SFPIPE, ...args], {
-    env: { ...process.env, SFPIPE_PIPELINE: FIXTURE_PIPELINE, ...env },
+    env: { ...testEnv(), SFPIPE_PIPELINE: FIXTURE_PIPELINE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -82,6 +82,16 @@ k8sTest('a selection materialize would refuse is refused before any API call: ex
   t.is(ok.code, 0, ok.stderr);
   const job = await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'select-ok']);
   t.deepEqual(job.spec!.template.spec!.containers[0]!.args!.slice(-2), ['--select', 'group:sf_raw']);
+
+  // A laptop without dbt cannot know the dbt models: a selection of them is left to the pod (with a
+  // warning) instead of being refused as "no asset matches"; a malformed one is still refused.
+  const noDbt = { SFPIPE_HOME: mkdtempSync(path.join(os.tmpdir(), 'sfpipe-launch-nodbt-')), SFPIPE_DBT: '/nonexistent/dbt' };
+  const dbtSel = await sfpipe(['launch', '--cronjob', cron, '--select', '+sf_curated/dim_sf_user_scd', '--job-name', 'select-nodbt', '-n', ns, '--kubeconfig', api.kubeconfigPath], noDbt);
+  t.is(dbtSel.code, 0, dbtSel.stderr);
+  t.regex(dbtSel.stderr, /the selection is checked for its syntax only, not against the assets: the dbt assets are unavailable here: .*the Job's pod checks it against every asset/);
+  t.deepEqual((await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'select-nodbt'])).spec!.template.spec!.containers[0]!.args!.slice(-2), ['--select', '+sf_curated/dim_sf_user_scd']);
+  const malformed = await sfpipe(['launch', '--cronjob', cron, '--select', 'key:((', '-n', ns, '--kubeconfig', api.kubeconfigPath], noDbt);
+  t.is(malformed.code, 2, malformed.stderr);
 });
 
 k8sTest('a CronJob that is not found: the namespace, helm\'s naming and the chart\'s CronJobs to pass with --cronjob', async (t) => {

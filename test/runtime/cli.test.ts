@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCliProcess, startCli } from '../helpers/cli.js';
+import { receiver } from '../helpers/http-receiver.js';
 import { tempDir } from '../helpers/temp.js';
 
 const home = () => ({ SFPIPE_HOME: tempDir() });
@@ -204,8 +205,17 @@ test('kill -9: the next run takes over the dead run\'s lock, warns naming it, an
   t.like((await listRuns(env))[0], { runId: deadRunId, status: 'STARTED', endedAt: null });
 
   fs.writeFileSync(lockFile, JSON.stringify(dead));
-  const next = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], quick);
+  const rx = await receiver(t);
+  const next = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], { ...quick, FIXTURE_ALERT_WEBHOOK: `${rx.base}/hook` });
   t.is(next.code, 0, next.stderr);
+  // Nobody was told when it died: its failure is alerted by the run that found it, then this run's recovery.
+  const alerts = rx.requests.map((r) => JSON.parse(r.body) as { kind: string; state: string; previousState: string | null; runId: string; reason: string });
+  t.like(alerts, [
+    { kind: 'run', state: 'FAILED', previousState: null, runId: deadRunId },
+    { kind: 'run', state: 'SUCCESS', previousState: 'FAILED', recovered: true },
+  ] as never);
+  t.is(alerts.length, 2);
+  t.regex(alerts[0]!.reason, /^its process stopped without finishing \(lock taken over by run /);
   const nextRunId = (JSON.parse(next.stdout) as { runId: string }).runId;
   const warning = logLines(next.stderr).find((l) => l.level === 'warn' && l.message.startsWith('took over the run lock'));
   t.truthy(warning, next.stderr);

@@ -9,6 +9,7 @@ import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
+import type { StateTransition } from '../../alerts/index.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
 import type { CheckResultRecord, EventLog } from '../../event-log.js';
 
@@ -92,11 +93,12 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       );
     } catch (err) {
       if (signalName) {
-        ctx.reportError(`stopped by ${signalName} while waiting for the run lock; nothing ran`);
-        return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+        const code = signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+        ctx.reportError(`stopped by ${signalName} while waiting for the run lock; nothing ran`, { exitCode: code });
+        return code;
       }
       if (err instanceof LockHeldError) {
-        ctx.reportError(`${err.message}; try again later or pass --lock-timeout SECONDS to wait`);
+        ctx.reportError(`${err.message}; try again later or pass --lock-timeout SECONDS to wait`, { exitCode: EXIT.FAILURE });
         // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
         // this attempt is not in the event log (`sfpipe events` would not find it).
         if (opts.json) ctx.write(JSON.stringify({ status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
@@ -105,7 +107,13 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       throw err;
     }
     try {
-      if (lease.tookOverFrom) await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger);
+      if (lease.tookOverFrom) {
+        // Nobody was told when that process died: its run's failure is alerted now (and becomes the
+        // previous outcome this run's own alert is judged against).
+        const alert = async (transitions: StateTransition[]) =>
+          alertOnTransitions(ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()).catch(() => null) : null, transitions, logger.child({ runId }));
+        await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert);
+      }
       let opened;
       try {
         opened = await ctx.pipeline.openResources({ ...ctx.pipelineContext(), fullRefresh: opts.fullRefresh, runId });
@@ -113,7 +121,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         const now = new Date().toISOString();
         await eventLog.startRun({ runId, selection: opts.select ?? '*', assets: materializable, trigger: opts.trigger, fullRefresh: opts.fullRefresh, startedAt: now });
         await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
-        ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId });
+        ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId, exitCode: EXIT.FAILURE });
         // The same broken config may make observability unusable too: then there is nobody to tell.
         const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()).catch(() => null) : null;
         const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
@@ -146,7 +154,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], logger.child({ runId }));
       await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
       if (lostLock && result.status === 'CANCELED') {
-        ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId });
+        ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId, exitCode: EXIT.FAILURE });
         return EXIT.FAILURE;
       }
       if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
@@ -169,7 +177,13 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
  * host; the Lease only expired leases), so a live run is never marked here — except a Lease
  * holder cut off for longer than its lease, which stops itself and then records CANCELED over this.
  */
-async function finishAbandonedRun(previous: LockHolder, runId: string, eventLog: EventLog, logger: Logger): Promise<void> {
+async function finishAbandonedRun(
+  previous: LockHolder,
+  runId: string,
+  eventLog: EventLog,
+  logger: Logger,
+  alert: (transitions: StateTransition[]) => Promise<void>,
+): Promise<void> {
   const meta = { runId, previousRunId: previous.runId, ...(previous.pid !== undefined ? { previousPid: previous.pid } : {}), ...(previous.host ? { previousHost: previous.host } : {}) };
   logger.warn(`took over the run lock from run ${previous.runId}${holderWhere(previous)}, held since ${previous.since}: its holder is gone`, meta);
   try {
@@ -179,6 +193,7 @@ async function finishAbandonedRun(previous: LockHolder, runId: string, eventLog:
     const reason = `its process stopped without finishing (lock taken over by run ${runId})`;
     await eventLog.finishRun(previous.runId, 'FAILURE', new Date().toISOString(), reason);
     logger.warn(`recorded run ${previous.runId} as FAILURE: ${reason}`, meta);
+    await alert(await runTransition(eventLog, { runId: run.runId, status: 'FAILURE', startedAt: run.startedAt, selection: run.selection, failedAssets: [], error: reason }));
   } catch (err) {
     logger.warn(`could not record run ${previous.runId} as FAILURE: ${errorMessage(err)}`, meta);
   }

@@ -34,7 +34,7 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
         const run = await eventLog.getRun(runIdArg);
         if (!run) {
           const short = runIdArg.length < 6 ? ` (a prefix needs at least 6 characters)` : '';
-          c.reportError(`no run with id "${runIdArg}"${short}; list runs with: sfpipe runs`);
+          c.reportError(`no run with id "${runIdArg}"${short}; list runs with: sfpipe runs`, { exitCode: EXIT.FAILURE });
           setExit(EXIT.FAILURE);
           return;
         }
