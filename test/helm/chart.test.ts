@@ -795,6 +795,7 @@ test("NOTES.txt: the kubectl create secret line matches the authMethod's keys; t
   const reminder = /pipeline\.checks\.raw_record_count is still \{min: 4000, max: 6000\}[\s\S]*your org's User count range/;
   t.regex(await renderNotes(t, 'default'), reminder);
   t.notRegex(await renderNotes(t, 'default', '--set', 'pipeline.checks.raw_record_count.min=900', '--set', 'pipeline.checks.raw_record_count.max=1500'), reminder);
+  t.notRegex(await renderNotes(t, 'default', '--set', 'pipeline.checks.raw_record_count.min=0'), reminder, 'a min of 0 is a choice, not the default');
   t.notRegex(await renderNotes(t, 'launch'), reminder, 'simulator mode: the default fits');
 
   // kubectl create job --from copies `--trigger schedule`; only sfpipe launch records manual
