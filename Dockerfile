@@ -51,7 +51,7 @@ RUN python3 -m venv /opt/venv \
 # ---- 3. runtime ------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && apt-get install -y --no-install-recommends python3 ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sfpipe \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/sfpipe --shell /usr/sbin/nologin sfpipe \
@@ -78,5 +78,7 @@ ENV NODE_ENV=production \
     PATH=/opt/venv/bin:$PATH
 
 USER 10001:10001
-ENTRYPOINT ["node", "/app/dist/bin/sfpipe.js"]
+# tini as PID 1: node as PID 1 would ignore a SIGTERM it has no handler for (`check`, `lineage`),
+# so a pod would wait out its grace period; tini forwards signals and reaps dbt's children.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/bin/sfpipe.js"]
 CMD ["--help"]
