@@ -174,14 +174,19 @@ function comparedColumns(spec: RawMergeSpec): string[] {
 
 /**
  * A staged version raw has under the same (id, systemmodstamp) with other values — two changes
- * within one SystemModstamp second; the later observation is kept. Tombstones are never rewritten.
+ * within one SystemModstamp second; the later observation is kept. A tombstone under that key
+ * (the record came back in the very second a full refresh missed it) is replaced by the version.
  */
 function rewriteCondition(spec: RawMergeSpec): string {
   const cols = comparedColumns(spec);
   if (cols.length === 0) return 'false';
   const differs = cols.map((c) => `t.${q(c)} IS DISTINCT FROM s.${q(c)}`).join(' OR ');
-  const live = spec.rawColumns.some((c) => c.name === 'isdeleted') ? `coalesce(t.${q('isdeleted')}, false) = false AND ` : '';
-  return `s.${q('_kind')} = 'v' AND ${live}(${differs})`;
+  const tombstone = hasIsDeleted(spec) ? `coalesce(t.${q('isdeleted')}, false) = true OR ` : '';
+  return `s.${q('_kind')} = 'v' AND (${tombstone}${differs})`;
+}
+
+function hasIsDeleted(spec: RawMergeSpec): boolean {
+  return spec.rawColumns.some((c) => c.name === 'isdeleted');
 }
 
 /** Counts what the MERGE will write: new versions, tombstones, revivals, rewritten versions (the run lock keeps raw still meanwhile). */
@@ -213,7 +218,9 @@ export function mergeRawSql(spec: RawMergeSpec & { runId: string; extractedAt: D
     `ON (t.${q('id')} = s.${q('id')} AND t.${q('systemmodstamp')} = s.${q('systemmodstamp')})`,
     `WHEN NOT MATCHED THEN INSERT (${cols.join(', ')}, ${q('_extracted_at')}, ${q('_extraction_run_id')})`,
     `VALUES (${cols.map((c) => `s.${c}`).join(', ')}, ${sqlTimestamp(spec.extractedAt)}, ${sqlString(spec.runId)})`,
-    ...(compared.length ? [`WHEN MATCHED AND ${rewriteCondition(spec)} THEN UPDATE SET ${compared.map((c) => `${q(c)} = s.${q(c)}`).join(', ')}, ${stamp}`] : []),
+    ...(compared.length
+      ? [`WHEN MATCHED AND ${rewriteCondition(spec)} THEN UPDATE SET ${[...compared, ...(hasIsDeleted(spec) ? ['isdeleted'] : [])].map((c) => `${q(c)} = s.${q(c)}`).join(', ')}, ${stamp}`]
+      : []),
   ].join('\n');
 }
 

@@ -455,15 +455,18 @@ class DuckDbRawLoad extends LoadLifecycle {
     return inTransaction(conn, async () => {
       // SystemModstamp has whole seconds: two changes within one second share (id, systemmodstamp).
       // A load that sees other values for a version raw has takes them (the later observation),
-      // with this load's stamp so that dbt reprocesses the user. Equal values change nothing.
+      // with this load's stamp so that dbt reprocesses the user. Equal values change nothing. A
+      // tombstone under that key (the record came back in the very second a full refresh missed
+      // it) is replaced by the version seen.
+      const isdeleted = quoteIdent('isdeleted');
+      const setDeleted = rawNames.has('isdeleted') ? [`${isdeleted} = ${stagedCols.includes(isdeleted) ? `s.${isdeleted}` : 'NULL'}`] : [];
       const rewritten = rewriteCols.length
         ? await conn.run(
             `UPDATE ${RAW} AS r
-             SET ${rewriteCols.map((c) => `${c} = s.${c}`).join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
+             SET ${[...rewriteCols.map((c) => `${c} = s.${c}`), ...setDeleted].join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
              FROM ${versions} s
              WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
-               ${rawNames.has('isdeleted') ? 'AND coalesce(r.isdeleted, false) = false' : ''}
-               AND (${rewriteCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
+               AND (${rawNames.has('isdeleted') ? 'coalesce(r.isdeleted, false) = true OR ' : ''}${rewriteCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
             [ts(extractedAt), runId],
           )
         : { rowsChanged: 0 };
