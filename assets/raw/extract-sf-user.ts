@@ -129,7 +129,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
         { retryable: false },
       );
     }
-    const summary = await load.commit(tombstonesAt ? { tombstonesAt } : {});
+    const summary = await load.commit({ ...(tombstonesAt ? { tombstonesAt } : {}), observedAt: serverTime ?? extractedAt });
     load = null;
     const watermarkAfter = await warehouse.watermark(cursor);
     const stats = await warehouse.rawStats();

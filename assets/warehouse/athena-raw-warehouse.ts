@@ -491,16 +491,17 @@ class AthenaRawLoad extends LoadLifecycle {
     return this.wh.query(sql, purpose, this.controller.signal);
   }
 
-  protected merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
-    return this.wh.serializeCommit(() => this.mergeStaged(tombstonesAt));
+  protected merge(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
+    return this.wh.serializeCommit(() => this.mergeStaged(tombstonesAt, liveAt));
   }
 
-  private async mergeStaged(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+  private async mergeStaged(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
     const { runId, extractedAt } = this.ctx;
     const signal = this.controller.signal;
     await this.rows.flush(signal);
     await this.quarantined.flush(signal);
     const rawColumns = await this.wh.rawDataColumns();
+    if (liveAt !== undefined) valueText(liveAt, 'observedAt', 'timestamp');
     if (tombstonesAt !== undefined) {
       valueText(tombstonesAt, 'tombstonesAt', 'timestamp');
       if (!rawColumns.some((c) => c.name === 'isdeleted')) {
@@ -535,6 +536,7 @@ class AthenaRawLoad extends LoadLifecycle {
         stagedColumns: this.ctx.columns,
         rawColumns,
         tombstonesAt,
+        liveAt,
         quarantineStage: this.quarantined.count > 0 ? this.ctx.quarantineStageTable : undefined,
         observedColumns: [...this.observed],
       };

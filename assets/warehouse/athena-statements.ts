@@ -76,6 +76,8 @@ export interface RawMergeSpec {
   /** Raw's data columns now (without the load columns). */
   rawColumns: readonly ColumnSpec[];
   tombstonesAt?: Date | undefined;
+  /** Stamp of live copies where raw's latest row (a tombstone or an earlier copy) disagrees with the seen version; see RawLoad.commit. */
+  liveAt?: Date | undefined;
   /** The quarantine stage table, when the load quarantined records (they are not tombstoned). */
   quarantineStage?: string | undefined;
   /** The staged columns the extraction read; the others stage as null and never overwrite raw. Default: all staged. */
@@ -110,8 +112,16 @@ export function rawSourceSql(spec: RawMergeSpec): string {
     `) v`,
     `WHERE v.${q('_rn')} = 1`,
   ].join('\n');
-  if (spec.tombstonesAt === undefined) return versions;
-  const at = sqlTimestamp(spec.tombstonesAt);
+  const parts = [versions];
+  if (spec.tombstonesAt !== undefined) parts.push(tombstonesSql(spec));
+  if (spec.liveAt !== undefined && hasIsDeleted(spec)) parts.push(liveCopiesSql(spec, stagedRows));
+  return parts.join('\nUNION ALL\n');
+}
+
+/** One tombstone per record whose latest raw version is live, older than the refresh and absent from the load (`_kind` 't'). */
+function tombstonesSql(spec: RawMergeSpec): string {
+  const cols = spec.rawColumns;
+  const at = sqlTimestamp(spec.tombstonesAt!);
   const tombCols = cols
     .map((c) => {
       if (c.name === 'isdeleted') return `TRUE AS ${q(c.name)}`;
@@ -119,7 +129,7 @@ export function rawSourceSql(spec: RawMergeSpec): string {
       return `l.${q(c.name)}`;
     })
     .join(', ');
-  const tombstones = [
+  return [
     `SELECT ${tombCols}, 't' AS ${q('_kind')}`,
     `FROM (`,
     `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
@@ -136,10 +146,19 @@ export function rawSourceSql(spec: RawMergeSpec): string {
         ]
       : []),
   ].join('\n');
-  // A tombstoned record the refresh sees again with no version newer than its tombstone is alive:
-  // a live copy of its latest staged version, stamped like a tombstone (`_kind` 'r').
-  // Fields the load did not read keep the latest raw version's values.
+}
+
+/**
+ * Raw's latest row for a record newer than the version the load saw can only be one a load wrote
+ * (a tombstone or a live copy): where it disagrees with the seen version (deleted, other values),
+ * a live copy of that version stamped `liveAt` (`_kind` 'r'). Fields the load did not read keep
+ * the latest raw version's values. Mirrors DuckDbRawWarehouse.
+ */
+function liveCopiesSql(spec: RawMergeSpec, stagedRows: string): string {
+  const cols = spec.rawColumns;
+  const at = sqlTimestamp(spec.liveAt!);
   const read = new Set(spec.observedColumns ?? spec.stagedColumns.map((c) => c.name));
+  const differs = comparedColumns(spec).map((c) => ` OR l.${q(c)} IS DISTINCT FROM s.${q(c)}`).join('');
   const liveCols = cols
     .map((c) => {
       if (c.name === 'isdeleted') return `CAST(NULL AS boolean) AS ${q(c.name)}`;
@@ -147,7 +166,7 @@ export function rawSourceSql(spec: RawMergeSpec): string {
       return read.has(c.name) ? `s.${q(c.name)}` : `l.${q(c.name)}`;
     })
     .join(', ');
-  const revivals = [
+  return [
     `SELECT ${liveCols}, 'r' AS ${q('_kind')}`,
     `FROM (`,
     `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
@@ -158,11 +177,10 @@ export function rawSourceSql(spec: RawMergeSpec): string {
     `  FROM ${stagedRows} c`,
     `) s ON s.${q('id')} = l.${q('id')} AND s.${q('_rn')} = 1`,
     `WHERE l.${q('_rn')} = 1`,
-    `  AND l.${q('isdeleted')} = true`,
     `  AND l.${q('systemmodstamp')} < ${at}`,
-    `  AND s.${q('systemmodstamp')} <= l.${q('systemmodstamp')}`,
+    `  AND s.${q('systemmodstamp')} < l.${q('systemmodstamp')}`,
+    `  AND (coalesce(l.${q('isdeleted')}, false) = true${differs})`,
   ].join('\n');
-  return `${versions}\nUNION ALL\n${tombstones}\nUNION ALL\n${revivals}`;
 }
 
 /** Staged data columns raw has and the load read, but the version key: compared to find a rewritten version. */

@@ -422,11 +422,11 @@ class DuckDbRawLoad extends LoadLifecycle {
     this.ctx.quarantineAppender.flushSync();
   }
 
-  protected merge(tombstonesAt: Date | undefined): Promise<LoadSummary> {
-    return this.ctx.serialize(() => this.mergeStaged(tombstonesAt));
+  protected merge(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
+    return this.ctx.serialize(() => this.mergeStaged(tombstonesAt, liveAt));
   }
 
-  private async mergeStaged(tombstonesAt: Date | undefined): Promise<LoadSummary> {
+  private async mergeStaged(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
     const { conn, runId, extractedAt } = this.ctx;
     this.closeAppenders();
     const rawCols = await rawDataColumns(conn);
@@ -504,10 +504,16 @@ class DuckDbRawLoad extends LoadLifecycle {
           [ts(extractedAt), runId, ts(tombstonesAt)],
         );
         tombstones = result.rowsChanged;
+      }
 
-        // A tombstoned record the refresh sees again with no newer version (the versions above are
-        // in raw already) is alive: a live copy of its latest staged version, stamped like a tombstone.
-        // Fields this load did not read keep the latest raw version's values.
+      // Raw's latest row for a record newer than the version the source shows can only be one a
+      // load wrote (a tombstone, or a live copy like this one): per record, SystemModstamps are
+      // committed in order. Where it disagrees with what the load saw (deleted, or other values —
+      // a record back after its tombstone, a late change that became visible after such a row),
+      // a live copy of the seen version, stamped `liveAt`, makes raw's latest row agree again.
+      // Fields this load did not read keep the latest raw version's values.
+      if (liveAt !== undefined && rawNames.has('isdeleted')) {
+        const allCols = rawCols.map((c) => c.name);
         const read = new Set(this.columnNames.filter((_, i) => this.observed[i]).map((c) => c.toLowerCase()));
         const live = allCols.map((name) => {
           const lower = name.toLowerCase();
@@ -515,13 +521,17 @@ class DuckDbRawLoad extends LoadLifecycle {
           if (lower === 'systemmodstamp') return '$3';
           return read.has(lower) ? `s.${quoteIdent(name)}` : `l.${quoteIdent(name)}`;
         });
+        const differs = rewriteCols.map((c) => ` OR l.${c} IS DISTINCT FROM s.${c}`).join('');
         const back = await conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${live.join(', ')}, $1, $2
-           FROM ${latestPerId(RAW)} l
+           -- only the records this load saw: an incremental load reads a few rows, not all of raw
+           FROM (SELECT * FROM ${RAW} WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL})
+                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1) l
            JOIN ${latestPerId(STAGE_ROWS_SQL)} s ON s.id = l.id
-           WHERE l.isdeleted = true AND l.systemmodstamp < $3`,
-          [ts(extractedAt), runId, ts(tombstonesAt)],
+           WHERE l.systemmodstamp < $3 AND s.systemmodstamp < l.systemmodstamp
+             AND (coalesce(l.isdeleted, false) = true${differs})`,
+          [ts(extractedAt), runId, ts(liveAt)],
         );
         revived = back.rowsChanged;
       }

@@ -16,7 +16,8 @@ export abstract class LoadLifecycle implements RawLoad {
   abstract append(rows: RawRow[]): Promise<void>;
   abstract quarantine(rows: QuarantineRow[]): Promise<void>;
   /** Merges the staged rows into raw. */
-  protected abstract merge(tombstonesAt: Date | undefined): Promise<LoadSummary>;
+  /** `liveAt`: the stamp of live copies written where raw's latest row disagrees with the source. */
+  protected abstract merge(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary>;
   /** Drops the staging; runs once, after commit or on abort. */
   protected abstract dropStaging(): Promise<void>;
   /** Stops in-flight engine work before an abort's cleanup. */
@@ -37,12 +38,12 @@ export abstract class LoadLifecycle implements RawLoad {
     }
   }
 
-  async commit(opts: { tombstonesAt?: Date } = {}): Promise<LoadSummary> {
+  async commit(opts: { tombstonesAt?: Date; observedAt?: Date } = {}): Promise<LoadSummary> {
     this.assertActive('commit');
     this.#busy = true;
     const committing = (async () => {
       try {
-        return await this.merge(opts.tombstonesAt);
+        return await this.merge(opts.tombstonesAt, opts.tombstonesAt ?? opts.observedAt);
       } finally {
         this.#busy = false;
         await this.finish();

@@ -46,8 +46,13 @@ export interface RawLoad {
    * With `tombstonesAt`, also writes a tombstone (last known values, isdeleted = true,
    * systemmodstamp = tombstonesAt) for each record whose latest raw version is live and
    * that the load did not contain.
+   * With `observedAt` (when the source was read; a full refresh uses `tombstonesAt`), a record
+   * seen at an older SystemModstamp than raw's latest row for it — which can then only be a
+   * tombstone or a live copy written by an earlier load — whose values differ from that row gets
+   * a live copy of what was seen, stamped `observedAt`, so raw's latest row agrees with the source
+   * (counted in `revived`).
    */
-  commit(opts?: { tombstonesAt?: Date }): Promise<LoadSummary>;
+  commit(opts?: { tombstonesAt?: Date; observedAt?: Date }): Promise<LoadSummary>;
   abort(): Promise<void>;
 }
 

@@ -232,6 +232,26 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     ).getRowsJS();
     t.deepEqual(at8, [[false, 'Back in the same second', 'run-9']]);
 
+    // A late change of user 7 (stamped 2024-01-09, between its tombstone and its revival on the
+    // 10th) becomes visible after the revival: raw's latest row (the revival's copy) is behind the
+    // source, so a live copy of what was seen is added at the load's observation time — before,
+    // the revival's old values stayed current for good.
+    const late7 = { ...rows1[7]!, systemmodstamp: T('2024-01-09T12:00:00.000'), lastmodifieddate: T('2024-01-09T12:00:00.000'), division: 'Late after the revival' };
+    const seenAt = T('2024-01-12T02:00:00.000');
+    for (const w of both) {
+      const load = await w.beginLoad('run-10', seenAt);
+      await load.append([late7]);
+      t.deepEqual(await load.commit({ observedAt: seenAt }), { inserted: 1, duplicates: 0, rewritten: 0, quarantined: 0, tombstones: 0, revived: 1 }, `${w.engine}: the late version and a live copy`);
+      const again10 = await w.beginLoad('run-10b', seenAt);
+      await again10.append([late7]);
+      t.deepEqual(await again10.commit({ observedAt: T('2024-01-12T03:00:00.000') }), { inserted: 0, duplicates: 1, rewritten: 0, quarantined: 0, tombstones: 0, revived: 0 }, `${w.engine}: a rerun changes nothing`);
+    }
+    t.deepEqual(await rawRows(conn), await rawRowsOf(duck));
+    const latest7b = (
+      await conn.runAndReadAll(`SELECT isdeleted, CAST(systemmodstamp AS varchar), division FROM sf_raw.sf_user WHERE id = '${rows1[7]!['id']}' ORDER BY systemmodstamp DESC LIMIT 1`)
+    ).getRowsJS()[0];
+    t.deepEqual(latest7b, [null, '2024-01-12 02:00:00', 'Late after the revival'], "raw's latest row agrees with the source again");
+
     // Abort: staged objects are deleted, raw untouched.
     const aborted = await wh.beginLoad('run-4', T('2024-01-09T00:00:00.000'));
     await aborted.append([user(99, '2024-01-09T00:00:00.000', 'X')]);
@@ -239,7 +259,7 @@ test.serial('loads, reruns, tombstones and quarantine: Athena statements on moto
     await aborted.abort();
     const staged = await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'staging/' }));
     t.is(staged.KeyCount ?? 0, 0, 'staging objects removed after commits and abort');
-    t.deepEqual(await wh.rawStats(), { rows: 46, ids: 42 }, 'run-5b tombstoned user 12 (neither staged nor quarantined then); run-8 added user 60');
+    t.deepEqual(await wh.rawStats(), { rows: 48, ids: 42 }, 'run-5b tombstoned user 12 (neither staged nor quarantined then); run-8 added user 60; run-10 two rows of user 7');
     const leftovers = (await conn.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%stage%'`)).getRowsJS();
     t.deepEqual(leftovers, [], 'stage tables dropped');
 
