@@ -194,6 +194,30 @@ export class SimOrg {
     return this.idOf(n);
   }
 
+  /**
+   * Hides a record from every query without changing it (as when the integration user loses
+   * sight of it), until `reveal` brings it back unchanged — SystemModstamp included. In memory only.
+   */
+  hide(id: string): boolean {
+    const rec = this.recByIdOrUndefined(id);
+    if (!rec) return false;
+    this.hidden.set(id, rec);
+    this.records[rec.n - 1] = undefined;
+    this.live--;
+    return true;
+  }
+
+  reveal(id: string): boolean {
+    const rec = this.hidden.get(id);
+    if (!rec) return false;
+    this.hidden.delete(id);
+    this.records[rec.n - 1] = rec;
+    this.live++;
+    return true;
+  }
+
+  private readonly hidden = new Map<string, UserRec>();
+
   hardDelete(id: string): boolean {
     const rec = this.recByIdOrUndefined(id);
     if (!rec) return false;

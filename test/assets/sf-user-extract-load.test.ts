@@ -192,6 +192,28 @@ test('two changes within one SystemModstamp second: the run that sees the second
   await assertRawHoldsOrg(t, h);
 });
 
+test('a record back after its tombstone with a late change is live again at the next incremental run, not the next full refresh', async (t) => {
+  const { h, wm, quiet } = await loadedTwoDays(t);
+  const [id] = quiet;
+  t.true(h.sim.org.hide(id!));
+  const full = await h.run({ fullRefresh: true });
+  t.like(full.metadata, { tombstones: 1, revived: 0 });
+  // Visible again with a change committed late: stamped inside the lookback, before the tombstone.
+  t.true(h.sim.org.reveal(id!));
+  const stamp = new Date(wm - 20 * 60_000);
+  h.sim.org.commitLate(id!, { Division: 'Back, changed late' }, stamp);
+  h.sim.org.setClock(new Date(h.sim.org.now().getTime() + 5 * 60_000)); // the next run, minutes later
+  const r = await h.run();
+  t.is(r.result.status, 'SUCCESS');
+  t.like(r.metadata, { mode: 'incremental', versions_inserted: 1, revived: 1 });
+  const mine = (await rawVersions(h)).filter((v) => v.id === id).sort((a, b) => a.systemmodstamp - b.systemmodstamp);
+  const latest = mine.at(-1)!;
+  t.like(latest, { division: 'Back, changed late', isdeleted: null, run: r.result.runId }, "raw's latest row is the record as Salesforce shows it, not its tombstone");
+  t.true(latest.systemmodstamp > mine.find((v) => v.isdeleted === true)!.systemmodstamp, 'stamped after the tombstone');
+  t.like((await h.run()).metadata, { versions_inserted: 0, revived: 0 }, 'a rerun adds nothing');
+  await assertRawHoldsOrg(t, h);
+});
+
 /** A harness after a full load and one simulated day; `quiet`: users unchanged for 3 h before the watermark. */
 async function loadedTwoDays(t: ExecutionContext): Promise<{ h: Harness; wm: number; quiet: string[] }> {
   const h = await startHarness();
