@@ -27,6 +27,28 @@ async function lockIn(api: ApiServer, namespace: string, name: string, extra: { 
   return LeaseRunLock.create(ctx, { name, ...extra });
 }
 
+type Call = (...args: unknown[]) => Promise<unknown>;
+
+/** The real API with some methods wrapped: an override gets the real method (bound) and the call's arguments. */
+function intercept(real: CoordinationV1Api, overrides: Record<string, (call: Call, args: unknown[]) => Promise<unknown>>): CoordinationV1Api {
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      const call: Call = (...args) => (value as Call).apply(target, args);
+      const override = typeof prop === 'string' ? overrides[prop] : undefined;
+      return override ? (...args: unknown[]) => override(call, args) : call;
+    },
+  });
+}
+
+/** The Lease API of the test cluster, as the lock's own client makes it. */
+async function leaseApi(api: ApiServer, namespace: string): Promise<CoordinationV1Api> {
+  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace });
+  const k8s = await import('@kubernetes/client-node');
+  return ctx.kc.makeApiClient(k8s.CoordinationV1Api);
+}
+
 /**
  * A holder that has stopped renewing (hung, or cut off from the API server): its
  * replaceNamespacedLease calls fail; everything else works. With a live renewer and a
@@ -39,19 +61,10 @@ async function lockWithoutRenewal(
   name: string,
   extra: { leaseDurationSeconds?: number; hang?: boolean } = {},
 ): Promise<LeaseRunLock> {
-  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace });
-  const k8s = await import('@kubernetes/client-node');
-  const real = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
   const { hang, ...lockOpts } = extra;
-  const cutOff = new Proxy(real, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'replaceNamespacedLease') {
-        // hang: the call never answers (the client sets no timeout); else it is refused.
-        return async () => (hang ? new Promise(() => undefined) : Promise.reject(new Error('connection refused (test: holder cut off)')));
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
+  const cutOff = intercept(await leaseApi(api, namespace), {
+    // hang: the call never answers (the client sets no timeout); else it is refused.
+    replaceNamespacedLease: async () => (hang ? new Promise(() => undefined) : Promise.reject(new Error('connection refused (test: holder cut off)'))),
   });
   return new LeaseRunLock(cutOff, { name, namespace, ...lockOpts });
 }
@@ -231,35 +244,25 @@ function interleavingApi(real: CoordinationV1Api): { api: CoordinationV1Api; arm
   let armed = false;
   let renewalSeen = false;
   let readSeen = false;
-  const api = new Proxy(real, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      const fn = (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-      if (prop === 'replaceNamespacedLease') {
-        return async (...args: unknown[]) => {
-          if (!armed || renewalSeen) return fn(...args);
-          renewalSeen = true;
-          renewalStarted.resolve();
-          await withTimeout(readAtServer.promise);
-          try {
-            return await fn(...args);
-          } finally {
-            renewalDone.resolve();
-          }
-        };
+  const api = intercept(real, {
+    replaceNamespacedLease: async (fn, args) => {
+      if (!armed || renewalSeen) return fn(...args);
+      renewalSeen = true;
+      renewalStarted.resolve();
+      await withTimeout(readAtServer.promise);
+      try {
+        return await fn(...args);
+      } finally {
+        renewalDone.resolve();
       }
-      if (prop === 'readNamespacedLease') {
-        return async (...args: unknown[]) => {
-          if (!armed || !renewalSeen || readSeen) return fn(...args);
-          readSeen = true;
-          const r = await fn(...args);
-          readAtServer.resolve();
-          await withTimeout(renewalDone.promise);
-          return r;
-        };
-      }
-      return fn;
+    },
+    readNamespacedLease: async (fn, args) => {
+      if (!armed || !renewalSeen || readSeen) return fn(...args);
+      readSeen = true;
+      const r = await fn(...args);
+      readAtServer.resolve();
+      await withTimeout(renewalDone.promise);
+      return r;
     },
   });
   return { api, arm: () => (armed = true), renewalStarted: renewalStarted.promise };
@@ -272,9 +275,7 @@ k8sTest('release() while a renewal is in flight still frees the lock', async (t)
   if (!api) return;
   const ns = 'lease-release-race';
   await createNamespace(api, ns);
-  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace: ns });
-  const k8s = await import('@kubernetes/client-node');
-  const gate = interleavingApi(ctx.kc.makeApiClient(k8s.CoordinationV1Api));
+  const gate = interleavingApi(await leaseApi(api, ns));
   // leaseDurationSeconds 3: a renewal every second.
   const a = new LeaseRunLock(gate.api, { name: 'run-lock', namespace: ns, leaseDurationSeconds: 3 });
   const lease = await a.acquire('run-a', { timeoutMs: 0 });
@@ -367,21 +368,12 @@ k8sTest('one failed renewal is retried before the deadline: the holder keeps the
   if (!api) return;
   const ns = 'lease-blip';
   await createNamespace(api, ns);
-  const ctx = await loadKubeContext({ kubeconfig: api.kubeconfigPath, namespace: ns });
-  const k8s = await import('@kubernetes/client-node');
-  const real = ctx.kc.makeApiClient(k8s.CoordinationV1Api);
   let renewals = 0;
-  const blip = new Proxy(real, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop === 'replaceNamespacedLease') {
-        return async (...args: unknown[]) => {
-          renewals++;
-          if (renewals === 1) throw Object.assign(new Error('HTTP 500 (test: one API server blip)'), { code: 500 });
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        };
-      }
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  const blip = intercept(await leaseApi(api, ns), {
+    replaceNamespacedLease: async (fn, args) => {
+      renewals++;
+      if (renewals === 1) throw Object.assign(new Error('HTTP 500 (test: one API server blip)'), { code: 500 });
+      return fn(...args);
     },
   });
   // 6 s: a renewal every 2 s, each call bounded to 1 s, the deadline 4 s after the last success.
