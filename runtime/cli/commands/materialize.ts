@@ -7,6 +7,7 @@ import { holderWhere, LockHeldError, type LockHolder } from '../../run-lock.js';
 import type { Logger } from '../../logging.js';
 import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
+import type { Observability } from '../../pipeline.js';
 import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { StateTransition } from '../../alerts/index.js';
@@ -107,11 +108,14 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       throw err;
     }
     try {
+      const runLog = logger.child({ runId });
+      // Where alerts and metrics go: read once per run, when first needed.
+      let observed: Promise<Observability | null> | undefined;
+      const observability = () => (observed ??= ctx.pipeline.observability?.(ctx.pipelineContext()) ?? Promise.resolve(null));
       if (lease.tookOverFrom) {
         // Nobody was told when that process died: its run's failure is alerted now (and becomes the
         // previous outcome this run's own alert is judged against).
-        const alert = async (transitions: StateTransition[]) =>
-          alertOnTransitions(ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()).catch(() => null) : null, transitions, logger.child({ runId }));
+        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog);
         await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert);
       }
       let opened;
@@ -123,9 +127,9 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
         ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId, exitCode: EXIT.FAILURE });
         // The same broken config may make observability unusable too: then there is nobody to tell.
-        const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()).catch(() => null) : null;
         const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
-        await alertOnTransitions(obs, await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure }), logger.child({ runId }));
+        const transitions = await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure });
+        await alertOnTransitions(await observability().catch(() => null), transitions, runLog);
         return EXIT.FAILURE;
       }
       const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
@@ -149,10 +153,10 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         await opened.close();
       }
       ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderRun(result));
-      const obs = ctx.pipeline.observability ? await ctx.pipeline.observability(ctx.pipelineContext()) : null;
+      const obs = await observability();
       const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) });
-      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], logger.child({ runId }));
-      await pushSamples(obs, runSamples(result), 'materialize', logger.child({ runId }));
+      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], runLog);
+      await pushSamples(obs, runSamples(result), 'materialize', runLog);
       if (lostLock && result.status === 'CANCELED') {
         ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId, exitCode: EXIT.FAILURE });
         return EXIT.FAILURE;
