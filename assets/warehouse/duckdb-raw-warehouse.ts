@@ -443,7 +443,9 @@ class DuckDbRawLoad extends LoadLifecycle {
     const dataCols = stagedCols.filter((c) => c !== quoteIdent('id') && c !== quoteIdent('systemmodstamp'));
     // A version is rewritten only from what this load read: a field it did not query (dropped
     // from the config, optional and hidden) stages as null and must not blank raw's value.
-    const observedCols = new Set(this.columnNames.filter((_, i) => this.observed[i]).map(quoteIdent));
+    const observedNames = this.columnNames.filter((_, i) => this.observed[i]);
+    const observedCols = new Set(observedNames.map(quoteIdent));
+    const allCols = rawCols.map((c) => c.name);
     const rewriteCols = dataCols.filter((c) => observedCols.has(c) && c !== quoteIdent('isdeleted'));
     // One row per version: its last staged observation (rowid is the append order; a Bulk→REST
     // fallback stages a record twice). max(rowid) per key is a small grouped aggregate that spills
@@ -483,7 +485,6 @@ class DuckDbRawLoad extends LoadLifecycle {
       let tombstones = 0;
       let revived = 0;
       if (tombstonesAt !== undefined) {
-        const allCols = rawCols.map((c) => c.name);
         const select = allCols.map((name) => {
           const lower = name.toLowerCase();
           if (lower === 'isdeleted') return 'true';
@@ -513,8 +514,7 @@ class DuckDbRawLoad extends LoadLifecycle {
       // a live copy of the seen version, stamped `liveAt`, makes raw's latest row agree again.
       // Fields this load did not read keep the latest raw version's values.
       if (liveAt !== undefined && rawNames.has('isdeleted')) {
-        const allCols = rawCols.map((c) => c.name);
-        const read = new Set(this.columnNames.filter((_, i) => this.observed[i]).map((c) => c.toLowerCase()));
+        const read = new Set(observedNames.map((c) => c.toLowerCase()));
         const live = allCols.map((name) => {
           const lower = name.toLowerCase();
           if (lower === 'isdeleted') return 'NULL';
