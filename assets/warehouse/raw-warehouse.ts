@@ -1,4 +1,4 @@
-/** Where the raw Salesforce versions land: DuckDB on the embedded default, Athena/Iceberg in production. */
+/** Where the raw Salesforce versions land: DuckDB on the embedded default; Iceberg through Athena or Trino in production. */
 
 export type ColumnType = 'string' | 'boolean' | 'timestamp' | 'double' | 'bigint' | 'date';
 
@@ -61,7 +61,7 @@ export class SchemaTypeChangeError extends Error {
 }
 
 export interface RawWarehouse {
-  readonly engine: 'duckdb' | 'athena';
+  readonly engine: 'duckdb' | 'athena' | 'trino';
   /** A description for logs, without secrets (e.g. the DuckDB file path). */
   readonly location: string;
   /**

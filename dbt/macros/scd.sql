@@ -1,6 +1,7 @@
 {#
-  Helpers for the SCD Type 2 dimension. Where DuckDB and Athena (Trino) differ,
-  the macro goes through adapter.dispatch with a default__ and an athena__ version.
+  Helpers for the SCD Type 2 dimension. Where DuckDB and the Trino dialect differ,
+  the macro goes through adapter.dispatch with a default__ (DuckDB) and a trino__
+  version; Athena engine v3 is Trino, so each athena__ version calls the trino__ one.
 #}
 
 {# The tracked columns from the dbt var, lower-cased; is_deleted is added by the callers. #}
@@ -17,7 +18,8 @@
 
 {#
   A timestamp rendered as text the same way on every engine
-  (YYYY-MM-DDTHH:MM:SS.ffffff), so hashes built from it are identical on DuckDB and Athena.
+  (YYYY-MM-DDTHH:MM:SS.ffffff), so hashes built from it are identical on DuckDB, Athena
+  and Trino. Not date_format(…, '%f'): Trino's keeps milliseconds only.
 #}
 {% macro scd_timestamp_text(expr) -%}
     {{ return(adapter.dispatch('scd_timestamp_text', 'sf_user_pipeline')(expr)) }}
@@ -27,14 +29,18 @@
     strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%f')
 {%- endmacro %}
 
+{% macro trino__scd_timestamp_text(expr) -%}
+    to_iso8601(cast({{ expr }} as timestamp(6)))
+{%- endmacro %}
+
 {% macro athena__scd_timestamp_text(expr) -%}
-    date_format({{ expr }}, '%Y-%m-%dT%H:%i:%s.%f')
+    {{ trino__scd_timestamp_text(expr) }}
 {%- endmacro %}
 
 
 {#
   user_key = md5 hex of "<user_id>|<valid_from as YYYY-MM-DDTHH:MM:SS.ffffff>".
-  dbt.hash is md5 as lower-case hex on both DuckDB and Athena.
+  dbt.hash is md5 as lower-case hex on DuckDB, Athena and Trino.
 #}
 {% macro scd_user_key(user_id, valid_from) -%}
     {{ dbt.hash(dbt.concat([user_id, "'|'", scd_timestamp_text(valid_from)])) }}
@@ -56,8 +62,12 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
-{% macro athena__scd_run_timestamp() -%}
+{% macro trino__scd_run_timestamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
+{%- endmacro %}
+
+{% macro athena__scd_run_timestamp() -%}
+    {{ trino__scd_run_timestamp() }}
 {%- endmacro %}
 
 

@@ -41,7 +41,8 @@
               deleted and the recomputed rows inserted, in one transaction; a
               row whose key no longer exists (a version split or shifted by a
               late arrival) cannot survive.
-      Athena  Iceberg MERGE keyed on user_key. The source also carries one
+      Athena, Trino  Iceberg MERGE keyed on user_key (dbt-athena's merge; on
+              dbt-trino our trino__get_merge_sql, which honours the same conditions). The source also carries one
               "stale" row (with _scd_id null) for each existing row of an
               affected user whose user_key is not among the recomputed rows;
               delete_condition removes those, update_condition rewrites only rows
@@ -50,23 +51,34 @@
   - A rerun with no new raw rows selects no user and changes nothing.
   - Changing scd_tracked_columns changes history: run with --full-refresh.
 #}
+{#- Athena and Trino: one Iceberg MERGE (the same conditions); DuckDB: delete+insert. -#}
 {%- set is_athena = target.type == 'athena' -%}
+{%- set is_trino_dialect = target.type in ['athena', 'trino'] -%}
 {%- set cfg = {
     'materialized': 'incremental',
-    'incremental_strategy': 'merge' if is_athena else 'delete+insert',
-    'unique_key': 'user_key' if is_athena else 'user_id',
+    'incremental_strategy': 'merge' if is_trino_dialect else 'delete+insert',
+    'unique_key': 'user_key' if is_trino_dialect else 'user_id',
     'on_schema_change': 'append_new_columns',
 } -%}
+{%- if is_trino_dialect -%}
+    {%- do cfg.update({
+        'delete_condition': 'src._scd_id is null',
+        'update_condition': 'src._scd_id is not null and target._scd_id is distinct from src._scd_id',
+        'insert_condition': 'src._scd_id is not null',
+    }) -%}
+{%- endif -%}
 {%- if is_athena -%}
     {%- do cfg.update({
         'table_type': 'iceberg',
         'format': 'parquet',
         'write_compression': 'snappy',
         'partitioned_by': ['is_current', 'bucket(user_id, 8)'],
-        'delete_condition': 'src._scd_id is null',
-        'update_condition': 'src._scd_id is not null and target._scd_id is distinct from src._scd_id',
-        'insert_condition': 'src._scd_id is not null',
         'table_properties': {'optimize_rewrite_delete_file_threshold': '2'},
+    }) -%}
+{%- elif is_trino_dialect -%}
+    {#- dbt-trino: Iceberg table properties; its merge is ours (macros/trino_merge.sql). -#}
+    {%- do cfg.update({
+        'properties': {'format': "'PARQUET'", 'partitioning': "ARRAY['is_current', 'bucket(user_id, 8)']"},
     }) -%}
 {%- endif -%}
 {{ config(**cfg) }}

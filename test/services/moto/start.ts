@@ -10,9 +10,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { freePort, repoRoot, sleep, withLock } from '../process-utils.js';
 
 export const MOTO_REGION = 'us-east-1';
 /** Fake static credentials: the SDK signs with SigV4 over HTTP; moto accepts any key by default. */
@@ -23,46 +22,8 @@ export const MOTO_CREDENTIALS = {
 
 export interface MotoServer {
   endpoint: string;
+  pid: number;
   stop(): Promise<void>;
-}
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && fs.existsSync(path.join(dir, 'test', 'services', 'moto', 'requirements.txt'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (package.json + test/services/moto/requirements.txt)');
-    dir = up;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function withLock<T>(lockDir: string, fn: () => T | Promise<T>): Promise<T> {
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      fs.mkdirSync(lockDir);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - fs.statSync(lockDir).mtimeMs > 10 * 60_000) fs.rmSync(lockDir, { recursive: true, force: true });
-      } catch {
-        // Raced with the owner removing it.
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockDir}`);
-      await sleep(250);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lockDir, { recursive: true, force: true });
-  }
 }
 
 function run(cmd: string, args: string[]): void {
@@ -92,17 +53,6 @@ export async function ensureMotoVenv(): Promise<string> {
   return server;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -120,22 +70,27 @@ async function waitReady(endpoint: string, child: ChildProcess, output: () => st
   throw new Error(`moto_server did not answer on ${endpoint} within 30 s:\n${output()}`);
 }
 
-export async function startMoto(): Promise<MotoServer> {
+/** `detached`: in its own process group, to outlive this process (a server shared by test processes). */
+export async function startMoto(opts: { detached?: boolean; logFile?: string } = {}): Promise<MotoServer> {
   const server = await ensureMotoVenv();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     let out = '';
+    // Detached (shared by test processes), its output goes to a file, as no one reads a pipe later.
+    const logFd = opts.detached ? fs.openSync(opts.logFile ?? '/dev/null', 'a') : undefined;
     const child = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
       env: { ...process.env, PYTHONUNBUFFERED: '1' },
+      detached: opts.detached ?? false,
     });
+    if (logFd !== undefined) fs.closeSync(logFd);
     const keep = (b: Buffer): void => {
       out = (out + b.toString()).slice(-8000);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const onExit = (): void => {
       child.kill('SIGKILL');
     };
@@ -149,8 +104,13 @@ export async function startMoto(): Promise<MotoServer> {
       continue;
     }
     let stopped: Promise<void> | undefined;
+    if (opts.detached) {
+      process.removeListener('exit', onExit);
+      child.unref();
+    }
     return {
       endpoint,
+      pid: child.pid!,
       stop() {
         stopped ??= new Promise<void>((resolve) => {
           process.removeListener('exit', onExit);

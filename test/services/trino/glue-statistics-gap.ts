@@ -1,0 +1,63 @@
+/**
+ * Run as a process: `node glue-statistics-gap.js MOTO_ENDPOINT` prints `listening <url>` and
+ * serves moto's API with the one gap Trino's Hive connector trips over filled in. moto has no Glue
+ * column statistics operations (it answers 500), while Trino's Glue metastore updates column
+ * statistics whenever it creates a Hive table (Athena's external stage tables). Those calls are
+ * answered as an account without statistics would be answered; everything else goes to moto
+ * unchanged.
+ */
+import http from 'node:http';
+
+const EMPTY_ANSWERS: Readonly<Record<string, unknown>> = {
+  'AWSGlue.UpdateColumnStatisticsForTable': { Errors: [] },
+  'AWSGlue.UpdateColumnStatisticsForPartition': { Errors: [] },
+  'AWSGlue.DeleteColumnStatisticsForTable': {},
+  'AWSGlue.DeleteColumnStatisticsForPartition': {},
+  'AWSGlue.GetColumnStatisticsForTable': { ColumnStatisticsList: [], Errors: [] },
+  'AWSGlue.GetColumnStatisticsForPartition': { ColumnStatisticsList: [], Errors: [] },
+};
+
+export function startGlueStatisticsGap(motoEndpoint: string): Promise<{ url: string; server: http.Server }> {
+  const target = new URL(motoEndpoint);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = EMPTY_ANSWERS[String(req.headers['x-amz-target'] ?? '')];
+      if (answer !== undefined) {
+        const body = JSON.stringify(answer);
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      const upstream = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      upstream.on('error', (err) => {
+        res.writeHead(502);
+        res.end(String(err));
+      });
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address() as { port: number };
+      resolve({ url: `http://127.0.0.1:${addr.port}`, server });
+    }),
+  );
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const moto = process.argv[2];
+  if (!moto) {
+    console.error('usage: glue-statistics-gap.js MOTO_ENDPOINT');
+    process.exit(2);
+  }
+  const { url } = await startGlueStatisticsGap(moto);
+  console.log(`listening ${url}`);
+}
