@@ -1,9 +1,7 @@
-import path from 'node:path';
 import type { Logger } from '../runtime/logging.js';
 import type { PipelineConfig } from './config/pipeline-config.js';
 import type { SalesforceApi } from './salesforce/api.js';
 import { describeCredentials, loadCredentials, requireCredentials, type SalesforceCredentials } from './salesforce/credentials.js';
-import { logAthenaStatement } from './warehouse/athena-sql.js';
 import type { RawWarehouse } from './warehouse/raw-warehouse.js';
 
 /** A Salesforce endpoint and how to log in to it. */
@@ -59,25 +57,8 @@ export function createResources(o: ResourceOptions): PipelineResources {
       return api;
     },
     async rawWarehouse(ro = {}) {
-      const log = ro.log ?? o.logger;
-      const athena = o.config.warehouse.athena;
-      if (o.config.warehouse.engine === 'athena' && athena) {
-        const { AthenaRawWarehouse } = await import('./warehouse/athena-raw-warehouse.js');
-        return new AthenaRawWarehouse({
-          aws: { region: athena.region, ...(athena.endpoint ? { endpoint: athena.endpoint } : {}) },
-          workGroup: athena.workGroup,
-          ...(athena.outputLocation ? { outputLocation: athena.outputLocation } : {}),
-          database: athena.database,
-          catalog: athena.catalog,
-          tableLocation: athena.tableLocation,
-          stagingLocation: athena.stagingLocation,
-          ...(ro.signal ? { signal: ro.signal } : {}),
-          onStatement: (s) => logAthenaStatement(log, s.queryExecutionId, s.sql, { purpose: s.purpose }),
-          onNotice: (message) => log.warn(message),
-        });
-      }
-      const { DuckDbRawWarehouse } = await import('./warehouse/duckdb-raw-warehouse.js');
-      return DuckDbRawWarehouse.open(path.resolve(o.stateDir, o.config.warehouse.duckdb.path), { memoryLimit: o.config.warehouse.duckdb.memoryLimit });
+      const { warehouseEngine } = await import('./warehouse/engine.js');
+      return warehouseEngine(o.config, o.stateDir).openRawWarehouse({ log: ro.log ?? o.logger, ...(ro.signal ? { signal: ro.signal } : {}) });
     },
     async close() {
       await o.onClose?.();

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
+import { silentLogger } from '../../runtime/logging.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { loadPipelineConfig } from '../config/load-config.js';
 
@@ -14,7 +13,7 @@ const DIMENSION = 'sf_curated.dim_sf_user_scd';
  */
 export function historyCommand(ctx: () => PipelineContext, setExit: (code: number) => void): Command {
   return new Command('history')
-    .description(`Show one Salesforce user's versions in ${DIMENSION} (embedded DuckDB warehouse); exit 1 when it has none`)
+    .description(`Show one Salesforce user's versions in ${DIMENSION} (the configured warehouse: DuckDB, Athena or Trino); exit 1 when it has none`)
     .argument('<user-id>', 'the Salesforce User Id: 18 characters, or the 15-character (case-sensitive) form')
     .option('--json', 'print {userId, versions} as JSON', false)
     .action(async (userId: string, opts: { json: boolean }) => {
@@ -22,18 +21,20 @@ export function historyCommand(ctx: () => PipelineContext, setExit: (code: numbe
         throw new UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
       }
       const config = loadPipelineConfig();
-      if (config.warehouse.engine !== 'duckdb') throw new Error('sfpipe history reads the embedded DuckDB warehouse; query Athena for production');
-      const file = path.resolve(ctx().stateDir, config.warehouse.duckdb.path);
-      if (!fs.existsSync(file)) throw new Error(`the embedded warehouse ${file} does not exist yet; run sfpipe materialize first`);
-      const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
-      const rows = await withDuckDbReadOnly(file, async (query) => {
+      const { warehouseEngine } = await import('../warehouse/engine.js');
+      const engine = warehouseEngine(config, ctx().stateDir);
+      const missing = engine.missingWarehouse();
+      if (missing) throw new Error(`${missing}; run sfpipe materialize first`);
+      // The Id is letters and digits only (checked above), so it is safe as a literal on every engine.
+      const literal = `'${userId}'`;
+      const rows = await engine.withReadOnly({ log: silentLogger(), purpose: 'history' }, async (query) => {
         const [found] = await query(
-          `select count(*)::int as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
+          `select count(*) as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
         );
-        if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${file}; run sfpipe materialize (it builds the dimension)`);
+        if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${engine.description}; run sfpipe materialize (it builds the dimension)`);
         // A 15-character Id is the case-sensitive prefix of the 18-character one the table holds.
-        const match = userId.length === 15 ? 'left(user_id, 15) = $1' : 'user_id = $1';
-        return query(`select user_id, ${COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`, [userId]);
+        const match = userId.length === 15 ? `substr(user_id, 1, 15) = ${literal}` : `user_id = ${literal}`;
+        return query(`select user_id, ${COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`);
       });
       const fullId = rows.length > 0 ? String(rows[0]!.user_id) : userId;
       const versions = rows.map(({ user_id: _id, ...rest }) => rest);

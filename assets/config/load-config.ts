@@ -6,7 +6,10 @@ import { ConfigError, ConfigReader } from './config-reader.js';
 // event_log section (S3 event log): begin
 import { readEventLogConfig } from '../event-log-config.js';
 // event_log section: end
-import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn } from './pipeline-config.js';
+import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
+
+/** The dbt target of each warehouse engine (profiles.yml outputs). */
+const DBT_TARGET: Readonly<Record<WarehouseEngineName, PipelineConfig['dbt']['target']>> = { duckdb: 'local', athena: 'prod', trino: 'trino' };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -36,7 +39,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
   const apiVersion = r.string(['salesforce', 'api_version'], '62.0');
   if (!/^\d{2}\.0$/.test(apiVersion)) r.fail(['salesforce', 'api_version'], `"${apiVersion}" is not an API version`, 'write it like "62.0" (quoted)');
 
-  const engine = r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena'] as const, 'duckdb');
+  const engine = r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena', 'trino'] as const, 'duckdb');
   const columns: SourceColumn[] = [];
   const n = r.length(['source', 'columns']);
   const seen = new Set<string>();
@@ -105,6 +108,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     warehouse: {
       engine,
       athena: engine === 'athena' ? readAthena(r) : noSection(r, ['warehouse', 'athena'], 'warehouse.engine: athena'),
+      trino: engine === 'trino' ? readTrino(r) : noSection(r, ['warehouse', 'trino'], 'warehouse.engine: trino'),
       duckdb: {
         path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
         memoryLimit: readMemoryLimit(r),
@@ -201,6 +205,46 @@ function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Athe
   };
 }
 
+/** Trino settings from the config, each defaulting to the SFPIPE_TRINO_* env the chart sets. */
+function readTrino(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): TrinoConfig {
+  const base = ['warehouse', 'trino'];
+  const get = (key: string, envName: string, fallback?: string): string | null => r.optionalString([...base, key]) || env[envName] || fallback || null;
+  const server = get('server', 'SFPIPE_TRINO_SERVER') ?? r.fail([...base, 'server'], 'is missing', 'set warehouse.trino.server (e.g. https://trino.example.com:8443) or SFPIPE_TRINO_SERVER');
+  let url: URL | null = null;
+  try {
+    url = new URL(server);
+  } catch {
+    // reported below
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname.replace(/\/$/, '') !== '' || url.username || url.password) {
+    r.fail([...base, 'server'], `"${server}" is not a Trino server URL`, 'write http(s)://host:port, without a path or credentials');
+  }
+  const name = (key: string, envName: string, fallback: string): string => {
+    const v = get(key, envName, fallback)!;
+    if (!/^[a-z_][a-z0-9_]*$/.test(v)) r.fail([...base, key], `"${v}" is not a plain lower-case name`, 'use lower-case letters, digits and _');
+    return v;
+  };
+  const auth = r.oneOf([...base, 'auth'], ['none', 'password', 'jwt'] as const, (env['SFPIPE_TRINO_AUTH'] as 'none' | 'password' | 'jwt' | undefined) || 'none');
+  if (auth === 'password' && url!.protocol !== 'https:') {
+    r.fail([...base, 'auth'], `password authentication needs HTTPS (Trino refuses it on ${server})`, 'use an https:// server, or auth: jwt / none');
+  }
+  for (const key of ['password', 'jwt'] as const) {
+    if (key !== auth && r.has([...base, key])) r.fail([...base, key], `only applies to auth: ${key}`, `remove it or set auth: ${key}`);
+  }
+  const secret = auth === 'none' ? null : readSecretRef(r, [...base, auth], auth === 'password' ? 'SFPIPE_TRINO_PASSWORD' : 'SFPIPE_TRINO_JWT');
+  if (auth !== 'none' && !secret) r.fail([...base, auth], 'is null', `give { env: NAME } or { file: /path } for the ${auth}`);
+  return {
+    server: server.replace(/\/$/, ''),
+    catalog: name('catalog', 'SFPIPE_TRINO_CATALOG', 'iceberg'),
+    rawSchema: name('raw_schema', 'SFPIPE_TRINO_RAW_SCHEMA', 'sf_raw'),
+    schemaLocation: get('schema_location', 'SFPIPE_TRINO_SCHEMA_LOCATION'),
+    user: get('user', 'SFPIPE_TRINO_USER', 'sfpipe')!,
+    auth,
+    secret,
+    caFile: get('ca_file', 'SFPIPE_TRINO_CA_FILE'),
+  };
+}
+
 function readCountRange(r: ConfigReader): { min: number; max: number } {
   const min = r.number(['checks', 'raw_record_count', 'min'], { min: 0, integer: true, fallback: 4000 });
   const max = r.number(['checks', 'raw_record_count', 'max'], { min: 0, integer: true, fallback: 6000 });
@@ -220,10 +264,10 @@ function readCatalog(r: ConfigReader, catalog: string): string {
   return 'awsdatacatalog';
 }
 
-/** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena. */
-function readDbt(r: ConfigReader, engine: 'duckdb' | 'athena'): PipelineConfig['dbt'] {
-  const expected = engine === 'athena' ? 'prod' : 'local';
-  const target = r.oneOf(['dbt', 'target'], ['local', 'prod'] as const, expected);
+/** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena, trino (dbt-trino) on trino. */
+function readDbt(r: ConfigReader, engine: WarehouseEngineName): PipelineConfig['dbt'] {
+  const expected = DBT_TARGET[engine];
+  const target = r.oneOf(['dbt', 'target'], ['local', 'prod', 'trino'] as const, expected);
   if (target !== expected) {
     r.fail(['dbt', 'target'], `is ${target}, but warehouse.engine is ${engine}: dbt would build where the raw data is not`, `set dbt.target: ${expected} (or remove it)`);
   }

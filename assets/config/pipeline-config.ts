@@ -23,6 +23,8 @@ export interface SourceColumn {
   optional?: boolean;
 }
 
+export type WarehouseEngineName = 'duckdb' | 'athena' | 'trino';
+
 /** A secret value's source: an environment variable or a file (e.g. a mounted Secret). */
 export type SecretRef = { env: string } | { file: string };
 
@@ -53,6 +55,24 @@ export interface AthenaConfig {
   dbtDataLocation: string;
   /** The Athena data catalog holding the databases (default awsdatacatalog, the Glue catalog). */
   catalog: string;
+}
+
+/** The user's own Trino over Iceberg (warehouse.engine: trino). */
+export interface TrinoConfig {
+  /** http(s)://host:port of the coordinator. */
+  server: string;
+  /** The Iceberg catalog holding the raw schema and dbt's schemas. */
+  catalog: string;
+  /** The schema of the raw tables (default sf_raw). */
+  rawSchema: string;
+  /** `CREATE SCHEMA … WITH (location)` for catalogs without a default location; null: none. */
+  schemaLocation: string | null;
+  user: string;
+  auth: 'none' | 'password' | 'jwt';
+  /** The password (auth: password; HTTPS only) or the JWT (auth: jwt): secrets, by reference. */
+  secret: SecretRef | null;
+  /** A PEM CA bundle for a server certificate from a private CA. */
+  caFile: string | null;
 }
 
 export interface PipelineConfig {
@@ -86,18 +106,20 @@ export interface PipelineConfig {
   alerts: { slackWebhookUrl: SecretRef | null; webhookUrl: SecretRef | null };
   metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };
   dbt: {
-    /** The profiles.yml target: local (dbt-duckdb) or prod (dbt-athena); follows the warehouse engine. */
-    target: 'local' | 'prod';
+    /** The profiles.yml target: local (dbt-duckdb), prod (dbt-athena) or trino (dbt-trino); follows the warehouse engine. */
+    target: 'local' | 'prod' | 'trino';
     /** dbt --threads; null: the profile's. */
     threads: number | null;
     /** false: `dbt build --exclude-resource-type unit_test` (unit tests cost warehouse queries; run them in CI). */
     unitTests: boolean;
   };
   warehouse: {
-    engine: 'duckdb' | 'athena';
+    engine: WarehouseEngineName;
     duckdb: { path: string; memoryLimit: string };
     /** Set when engine is athena. */
     athena: AthenaConfig | null;
+    /** Set when engine is trino. */
+    trino: TrinoConfig | null;
   };
   // event_log section (S3 event log): begin
   /** Where the event log lives: the SQLite file in the state directory (default) or objects in S3. */

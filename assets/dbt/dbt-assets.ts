@@ -11,6 +11,7 @@ import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt, type DbtAthenaQuery } from './run-dbt.js';
 import { logAthenaStatement } from '../warehouse/athena-sql.js';
 import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
+import { warehouseEngine } from '../warehouse/engine.js';
 
 interface RunResult {
   unique_id: string;
@@ -43,7 +44,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
     run: async (ctx) => {
       const selected = ctx.selectedKeys.map((k) => byKey.get(k)!);
       const { config, stateDir } = ctx.resources;
-      const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
+      const engine = warehouseEngine(config, stateDir);
       const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.dbt.target];
       if (!config.dbt.unitTests) args.push('--exclude-resource-type', 'unit_test');
       if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
@@ -59,11 +60,11 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       const outcome = await runDbt({
         project,
         args,
-        env: dbtEnv(config, duckdbPath),
+        env: { SFPIPE_DBT_TARGET: config.dbt.target, ...engine.dbtEnv() },
         log: ctx.log,
         signal: ctx.signal,
         loggerForNode,
-        ...(config.warehouse.engine === 'athena'
+        ...(engine.tracesDbtQueries
           ? {
               onAthenaQuery: (q: DbtAthenaQuery) =>
                 logAthenaStatement(loggerForNode(q.uniqueId ?? '') ?? ctx.log, q.queryExecutionId, q.sql, q.uniqueId ? { dbtNode: q.uniqueId } : {}),
@@ -76,7 +77,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       }
       const results = (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: RunResult[] }).results;
       const out = outcomes(selected, results, checkOwner, ctx);
-      await addRowStats(out, statsReader(config, duckdbPath, ctx), ctx);
+      await addRowStats(out, (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
       return out;
     },
   });
@@ -122,45 +123,7 @@ function outcomes(
   return out;
 }
 
-/** The settings dbt's profiles.yml reads: the same warehouse the raw asset wrote to. */
-function dbtEnv(config: PipelineResources['config'], duckdbPath: string): Record<string, string> {
-  const env: Record<string, string> = { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: config.dbt.target };
-  const athena = config.warehouse.athena;
-  if (config.warehouse.engine === 'athena' && athena) {
-    Object.assign(env, {
-      SFPIPE_ATHENA_REGION: athena.region,
-      SFPIPE_ATHENA_WORK_GROUP: athena.workGroup,
-      SFPIPE_ATHENA_S3_DATA_DIR: athena.dbtDataLocation,
-      SFPIPE_RAW_SCHEMA: athena.database,
-      SFPIPE_ATHENA_CATALOG: athena.catalog,
-      ...(athena.outputLocation ? { SFPIPE_ATHENA_S3_STAGING_DIR: athena.outputLocation } : {}),
-      // boto3 honours AWS_ENDPOINT_URL for every service (Athena, Glue, S3, STS).
-      ...(athena.endpoint ? { AWS_ENDPOINT_URL: athena.endpoint } : {}),
-    });
-  }
-  return env;
-}
-
 type StatsReader = <T>(fn: (query: ReadOnlyQuery) => Promise<T>) => Promise<T>;
-
-/** Where the row statistics are read: the DuckDB file (after dbt released it) or Athena. */
-function statsReader(config: PipelineResources['config'], duckdbPath: string, ctx: MultiAssetContext<PipelineResources>): StatsReader {
-  const athena = config.warehouse.athena;
-  if (config.warehouse.engine === 'athena' && athena) {
-    return async (fn) => {
-      const { withAthenaReadOnly } = await import('../warehouse/athena-stats.js');
-      return withAthenaReadOnly(
-        athena,
-        { signal: ctx.signal, onStatement: (s) => logAthenaStatement(ctx.log, s.queryExecutionId, s.sql, { purpose: s.purpose }) },
-        fn,
-      );
-    };
-  }
-  return async (fn) => {
-    const { withDuckDbReadOnly } = await import('../warehouse/duckdb-stats.js');
-    return withDuckDbReadOnly(duckdbPath, fn);
-  };
-}
 
 /** Row counts (and versions opened / closed) for the summary. */
 async function addRowStats(out: Record<AssetKey, MemberOutcome>, read: StatsReader, ctx: MultiAssetContext<PipelineResources>): Promise<void> {

@@ -27,6 +27,8 @@ export const TRINO_VERSION = '483';
 /** The Iceberg catalog's name: Athena's default data catalog, as dbt-athena names it. */
 export const TRINO_ICEBERG_CATALOG = 'awsdatacatalog';
 export const TRINO_HIVE_CATALOG = 'hive';
+/** The moto bucket the catalogs' default warehouse directory is in (made when the service starts). */
+export const TRINO_WAREHOUSE_BUCKET = 'trino-warehouse';
 
 export interface TrinoService {
   /** http://127.0.0.1:PORT */
@@ -62,6 +64,8 @@ function catalogProperties(connector: 'iceberg' | 'hive', moto: string, glue: st
   const aws = [
     `hive.metastore.glue.region=${MOTO_REGION}`,
     `hive.metastore.glue.endpoint-url=${glue}`,
+    // Where schemas created without a location (dbt's) keep their tables, as a deployed catalog sets it.
+    `hive.metastore.glue.default-warehouse-dir=s3://${TRINO_WAREHOUSE_BUCKET}/warehouse`,
     `hive.metastore.glue.aws-access-key=${MOTO_CREDENTIALS.accessKeyId}`,
     `hive.metastore.glue.aws-secret-key=${MOTO_CREDENTIALS.secretAccessKey}`,
     'fs.native-s3.enabled=true',
@@ -156,6 +160,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+async function createBucket(moto: string, bucket: string): Promise<void> {
+  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const s3 = new S3Client({ region: MOTO_REGION, endpoint: moto, credentials: MOTO_CREDENTIALS, forcePathStyle: true });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
+}
+
 /** moto's Glue with column statistics answered (glue-statistics-gap.ts), as a process of its own. */
 async function startGlueGap(dir: string, moto: string, detached: boolean): Promise<{ url: string; child: ChildProcess }> {
   const log = path.join(dir, 'glue-gap.log');
@@ -184,6 +198,7 @@ interface Started extends ServiceRecord {
 async function startServer(dir: string, detached: boolean): Promise<Started> {
   const home = await ensureTrinoBuilt();
   const moto = await startMoto({ detached, logFile: path.join(dir, 'moto.log') });
+  await createBucket(moto.endpoint, TRINO_WAREHOUSE_BUCKET);
   const gap = await startGlueGap(dir, moto.endpoint, detached);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
