@@ -28,8 +28,10 @@ export const salesforceUser = defineExternalAsset({
 });
 
 /**
- * The pipeline with its dbt models read from the dbt manifest. When dbt cannot be loaded
- * (no virtualenv yet), the other assets still work and one line says why and how to fix it.
+ * The pipeline with its dbt models read from the dbt manifest. When dbt cannot be loaded, the
+ * models are still declared, as unavailable assets with the reason: a run that selects them (any
+ * run without --select) fails, and `lineage` / `check` show them. Whether that is an error here
+ * or only a machine not set up yet (no dbt before `make setup`) is dbtExpected's rule.
  */
 export async function loadPipeline(): Promise<Pipeline<PipelineResources>> {
   return { ...pipelineBase, definitions: loadDefinitions, incompleteDefinitions: () => dbtUnavailable };
@@ -40,23 +42,27 @@ let dbtUnavailable: string | null = null;
 
 async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   const config = loadPipelineConfig();
-  let dbt: AssetDef<PipelineResources>[] = [];
+  const stateDir = resolveStateDir();
+  const others = [salesforceUser, sfUserAsset(config)];
+  const { loadDbtAssets, dbtExpected, unavailableDbtAssets } = await import('./dbt/load-dbt-assets.js');
+  let dbt: AssetDef<PipelineResources>[];
   let dbtLoaded = false;
   try {
-    const { loadDbtAssets } = await import('./dbt/load-dbt-assets.js');
-    dbt = await loadDbtAssets(resolveStateDir());
+    dbt = await loadDbtAssets(stateDir);
     dbtLoaded = true;
   } catch (err) {
-    dbtUnavailable = `the dbt assets are unavailable here: ${(err as Error).message}`;
-    process.stderr.write(`sfpipe: warning: ${dbtUnavailable}\n`);
+    const reason = (err as Error).message;
+    dbtUnavailable = `the dbt assets are unavailable here: ${reason}`;
+    const known = { otherKeys: others.map((d) => d.key), configuredKeys: Object.keys(config.freshness) };
+    dbt = unavailableDbtAssets(stateDir, known, { reason, expected: dbtExpected(err, config.dbt.target) });
   }
   // Freshness policies for the dbt models come from the same config.
   const withFreshness = dbt.map((d) => {
     const freshness = freshnessPolicy(config.freshness[d.key]);
     return freshness ? { ...d, freshness } : d;
   });
-  const definitions = [salesforceUser, sfUserAsset(config), ...withFreshness];
-  // Without dbt's models the keys of their entries cannot be judged (the warning above says why).
+  const definitions = [...others, ...withFreshness];
+  // Without dbt's models the keys of their entries cannot be judged (the unavailable assets say why).
   if (dbtLoaded) assertFreshnessKeysExist(config.freshness, definitions.map((d) => d.key));
   return definitions;
 }

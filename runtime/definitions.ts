@@ -99,6 +99,24 @@ export interface AssetDef<R = unknown> {
   materialize?: MaterializeFn<R>;
   /** Set on assets that one process materializes together (e.g. dbt models): one step per run. */
   multiAsset?: MultiAssetRunner<R>;
+  /**
+   * Set on an asset whose definition could not be loaded here (see defineUnavailableAsset): it
+   * stays in the graph so that commands show it and a run that selects it fails, instead of the
+   * asset silently going missing.
+   */
+  unavailable?: Unavailability;
+}
+
+/** Why an asset could not be loaded on this machine. */
+export interface Unavailability {
+  /** The cause and the fix, e.g. "the manifest could not be read: … Fix: …". */
+  reason: string;
+  /**
+   * true: the asset should load here, so its absence is an error (`check` and `lineage` exit 1);
+   * false: this machine is only not set up for it (e.g. a laptop before set-up): shown, not failed.
+   * A run that selects it fails either way.
+   */
+  expected: boolean;
 }
 
 /** What a multi-asset's run receives: the selected members only. */
@@ -177,4 +195,19 @@ export function defineAsset<R>(spec: AssetSpec<R>): AssetDef<R> {
 
 export function defineExternalAsset<R = unknown>(spec: ExternalAssetSpec): AssetDef<R> {
   return { ...commonFields(spec), checks: [], retry: { ...DEFAULT_RETRY }, external: true };
+}
+
+/**
+ * An asset known to exist whose definition could not be loaded here (e.g. the tool it is read
+ * from failed). Its checks, if known, are listed but never evaluated; materializing it fails at
+ * once with the reason.
+ */
+export function defineUnavailableAsset<R = unknown>(spec: ExternalAssetSpec & { checks?: Omit<AssetCheckDef<R>, 'evaluate'>[]; unavailable: Unavailability }): AssetDef<R> {
+  return {
+    ...commonFields(spec),
+    checks: (spec.checks ?? []).map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, ...(c.description === undefined ? {} : { description: c.description }) })),
+    retry: { ...DEFAULT_RETRY },
+    external: false,
+    unavailable: { ...spec.unavailable },
+  };
 }

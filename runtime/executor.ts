@@ -6,7 +6,7 @@ import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
 import { abortableSleep } from './retry.js';
 import { emptyStep, runMultiStep, runStep, type StepEnv, type StepResult } from './step.js';
-import type { MultiAssetRunner } from './definitions.js';
+import type { MultiAssetRunner, Unavailability } from './definitions.js';
 
 export interface ExecuteOptions<R> {
   graph: AssetGraph;
@@ -146,6 +146,19 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     );
   };
 
+  // An asset that could not be loaded fails at once, whatever its upstream: there is nothing to
+  // wait for, and its reason must not hide behind "upstream … failed".
+  for (const unit of pending.filter((u) => u.unavailable)) {
+    pending.splice(pending.indexOf(unit), 1);
+    const key = unit.keys[0]!;
+    const failed = emptyStep(key, 'FAILED', null);
+    failed.error = `could not be loaded here: ${unit.unavailable!.reason}`;
+    failed.endedAt = now().toISOString();
+    await eventLog.recordEvent({ runId, assetKey: key, type: 'STEP_FAILURE', timestamp: failed.endedAt, data: { attempts: 0, error: failed.error, reason: null, blocked: false, unavailable: true } });
+    opts.logger.child({ runId, assetKey: key }).error(`failed: ${failed.error}`);
+    await settle(failed);
+  }
+
   try {
     while (pending.length > 0 || running.size > 0) {
       let progressed = false;
@@ -216,6 +229,8 @@ interface Unit {
   id: string;
   keys: AssetKey[];
   runner: MultiAssetRunner<any> | null;
+  /** The asset's definition could not be loaded (a one-key unit): it fails without running. */
+  unavailable?: Unavailability;
 }
 
 /** One unit per asset, except that the selected members of a multi-asset form one unit. */
@@ -223,9 +238,10 @@ function planUnits(graph: AssetGraph, order: AssetKey[]): Unit[] {
   const units: Unit[] = [];
   const byRunner = new Map<string, Unit>();
   for (const key of order) {
-    const runner = graph.get(key).multiAsset ?? null;
+    const def = graph.get(key);
+    const runner = def.multiAsset ?? null;
     if (!runner) {
-      units.push({ id: key, keys: [key], runner: null });
+      units.push({ id: key, keys: [key], runner: null, ...(def.unavailable ? { unavailable: def.unavailable } : {}) });
       continue;
     }
     let unit = byRunner.get(runner.name);

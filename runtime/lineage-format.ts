@@ -24,9 +24,10 @@ function renderText(assets: LineageAsset[], color: boolean): string {
     const f = a.freshness;
     const bad = f.state === 'FAIL' || a.checks.some((c) => c.lastResult === 'FAILED' && c.severity === 'ERROR');
     const warn = f.state === 'WARN' || a.checks.some((c) => c.lastResult === 'FAILED');
-    const marker = bad ? paint(31, '✗ ') : warn ? paint(33, '! ') : '  ';
+    const marker = bad || a.unavailable?.expected ? paint(31, '✗ ') : warn || a.unavailable ? paint(33, '! ') : '  ';
     lines.push(`${marker}${paint(1, a.key)}  (${kind}; group ${a.group})`);
     if (a.description) lines.push(`    ${a.description}`);
+    if (a.unavailable) lines.push(`    ${paint(a.unavailable.expected ? 31 : 33, 'UNAVAILABLE')} here: ${a.unavailable.reason}`);
     lines.push(`    upstream:   ${a.deps.length ? a.deps.join(', ') : '-'}`);
     lines.push(`    downstream: ${a.downstream.length ? a.downstream.join(', ') : '-'}`);
     if (!a.external) {
@@ -64,7 +65,7 @@ function renderMermaid(assets: LineageAsset[]): string {
   const nodeId = nodeIds(assets.map((a) => a.key));
   const lines = ['flowchart LR'];
   for (const a of assets) {
-    const label = JSON.stringify(a.key);
+    const label = JSON.stringify(a.unavailable ? `${a.key} (unavailable)` : a.key);
     lines.push(a.external ? `  ${nodeId(a.key)}[(${label})]` : `  ${nodeId(a.key)}[${label}]`);
   }
   const shown = new Set(assets.map((a) => a.key));
@@ -75,7 +76,7 @@ function renderMermaid(assets: LineageAsset[]): string {
 function renderDot(assets: LineageAsset[]): string {
   const lines = ['digraph assets {', '  rankdir=LR;'];
   for (const a of assets) {
-    lines.push(`  ${JSON.stringify(a.key)} [shape=${a.external ? 'cylinder' : 'box'}];`);
+    lines.push(`  ${JSON.stringify(a.key)} [shape=${a.external ? 'cylinder' : 'box'}${a.unavailable ? ', style=dashed, tooltip="unavailable here"' : ''}];`);
   }
   const shown = new Set(assets.map((a) => a.key));
   for (const a of assets) for (const d of a.deps) if (shown.has(d)) lines.push(`  ${JSON.stringify(d)} -> ${JSON.stringify(a.key)};`);

@@ -1,4 +1,4 @@
-import type { CheckSeverity, Metadata } from './definitions.js';
+import type { CheckSeverity, Metadata, Unavailability } from './definitions.js';
 import type { EventLog, FreshnessState } from './event-log.js';
 import { evaluateAssetFreshness } from './freshness.js';
 import type { AssetGraph } from './graph.js';
@@ -25,6 +25,8 @@ export interface LineageAsset {
   lastMaterialization: { runId: string; timestamp: string; metadata: Metadata } | null;
   checks: LineageCheck[];
   freshness: { state: FreshnessState; lagMs: number | null; deadline: string | null; reason: string };
+  /** Present when the asset's definition could not be loaded here: why, and whether that is an error. */
+  unavailable?: Unavailability;
 }
 
 /** Lineage of the selected assets, in topological order, with their last known state. */
@@ -57,6 +59,7 @@ export async function buildLineage(graph: AssetGraph, selection: ReadonlySet<Ass
         };
       }),
       freshness: { state: freshness.state, lagMs: freshness.lagMs, deadline: freshness.deadline, reason: freshness.reason },
+      ...(def.unavailable ? { unavailable: { ...def.unavailable } } : {}),
     });
   }
   return out;

@@ -22,12 +22,17 @@ export interface OpenedResources<R> {
  */
 export interface Pipeline<R = unknown> {
   name: string;
-  /** The assets, or a function that loads them (called only by commands that need them). */
+  /**
+   * The assets, or a function that loads them (called only by commands that need them). An asset
+   * that cannot be loaded here is returned as an unavailable one (defineUnavailableAsset), never
+   * left out: `materialize` then fails it, `lineage` and `check` show why.
+   */
   definitions: AssetDef<R>[] | (() => Promise<AssetDef<R>[]>);
   /**
    * After the definitions were loaded: why some could not be loaded on this machine (e.g. a tool
    * they are read from is missing here), or null when they are complete. A command that judges
-   * a selection for another machine (a pod) must not refuse keys that exist only there.
+   * a selection for another machine (a pod) must not refuse keys that exist only there (the
+   * unavailable assets' keys may be incomplete).
    */
   incompleteDefinitions?(): string | null;
   openResources(ctx: PipelineContext & { fullRefresh: boolean; runId: string }): Promise<OpenedResources<R>>;

@@ -20,12 +20,15 @@ export function buildAssetGraph(defs: readonly AssetDef<any>[]): AssetGraph {
     if (def.materialize && def.multiAsset) {
       throw new DefinitionError(`asset "${def.key}" has both a materialize function and a multi-asset`);
     }
-    if (!def.external && !def.materialize && !def.multiAsset) {
+    if (def.unavailable && (def.external || def.materialize || def.multiAsset)) {
+      throw new DefinitionError(`asset "${def.key}" is unavailable and cannot be external or have a materialize function or multi-asset`);
+    }
+    if (!def.external && !def.materialize && !def.multiAsset && !def.unavailable) {
       throw new DefinitionError(`asset "${def.key}" has no materialize function; declare it external if it is a source`);
     }
     const checkNames = new Set<string>();
     for (const check of def.checks) {
-      if (!check.evaluate && !def.multiAsset) {
+      if (!check.evaluate && !def.multiAsset && !def.unavailable) {
         throw new DefinitionError(`check "${check.name}" on asset "${def.key}" has no evaluate function`);
       }
       if (checkNames.has(check.name)) {

@@ -22,6 +22,20 @@ interface RunResult {
   adapter_response?: Record<string, unknown>;
 }
 
+/** What a model is as an asset (its key, deps, attributes and checks), whether or not it can run here. */
+export function modelAssetSpec(m: DbtModelAsset) {
+  return {
+    key: m.key,
+    deps: m.deps,
+    description: m.description || `dbt model ${m.name}`,
+    group: m.key.split('/')[0] ?? 'dbt',
+    kinds: ['dbt', m.materialized],
+    owners: ['team:data-platform'],
+    tags: Object.fromEntries([['dbt_model', m.name], ...m.tags.map((t) => [t, ''] as [string, string])]),
+    checks: m.checks.map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, description: c.description })),
+  };
+}
+
 /** The dbt models as one multi-asset: one `dbt build` per run for all selected models. */
 export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDef<PipelineResources>[] {
   const byKey = new Map(models.map((m) => [m.key, m]));
@@ -31,16 +45,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
 
   return defineMultiAsset<PipelineResources>({
     name: 'dbt',
-    assets: models.map((m) => ({
-      key: m.key,
-      deps: m.deps,
-      description: m.description || `dbt model ${m.name}`,
-      group: m.key.split('/')[0] ?? 'dbt',
-      kinds: ['dbt', m.materialized],
-      owners: ['team:data-platform'],
-      tags: Object.fromEntries([['dbt_model', m.name], ...m.tags.map((t) => [t, ''] as [string, string])]),
-      checks: m.checks.map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, description: c.description })),
-    })),
+    assets: models.map(modelAssetSpec),
     run: async (ctx) => {
       const selected = ctx.selectedKeys.map((k) => byKey.get(k)!);
       const { config, stateDir } = ctx.resources;

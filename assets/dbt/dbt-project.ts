@@ -10,6 +10,8 @@ export interface DbtProject {
   projectDir: string;
   /** The dbt executable: $SFPIPE_DBT, else the repo's .venv/bin/dbt, else `dbt` on PATH. */
   executable: string;
+  /** Where `executable` came from (for the fix when it cannot run). */
+  executableFrom?: 'SFPIPE_DBT' | '.venv' | 'PATH';
   /** target/ (manifest.json, run_results.json) under the state directory: the project may be read-only. */
   targetPath: string;
   logPath: string;
@@ -28,9 +30,11 @@ export function locateDbtProject(stateDir: string, env: NodeJS.ProcessEnv = proc
   const root = repoRoot();
   const projectDir = env.SFPIPE_DBT_PROJECT_DIR || path.join(root, 'dbt');
   const venvDbt = path.join(root, '.venv', 'bin', 'dbt');
+  const executableFrom = env.SFPIPE_DBT ? 'SFPIPE_DBT' : fs.existsSync(venvDbt) ? '.venv' : 'PATH';
   return {
     projectDir,
-    executable: env.SFPIPE_DBT || (fs.existsSync(venvDbt) ? venvDbt : 'dbt'),
+    executable: env.SFPIPE_DBT || (executableFrom === '.venv' ? venvDbt : 'dbt'),
+    executableFrom,
     targetPath: path.join(stateDir, 'dbt', 'target'),
     logPath: path.join(stateDir, 'dbt', 'logs'),
   };

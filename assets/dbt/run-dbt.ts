@@ -36,6 +36,8 @@ export interface DbtOutcome {
   exitCode: number;
   /** The last error lines dbt printed, for messages. */
   errors: string[];
+  /** The last lines dbt wrote on stderr (e.g. a Python traceback when dbt crashes before logging). */
+  stderr: string[];
 }
 
 export class DbtNotFoundError extends Error {
@@ -105,8 +107,14 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       buffered = lines.pop() ?? '';
       lines.forEach(onLine);
     });
+    const stderr: string[] = [];
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) inv.log.warn(`dbt (stderr): ${line}`);
+      for (const line of chunk.split('\n')) {
+        if (!line.trim()) continue;
+        inv.log.warn(`dbt (stderr): ${line}`);
+        stderr.push(line.trim());
+        if (stderr.length > 5) stderr.shift();
+      }
     });
     // SIGINT is dbt's Ctrl-C: it cancels its open connections (dbt-athena stops its running
     // queries with StopQueryExecution) before exiting; SIGKILL only if it does not exit.
@@ -121,7 +129,11 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       inv.signal?.removeEventListener('abort', onAbort);
       reject(
         err.code === 'ENOENT'
-          ? new DbtNotFoundError(`dbt is not installed at "${inv.project.executable}". Fix: run \`make setup\` (it creates .venv with dbt) or set SFPIPE_DBT to a dbt executable`)
+          ? new DbtNotFoundError(
+              inv.project.executableFrom === 'SFPIPE_DBT'
+                ? `dbt is not installed at "${inv.project.executable}" (named by SFPIPE_DBT). Fix: point SFPIPE_DBT at a dbt executable (the image's is /opt/venv/bin/dbt), or unset it to use .venv/bin/dbt from \`make setup\``
+                : `dbt is not installed at "${inv.project.executable}". Fix: run \`make setup\` (it creates .venv with dbt) or set SFPIPE_DBT to a dbt executable`,
+            )
           : err,
       );
     });
@@ -129,7 +141,7 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       clearTimeout(killTimer);
       inv.signal?.removeEventListener('abort', onAbort);
       if (buffered) onLine(buffered);
-      resolve({ exitCode: code ?? 1, errors });
+      resolve({ exitCode: code ?? 1, errors, stderr });
     });
   });
 }

@@ -34,11 +34,33 @@ export class CliContext {
 
   #definitions: Promise<AssetDef<any>[]> | null = null;
 
-  /** The pipeline's asset definitions, loaded on first use. */
+  /**
+   * The pipeline's asset definitions, loaded on first use. Assets that could not be loaded here
+   * are said once: an error where they should load, a warning where the machine is only not set up.
+   */
   definitions(): Promise<AssetDef<any>[]> {
     const d = this.pipeline.definitions;
-    this.#definitions ??= Array.isArray(d) ? Promise.resolve(d) : d();
+    this.#definitions ??= (Array.isArray(d) ? Promise.resolve(d) : d()).then((defs) => {
+      this.#reportUnavailable(defs);
+      return defs;
+    });
     return this.#definitions;
+  }
+
+  #reportUnavailable(defs: AssetDef<any>[]): void {
+    const byReason = new Map<string, { keys: string[]; expected: boolean }>();
+    for (const def of defs) {
+      if (!def.unavailable) continue;
+      const group = byReason.get(def.unavailable.reason) ?? { keys: [], expected: false };
+      group.keys.push(def.key);
+      group.expected ||= def.unavailable.expected;
+      byReason.set(def.unavailable.reason, group);
+    }
+    for (const [reason, { keys, expected }] of byReason) {
+      const message = `${keys.join(', ')} could not be loaded here: ${reason}`;
+      if (expected) this.logger.error(message, { unavailable: keys });
+      else this.logger.warn(message, { unavailable: keys });
+    }
   }
 
   get globals(): GlobalOptions {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type { Unavailability } from '../../definitions.js';
 import type { FreshnessState } from '../../event-log.js';
 import { evaluateAssetFreshness, formatDuration } from '../../freshness.js';
 import { buildAssetGraph } from '../../registry.js';
@@ -17,11 +18,13 @@ interface Evaluation {
   reason: string;
   /** The run of the last materialization the evaluation judged (null if never materialized). */
   lastRunId: string | null;
+  /** Present when the asset's definition could not be loaded here (its freshness is still judged from the event log). */
+  unavailable?: Unavailability;
 }
 
 export function checkCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
   return new Command('check')
-    .description('Evaluate freshness; record each evaluation and state change; exit 1 when something FAILs')
+    .description('Evaluate freshness; record each evaluation and state change; exit 1 when something FAILs or an asset that should load here could not')
     .option('-s, --select <expr>', 'asset selection (all by default)')
     .option('--json', 'print JSON', false)
     .action(async (opts: { select?: string; json: boolean }) => {
@@ -50,7 +53,17 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
             });
             if (changed) c.logger.info(`freshness of ${key}: ${previous?.state ?? 'none'} → ${ev.state}: ${ev.reason}`, { assetKey: key });
           }
-          evaluations.push({ key, state: ev.state, previousState: previous?.state ?? null, changed, lagMs: ev.lagMs, deadline: ev.deadline, reason: ev.reason, lastRunId: last?.runId ?? null });
+          evaluations.push({
+            key,
+            state: ev.state,
+            previousState: previous?.state ?? null,
+            changed,
+            lagMs: ev.lagMs,
+            deadline: ev.deadline,
+            reason: ev.reason,
+            lastRunId: last?.runId ?? null,
+            ...(def.unavailable ? { unavailable: { ...def.unavailable } } : {}),
+          });
         }
       } finally {
         await eventLog.close();
@@ -65,7 +78,7 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
       );
       await pushSamples(obs, freshnessSamples(evaluations), 'check', c.logger);
       c.write(opts.json ? JSON.stringify({ evaluatedAt: now.toISOString(), evaluations }, null, 2) + '\n' : render(evaluations, Boolean((c.stdout as NodeJS.WriteStream).isTTY)));
-      setExit(evaluations.some((e) => e.state === 'FAIL') ? EXIT.FAILURE : EXIT.OK);
+      setExit(evaluations.some((e) => e.state === 'FAIL' || e.unavailable?.expected) ? EXIT.FAILURE : EXIT.OK);
     });
 }
 
@@ -74,10 +87,14 @@ function render(evals: Evaluation[], color: boolean): string {
   // The state column starts with a two-character marker (✗ / !): the header leaves room for it.
   const lines = [`${'ASSET'.padEnd(34)}   ${'FRESHNESS'.padEnd(15)} ${'AGE'.padEnd(8)} ${'DEADLINE'.padEnd(25)} REASON`];
   for (const e of evals) {
-    const state = e.state.padEnd(15);
-    const shown = e.state === 'FAIL' ? paint(31, `✗ ${state}`) : e.state === 'WARN' ? paint(33, `! ${state}`) : `  ${state}`;
+    const state = (e.unavailable ? 'UNAVAILABLE' : e.state).padEnd(15);
+    const shown =
+      e.state === 'FAIL' || e.unavailable?.expected ? paint(31, `✗ ${state}`) : e.state === 'WARN' || e.unavailable ? paint(33, `! ${state}`) : `  ${state}`;
     const age = e.lagMs === null ? '-' : formatDuration(e.lagMs);
-    lines.push(`${e.key.padEnd(34)} ${shown} ${age.padEnd(8)} ${(e.deadline ?? '-').padEnd(25)} ${e.state === 'NOT_APPLICABLE' ? 'no freshness policy' : e.reason}${e.changed && e.previousState ? ` (was ${e.previousState})` : ''}`);
+    const freshness = `${e.state === 'NOT_APPLICABLE' ? 'no freshness policy' : e.reason}${e.changed && e.previousState ? ` (was ${e.previousState})` : ''}`;
+    // An unavailable asset's row leads with why; its freshness, still judged, follows.
+    const reason = e.unavailable ? `${e.unavailable.reason} (freshness ${e.state}: ${freshness})` : freshness;
+    lines.push(`${e.key.padEnd(34)} ${shown} ${age.padEnd(8)} ${(e.deadline ?? '-').padEnd(25)} ${reason}`);
   }
   return lines.join('\n') + '\n';
 }

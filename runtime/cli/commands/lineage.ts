@@ -9,7 +9,7 @@ import { parseChoice } from '../parse.js';
 
 export function lineageCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
   return new Command('lineage')
-    .description('Show the assets, their dependencies, last materialization, checks and freshness')
+    .description('Show the assets, their dependencies, last materialization, checks and freshness; exit 1 when an asset that should load here could not')
     .option('-s, --select <expr>', 'asset selection (all by default)')
     .addOption(
       new Option('-f, --format <format>', 'output format: text, json, mermaid or dot')
@@ -22,13 +22,15 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
       const graph = buildAssetGraph(await c.definitions());
       const selection = selectAssets(opts.select, graph);
       const eventLog = await c.openEventLog();
+      let assets;
       try {
-        const assets = await buildLineage(graph, selection, eventLog, new Date());
+        assets = await buildLineage(graph, selection, eventLog, new Date());
         const format = opts.json ? 'json' : opts.format;
         c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
       } finally {
         await eventLog.close();
       }
-      setExit(EXIT.OK);
+      // An asset that should load here but could not is a broken installation, not a view of it.
+      setExit(assets.some((a) => a.unavailable?.expected) ? EXIT.FAILURE : EXIT.OK);
     });
 }
