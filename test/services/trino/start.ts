@@ -86,6 +86,8 @@ function catalogProperties(connector: 'iceberg' | 'hive', moto: string, glue: st
     'hive.non-managed-table-writes-enabled=true',
     // moto's Glue has no column statistics API.
     'hive.collect-column-statistics-on-write=false',
+    // Athena keeps microseconds in Hive tables too (dbt-athena's unit-test fixtures cast to timestamp(6)).
+    'hive.timestamp-precision=MICROSECONDS',
     ...aws,
     '',
   ].join('\n');
