@@ -1,6 +1,7 @@
 {#
   Helpers for the SCD Type 2 dimension. Where DuckDB and Athena (Trino) differ,
-  the macro goes through adapter.dispatch with a default__ and an athena__ version.
+  the macro goes through adapter.dispatch with a default__ and an athena__ version
+  (and a trino__ one delegating to it where dbt-trino needs the same).
 #}
 
 {# The tracked columns from the dbt var, lower-cased; is_deleted is added by the callers. #}
@@ -31,6 +32,11 @@
     date_format({{ expr }}, '%Y-%m-%dT%H:%i:%s.%f')
 {%- endmacro %}
 
+{# Athena engine v3 is Trino: the same function, for dbt-trino. #}
+{% macro trino__scd_timestamp_text(expr) -%}
+    {{ athena__scd_timestamp_text(expr) }}
+{%- endmacro %}
+
 
 {#
   user_key = md5 hex of "<user_id>|<valid_from as YYYY-MM-DDTHH:MM:SS.ffffff>".
@@ -38,12 +44,6 @@
 #}
 {% macro scd_user_key(user_id, valid_from) -%}
     {{ dbt.hash(dbt.concat([user_id, "'|'", scd_timestamp_text(valid_from)])) }}
-{%- endmacro %}
-
-
-{# A null-safe text form of any column, for row hashes. #}
-{% macro scd_text_or_null_marker(expr) -%}
-    coalesce(cast({{ expr }} as {{ dbt.type_string() }}), '\N')
 {%- endmacro %}
 
 
@@ -61,14 +61,29 @@
 {%- endmacro %}
 
 
-{# md5 of the columns' text forms joined by '|', nulls marked: a content hash of a row. #}
-{% macro scd_row_hash(columns) -%}
+{#
+  A content hash of a row: md5 (lower-case hex, dbt.hash) of its columns' encodings, in order.
+  A column encodes as 'N' when null, else as 'V' || length(text) || ':' || text, so no value
+  encodes like a null (a name '\N' or 'NULL' included) and no value runs into the next
+  column (the length says where it ends). text is the column cast to string, timestamps
+  (`timestamps`: their names) through scd_timestamp_text, so the hash is the same on DuckDB,
+  Athena and Trino; length counts characters on all three. (Before this encoding, nulls were
+  written '\N' and columns joined by '|'. A table built then gets the new _scd_id per user
+  when that user is next recomputed, which also moves its _dbt_updated_at; --full-refresh
+  renews every row at once.)
+#}
+{% macro scd_row_hash(columns, timestamps=[]) -%}
     {%- set parts = [] -%}
     {%- for col in columns -%}
-        {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-        {%- do parts.append(scd_text_or_null_marker(col)) -%}
+        {%- do parts.append(scd_hash_part(col, col in timestamps)) -%}
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{% macro scd_hash_part(expr, is_timestamp=false) -%}
+    {%- set text = scd_timestamp_text(expr) if is_timestamp else 'cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    case when {{ expr }} is null then 'N'
+         else {{ dbt.concat(["'V'", 'cast(' ~ dbt.length(text) ~ ' as ' ~ dbt.type_string() ~ ')', "':'", text]) }} end
 {%- endmacro %}
 
 
