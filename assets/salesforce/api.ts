@@ -126,7 +126,7 @@ export class SalesforceApi {
         const e = classify(err, status);
         const unprocessed = status === 429 || status === 503;
         if (!e.retryable || attempt > this.#retry.maxRetries || (opts.notIdempotent && !unprocessed)) {
-          if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempts)`;
+          if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`;
           throw e;
         }
         const delay = backoffDelay({ ...this.#retry, jitter: 0.5 }, attempt);
