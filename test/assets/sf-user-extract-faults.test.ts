@@ -64,7 +64,7 @@ transientOnFullLoad('a 503 burst on queryMore is retried', [{ on: 'queryMore', k
   t.is(m['api_calls'].queryMore, 4, 'failed attempts are counted as API calls');
 });
 
-transientOnFullLoad('a 429 burst on queryMore is retried', [{ on: 'queryMore', kind: 'http', status: 429, times: 2, after: 1 }], (t, h) => {
+transientOnFullLoad('a 429 burst on queryMore is retried (its body says REQUEST_LIMIT_EXCEEDED, as Salesforce\'s does)', [{ on: 'queryMore', kind: 'http', status: 429, times: 2, after: 1 }], (t, h) => {
   t.is(h.sim.stats.callsByKind['queryMore'], 4);
 });
 
