@@ -1,6 +1,6 @@
 /**
  * Several raw rows of one version (same id and systemmodstamp, other values): the later observation
- * wins — the latest `_extracted_at`, then the greatest run id (DESIGN: docs/data-model.md) — in
+ * wins — the latest `_extracted_at`, then the greatest run id (docs/data-model.md) — in
  * staging, in the dimension on full and incremental builds, and in the TypeScript oracle. The rows
  * are written with plain SQL, as another loader or a person could, in an order that differs from
  * the rule; the production loader's own rewrite of a version is the incremental step.

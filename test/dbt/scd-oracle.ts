@@ -1,5 +1,5 @@
 /**
- * An independent oracle of DESIGN.md §4 (SCD2 over the raw version log), written from the
+ * An independent oracle of docs/data-model.md (SCD2 over the raw version log), written from the
  * design text, not from the dbt SQL. Timestamps are epoch milliseconds (Salesforce stamps are
  * millisecond-precise), so rows compare exactly.
  */

@@ -1,6 +1,6 @@
 {#
   dim_sf_user_scd: SCD Type 2 history of Salesforce Users, one row per version
-  (DESIGN.md section 4).
+  (docs/data-model.md).
 
   Versions
   - observations of a user are ordered by systemmodstamp; a version opens when a
