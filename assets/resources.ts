@@ -46,6 +46,9 @@ export function createResources(o: ResourceOptions): PipelineResources {
         credentials: ep.credentials,
         loginUrl: ep.loginUrl,
         apiVersion: o.config.salesforce.apiVersion,
+        log,
+        signal,
+        timeoutMs: o.config.source.requestTimeoutMs,
         onTokenRequest: () => {
           tokenRequests++;
           apiRef?.count('auth');

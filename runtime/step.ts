@@ -51,7 +51,9 @@ async function withRetries<R, T>(policy: RetryPolicy, env: StepEnv<R>, keys: Ass
       if (env.signal.aborted) return { ok: false, canceled: true, error: errorMessage(err), attempts: attempt };
       const retryable = isRetryable(err);
       if (!retryable || attempt > policy.maxRetries) {
-        const why = retryable ? `failed after ${attempt} attempt(s)` : 'failed (not retryable)';
+        // A step without retries says nothing of attempts: its error may count its own (an API
+        // client's retries), and a second, different count on the same line reads as a contradiction.
+        const why = !retryable ? 'failed (not retryable)' : attempt > 1 ? `failed after ${attempt} attempts` : 'failed';
         log.error(`${why}: ${errorMessage(err)}`, { attempt, retryable });
         return { ok: false, canceled: false, error: errorMessage(err), attempts: attempt };
       }

@@ -47,8 +47,25 @@ export function historyCommand(ctx: () => PipelineContext, setExit: (code: numbe
         process.stderr.write(`sfpipe: no versions of ${userId} in ${DIMENSION}: no such user, or not extracted yet\n`);
         return;
       }
-      const widths = COLUMNS.map((c) => Math.max(c.length, ...versions.map((r) => String(r[c] ?? '').length)));
-      const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-      process.stdout.write([`user ${fullId}`, line(COLUMNS), ...versions.map((r) => line(COLUMNS.map((c) => String(r[c] ?? ''))))].join('\n') + '\n');
+      const cells = versions.map((r) => COLUMNS.map((c) => escapeControl(String(r[c] ?? ''))));
+      const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+      const line = (row: string[]) => row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+      process.stdout.write([`user ${fullId}`, line(COLUMNS), ...cells.map(line)].join('\n') + '\n');
     });
+}
+
+const NAMED_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
+
+/**
+ * A value as one table cell: control characters (a tab or newline in a name would break the
+ * table, an escape sequence would drive the terminal) as \t, \n, \r or \xNN / \uNNNN, and a
+ * backslash doubled so that an escape is never ambiguous.
+ */
+export function escapeControl(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/g, (ch) => {
+    const named = NAMED_ESCAPES[ch];
+    if (named) return named;
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }

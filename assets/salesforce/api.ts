@@ -100,6 +100,14 @@ export class SalesforceApi {
       // deadline, so a call we gave up on also has its connection closed rather than left open.
       const timeout = this.#timeoutFor(opts.cleanup ?? false) + 1000;
       const api = new HttpApi(this.conn, { retry: { maxRetries: 0 }, timeout, ...(opts.responseType ? { responseType: opts.responseType } : {}) });
+      let sent = 0;
+      api.on('request', () => {
+        // jsforce sends the call again after re-authenticating on a 401 (INVALID_SESSION_ID):
+        // the refused call spent quota too.
+        if (++sent === 1) return;
+        this.count(kind);
+        this.#log.info(`Salesforce session expired during the ${kind} call: re-authenticated, sending it again`, { status });
+      });
       api.on('response', (res: { statusCode: number; headers: Record<string, string> }) => {
         status = res.statusCode;
         headers = res.headers ?? {};
@@ -118,7 +126,7 @@ export class SalesforceApi {
         const e = classify(err, status);
         const unprocessed = status === 429 || status === 503;
         if (!e.retryable || attempt > this.#retry.maxRetries || (opts.notIdempotent && !unprocessed)) {
-          if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempts)`;
+          if (e.retryable) e.message = `${e.message} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`;
           throw e;
         }
         const delay = backoffDelay({ ...this.#retry, jitter: 0.5 }, attempt);

@@ -28,6 +28,12 @@ const FIELDS: Record<keyof SalesforceCredentials, string> = {
 
 export class CredentialsError extends Error {
   override name = 'CredentialsError';
+  /** Credentials that are missing or refused stay so on a retry; a login the server could not answer may not. */
+  readonly retryable: boolean;
+  constructor(message: string, opts: { retryable?: boolean } = {}) {
+    super(message);
+    this.retryable = opts.retryable ?? false;
+  }
 }
 
 /** What each OAuth flow needs from the credentials. */

@@ -55,9 +55,16 @@ const STAGE_QUARANTINE = 'sfpipe_stage_quarantine';
 const STAGE_ROWS_SQL = `temp.main.${quoteIdent(STAGE_ROWS)}`;
 const STAGE_QUARANTINE_SQL = `temp.main.${quoteIdent(STAGE_QUARANTINE)}`;
 
-/** The latest version of each record in `table`, as a subquery. */
-const latestPerId = (table: string): string =>
-  `(SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
+/**
+ * Of raw rows of one version (written by another loader or by hand), the later observation: the
+ * order dbt's staging uses (sf_user_observations), rowid last.
+ */
+const LATER_OBSERVATION_FIRST = '_extracted_at DESC NULLS LAST, _extraction_run_id DESC NULLS LAST, rowid DESC';
+/** The latest version of each record in raw, as a subquery. */
+const latestRawPerId = (where = ''): string =>
+  `(SELECT * FROM ${RAW} ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, ${LATER_OBSERVATION_FIRST}) = 1)`;
+/** The latest staged version of each record: the last one appended. */
+const latestStagedPerId = `(SELECT * FROM ${STAGE_ROWS_SQL} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
 const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
 
 /**
@@ -496,7 +503,7 @@ class DuckDbRawLoad extends LoadLifecycle {
         const result = await conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${select.join(', ')}, $1, $2
-           FROM ${latestPerId(RAW)} l
+           FROM ${latestRawPerId()} l
            WHERE coalesce(l.isdeleted, false) = false
              AND l.systemmodstamp < $3
              AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE s.id = l.id)
@@ -526,9 +533,8 @@ class DuckDbRawLoad extends LoadLifecycle {
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${live.join(', ')}, $1, $2
            -- only the records this load saw: an incremental load reads a few rows, not all of raw
-           FROM (SELECT * FROM ${RAW} WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL})
-                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1) l
-           JOIN ${latestPerId(STAGE_ROWS_SQL)} s ON s.id = l.id
+           FROM ${latestRawPerId(`WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL})`)} l
+           JOIN ${latestStagedPerId} s ON s.id = l.id
            WHERE l.systemmodstamp < $3 AND s.systemmodstamp < l.systemmodstamp
              AND (coalesce(l.isdeleted, false) = true${differs})`,
           [ts(extractedAt), runId, ts(liveAt)],

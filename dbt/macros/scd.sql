@@ -47,12 +47,6 @@
 {%- endmacro %}
 
 
-{# A null-safe text form of any column, for row hashes. #}
-{% macro scd_text_or_null_marker(expr) -%}
-    coalesce(cast({{ expr }} as {{ dbt.type_string() }}), '\N')
-{%- endmacro %}
-
-
 {# The dbt invocation's start time (UTC, naive), as a timestamp literal. #}
 {% macro scd_run_timestamp() -%}
     {{ return(adapter.dispatch('scd_run_timestamp', 'sf_user_pipeline')()) }}
@@ -71,14 +65,29 @@
 {%- endmacro %}
 
 
-{# md5 of the columns' text forms joined by '|', nulls marked: a content hash of a row. #}
-{% macro scd_row_hash(columns) -%}
+{#
+  A content hash of a row: md5 (lower-case hex, dbt.hash) of its columns' encodings, in order.
+  A column encodes as 'N' when null, else as 'V' || length(text) || ':' || text, so no value
+  encodes like a null (a name '\N' or 'NULL' included) and no value runs into the next
+  column (the length says where it ends). text is the column cast to string, timestamps
+  (`timestamps`: their names) through scd_timestamp_text, so the hash is the same on DuckDB,
+  Athena and Trino; length counts characters on all three. (Before this encoding, nulls were
+  written '\N' and columns joined by '|'. A table built then gets the new _scd_id per user
+  when that user is next recomputed, which also moves its _dbt_updated_at; --full-refresh
+  renews every row at once.)
+#}
+{% macro scd_row_hash(columns, timestamps=[]) -%}
     {%- set parts = [] -%}
     {%- for col in columns -%}
-        {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-        {%- do parts.append(scd_text_or_null_marker(col)) -%}
+        {%- do parts.append(scd_hash_part(col, col in timestamps)) -%}
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{% macro scd_hash_part(expr, is_timestamp=false) -%}
+    {%- set text = scd_timestamp_text(expr) if is_timestamp else 'cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    case when {{ expr }} is null then 'N'
+         else {{ dbt.concat(["'V'", 'cast(' ~ dbt.length(text) ~ ' as ' ~ dbt.type_string() ~ ')', "':'", text]) }} end
 {%- endmacro %}
 
 

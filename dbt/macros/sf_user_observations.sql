@@ -1,9 +1,13 @@
 {#
   The staging logic over the raw version log, shared by the stg_sf_user view and the
-  dimension's incremental path: renamed columns, is_deleted made non-null, exact
-  (id, systemmodstamp) repeats removed (the first extracted one wins, ties broken by run
-  id, so the choice is deterministic). `where` filters raw rows BEFORE the window, so the
-  incremental path dedupes only the affected users' rows instead of the whole history.
+  dimension's incremental path: renamed columns, is_deleted made non-null, one row per
+  (id, systemmodstamp). Of several raw rows of one version (a same-second change seen by
+  two runs, or rows another loader or a person wrote), the later observation wins: the
+  latest _extracted_at, then the greatest _extraction_run_id, as the loader's rewrite does.
+  A null stamp or run id counts as earliest. Rows equal in both are ordered by their values,
+  a last resort that keeps the choice independent of the engine's row order. `where`
+  filters raw rows BEFORE the window, so the incremental path dedupes only the affected
+  users' rows instead of the whole history.
 #}
 {% macro sf_user_observations(where=none) -%}
 with source as (
@@ -32,7 +36,15 @@ ranked as (
         _extraction_run_id,
         row_number() over (
             partition by id, systemmodstamp
-            order by _extracted_at, _extraction_run_id
+            order by
+                _extracted_at desc nulls last,
+                _extraction_run_id desc nulls last,
+                name desc nulls last,
+                division desc nulls last,
+                audit_phase__c desc nulls last,
+                isactive desc nulls last,
+                isdeleted desc nulls last,
+                lastmodifieddate desc nulls last
         )                               as _repeat_rank
     from source
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Randomized check of dim_sf_user_scd on DuckDB: k incremental dbt runs == one
-full refresh == an independent Python oracle of DESIGN.md section 4.
+full refresh == an independent Python oracle of docs/data-model.md.
 
 Random histories (nulls, A->B->A, non-tracked-only changes, tombstones and
 returns, equal LastModifiedDates, exact repeats) are loaded into sf_raw.sf_user
@@ -115,16 +115,17 @@ for i, batch in enumerate(batches):
 shutil.copy(inc_db, full_db)
 dbt(full_db, "build", "--full-refresh")
 
-# ---- independent oracle of DESIGN.md section 4
+# ---- independent oracle of docs/data-model.md
 con = duckdb.connect(inc_db, read_only=True)
 raw = con.execute("""select id, name, division, audit_phase__c, isactive, coalesce(isdeleted, false),
   lastmodifieddate, systemmodstamp, _extracted_at, _extraction_run_id from sf_raw.sf_user""").fetchall()
 con.close()
-first = {}
+# Of rows of one (id, systemmodstamp), the later observation wins (_extracted_at, then run id).
+later = {}
 for r in sorted(raw, key=lambda r: (r[8], r[9])):
-    first.setdefault((r[0], r[7]), r)
+    later[(r[0], r[7])] = r
 by_user = {}
-for r in first.values():
+for r in later.values():
     by_user.setdefault(r[0], []).append(r)
 expected = set()
 for uid, rs in by_user.items():

@@ -249,6 +249,28 @@ test('watermark is the max cursor over committed live rows, ignores tombstones, 
   await t.throwsAsync(wh.watermark('nope'), { message: /no column nope/ });
 });
 
+test('two raw rows of one version: the later observation is the latest version a tombstone copies, whatever the row order', async (t) => {
+  const file = tempFile();
+  let wh = await openWith(file);
+  t.like(await load(wh, 'r1', [[userRow(1), userRow(2)]]), { inserted: 2 });
+  await wh.close();
+  // Another loader wrote a second row of user 1's version, observed earlier than raw's but
+  // appended after it: its values must not win.
+  await queryFile(
+    file,
+    `INSERT INTO sf_raw.sf_user
+     SELECT id, name, 'Stale', audit_phase__c, isactive, isdeleted, lastmodifieddate, systemmodstamp,
+            _extracted_at - INTERVAL 1 DAY, 'r0'
+     FROM sf_raw.sf_user WHERE id = '${userId(1)}'`,
+  );
+  wh = await openWith(file);
+  const refreshAt = new Date(BASE_TIME + 10 * 86_400_000);
+  t.like(await load(wh, 'r2', [[userRow(2)]], { tombstonesAt: refreshAt, extractedAt: new Date(EXTRACTED_AT.getTime() + 1) }), { tombstones: 1 });
+  await wh.close();
+  const rows = await queryFile(file, `SELECT division FROM sf_raw.sf_user WHERE id = '${userId(1)}' AND isdeleted`);
+  t.deepEqual(rows, [{ division: userRow(1).division }]);
+});
+
 test('an uncommitted load is invisible: to another reader while staged, after abort, after close', async (t) => {
   const file = tempFile();
   let wh = await openWith(file);

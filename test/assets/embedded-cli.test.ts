@@ -9,6 +9,7 @@ import { tempDir } from '../helpers/temp.js';
 import { queryFile } from './fixtures/duckdb-fixture.js';
 
 const sfpipe = runPipelineCli;
+const sqlLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
 test('the embedded default end to end: first run loads the org, the next sees it evolve; lineage reports it', async (t) => {
   const env = { SFPIPE_HOME: tempDir() };
@@ -76,6 +77,36 @@ test('sfpipe history before the dimension exists says what to run, not a DuckDB 
   const noDim = await sfpipe(['history', '005000000000000AAA'], { SFPIPE_HOME: home });
   t.is(noDim.code, 1);
   t.regex(noDim.stderr, /^sfpipe: sf_curated\.dim_sf_user_scd does not exist yet in .*; run sfpipe materialize \(it builds the dimension\)\n$/);
+});
+
+test('sfpipe history escapes control characters in the table; --json keeps the values exact', async (t) => {
+  const home = tempDir();
+  const id = '005000000000001AAA';
+  const name = 'Tab\there\nnew line \u001b[31mred\u001b[0m back\\slash';
+  const file = path.join(home, 'warehouse.duckdb');
+  await queryFile(file, 'CREATE SCHEMA sf_curated');
+  await queryFile(
+    file,
+    `CREATE TABLE sf_curated.dim_sf_user_scd AS
+     SELECT 'k1' AS user_key, '${id}' AS user_id, ${sqlLiteral(name)} AS name, ${sqlLiteral('North\tEast')} AS division,
+            'Phase1' AS audit_phase__c, true AS is_active, false AS is_deleted,
+            TIMESTAMP '2025-01-01 00:00:00' AS update_date, TIMESTAMP '2025-01-01 00:00:00' AS valid_from,
+            CAST(NULL AS TIMESTAMP) AS valid_to, true AS is_current`,
+  );
+
+  const json = await sfpipe(['history', id, '--json'], { SFPIPE_HOME: home });
+  t.is(json.code, 0, json.stderr);
+  t.like(JSON.parse(json.stdout).versions[0], { name, division: 'North\tEast' });
+
+  const text = await sfpipe(['history', id], { SFPIPE_HOME: home });
+  t.is(text.code, 0, text.stderr);
+  const lines = text.stdout.trimEnd().split('\n');
+  t.is(lines.length, 3, 'user line, header, one version');
+  t.notRegex(text.stdout, /[\t\u001b]/);
+  t.true(lines[2]!.includes('Tab\\there\\nnew line \\x1b[31mred\\x1b[0m back\\\\slash'), lines[2]);
+  t.true(lines[2]!.includes('North\\tEast'), lines[2]);
+  // The columns still line up: every header column starts where its cells start.
+  t.is(lines[1]!.indexOf('name'), lines[2]!.indexOf('Tab'));
 });
 
 test('a freshness entry whose key names no asset is a config error, not silently unmonitored', async (t) => {

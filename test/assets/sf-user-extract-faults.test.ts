@@ -6,6 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 
 import type { FaultSpec } from '../../sim/index.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
 import {
   assertRawHoldsOrg,
@@ -63,7 +64,7 @@ transientOnFullLoad('a 503 burst on queryMore is retried', [{ on: 'queryMore', k
   t.is(m['api_calls'].queryMore, 4, 'failed attempts are counted as API calls');
 });
 
-transientOnFullLoad('a 429 burst on queryMore is retried', [{ on: 'queryMore', kind: 'http', status: 429, times: 2, after: 1 }], (t, h) => {
+transientOnFullLoad('a 429 burst on queryMore is retried (its body says REQUEST_LIMIT_EXCEEDED, as Salesforce\'s does)', [{ on: 'queryMore', kind: 'http', status: 429, times: 2, after: 1 }], (t, h) => {
   t.is(h.sim.stats.callsByKind['queryMore'], 4);
 });
 
@@ -126,6 +127,20 @@ transientOnFullLoad('INVALID_SESSION_ID in the middle of paging re-authenticates
   t.is(qm.length, 3);
   t.is(qm[1]?.status, 401);
   t.is(qm[1]?.path, qm[2]?.path, 'the same page was asked again after re-authenticating');
+});
+
+test('an expired session: one info line, and the refused call is counted like the repeated one', async (t) => {
+  const cap = captureLogger('info');
+  const h = await harness(t, { logger: cap.log });
+  h.sim.faults.add({ on: 'queryMore', kind: 'invalidSession', after: 1 });
+  const { result, metadata } = await h.run();
+  t.is(result.status, 'SUCCESS', stepError({ result }));
+  t.is(h.sim.stats.callsByKind['queryMore'], 3, '2 pages, the refused one sent again');
+  t.is(metadata['api_calls'].queryMore, 3, 'the refused call spent quota too');
+  t.is(metadata['api_calls'].auth, h.sim.stats.callsByKind['token']);
+  await cap.flush();
+  const notes = cap.lines.map((l) => JSON.parse(l) as { level: string; message: string }).filter((l) => /session expired/i.test(l.message));
+  t.deepEqual(notes.map((l) => [l.level, l.message]), [['info', 'Salesforce session expired during the queryMore call: re-authenticated, sending it again']]);
 });
 
 test('transient faults during an incremental run: retried, and raw equals the undisturbed control', async (t) => {

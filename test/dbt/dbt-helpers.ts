@@ -8,6 +8,8 @@ import { DuckDbRawWarehouse } from '../../assets/warehouse/duckdb-raw-warehouse.
 import type { ColumnSpec } from '../../assets/warehouse/raw-warehouse.js';
 import { USER_COLUMNS } from '../assets/fixtures/duckdb-fixture.js';
 import { silentLogger } from '../../runtime/logging.js';
+import type { ExecutionContext } from 'ava';
+import { tempDir } from '../helpers/temp.js';
 import type { Observation, ScdRow } from './scd-oracle.js';
 
 export const RAW_COLUMNS: ColumnSpec[] = USER_COLUMNS;
@@ -150,4 +152,36 @@ export function describeFailures(call: DbtCall): string {
 export function copyDuckDb(from: string, to: string): void {
   fs.copyFileSync(from, to);
   if (fs.existsSync(`${from}.wal`)) fs.copyFileSync(`${from}.wal`, `${to}.wal`);
+}
+
+/**
+ * Writes raw rows with plain SQL, as another loader or a person could (the production loader keeps
+ * one row per version): each with its own `_extracted_at` (epoch ms) and run id, in the order given.
+ */
+export async function insertRawRows(file: string, rows: (Observation & { _extracted_at: number; _extraction_run_id: string })[]): Promise<void> {
+  if (rows.length === 0) return;
+  const text = (v: string | null) => (v === null ? 'NULL' : sqlString(v));
+  const bool = (v: boolean | null) => (v === null ? 'NULL' : String(v));
+  const stamp = (ms: number) => `make_timestamp(${BigInt(ms) * 1000n})`;
+  await withDuckDb(file, async (run) => {
+    for (const r of rows) {
+      await run(
+        `INSERT INTO sf_raw.sf_user (id, name, division, audit_phase__c, isactive, isdeleted, lastmodifieddate, systemmodstamp, _extracted_at, _extraction_run_id)
+         VALUES (${text(r.id)}, ${text(r.name)}, ${text(r.division)}, ${text(r.audit_phase__c)}, ${bool(r.isactive)}, ${bool(r.isdeleted)},
+                 ${stamp(r.lastmodifieddate)}, ${stamp(r.systemmodstamp)}, ${stamp(r._extracted_at)}, ${text(r._extraction_run_id)})`,
+      );
+    }
+  });
+}
+
+/**
+ * A temporary folder for one dbt test: the DuckDB file and dbt's state inside it. It is kept when
+ * the test fails, for a look at the file and dbt's logs.
+ */
+export function dbtWorkspace(t: ExecutionContext, prefix: string): { dir: string; file: string; stateDir: string } {
+  const dir = tempDir(prefix);
+  t.teardown(() => {
+    if (t.passed) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, file: path.join(dir, 'warehouse.duckdb'), stateDir: path.join(dir, 'state') };
 }

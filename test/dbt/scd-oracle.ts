@@ -1,5 +1,5 @@
 /**
- * An independent oracle of DESIGN.md §4 (SCD2 over the raw version log), written from the
+ * An independent oracle of docs/data-model.md (SCD2 over the raw version log), written from the
  * design text, not from the dbt SQL. Timestamps are epoch milliseconds (Salesforce stamps are
  * millisecond-precise), so rows compare exactly.
  */
@@ -15,6 +15,9 @@ export interface Observation {
   isdeleted: true | null;
   lastmodifieddate: number;
   systemmodstamp: number;
+  /** The load columns, when the test sets them (epoch ms / run id); absent = the order given. */
+  _extracted_at?: number | null;
+  _extraction_run_id?: string | null;
 }
 
 /** The compared columns of one dim_sf_user_scd row. */
@@ -34,17 +37,29 @@ export interface ScdRow {
 export const DEFAULT_TRACKED = ['division', 'audit_phase__c'] as const;
 type Tracked = (typeof DEFAULT_TRACKED)[number];
 
+/** null (or absent) sorts before every value: a row without a stamp or run id is the earliest. */
+function compareNullsFirst<T extends number | string>(a: T | null | undefined, b: T | null | undefined): number {
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : -1;
+  if (b === null || b === undefined) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
- * The expected dimension for the observations, in `arrival` order (the order they were loaded:
- * of repeats of one (id, systemmodstamp), the first one counts). Sorted by (user_id, valid_from).
+ * The expected dimension for the observations, given in arrival order. Of several observations of
+ * one (id, systemmodstamp), the later one wins: the latest `_extracted_at`, then the greatest
+ * `_extraction_run_id`, then the later in `arrival` (the loader keeps a load's last row of a
+ * version). Sorted by (user_id, valid_from).
  */
 export function expectedScd(arrival: readonly Observation[], tracked: readonly Tracked[] = DEFAULT_TRACKED): ScdRow[] {
-  // One observation per (id, systemmodstamp): the first arrived.
   const byUser = new Map<string, Map<number, Observation>>();
   for (const o of arrival) {
     let versions = byUser.get(o.id);
     if (!versions) byUser.set(o.id, (versions = new Map()));
-    if (!versions.has(o.systemmodstamp)) versions.set(o.systemmodstamp, o);
+    const held = versions.get(o.systemmodstamp);
+    const later =
+      held === undefined ||
+      (compareNullsFirst(o._extracted_at, held._extracted_at) || compareNullsFirst(o._extraction_run_id, held._extraction_run_id)) >= 0;
+    if (later) versions.set(o.systemmodstamp, o);
   }
 
   const out: ScdRow[] = [];

@@ -1,5 +1,5 @@
 /**
- * Property test of dim_sf_user_scd (DESIGN.md §4): random user histories loaded into one raw
+ * Property test of dim_sf_user_scd (docs/data-model.md): random user histories loaded into one raw
  * table in K batches with out-of-order arrival and exact repeats; after each batch a dbt build
  * (the first one full, then incremental, with and without the _extracted_at lookback).
  * Checked: after each step the dimension equals an independent TypeScript oracle over the

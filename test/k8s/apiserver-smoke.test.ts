@@ -1,6 +1,6 @@
 /**
  * Smoke test against a real kube-apiserver + etcd (no controllers): what
- * `kubectl create job X --from=cronjob/C` produces (DESIGN.md §5).
+ * `kubectl create job X --from=cronjob/C` produces (docs/facts.md).
  *
  * Needs `.tools/bin/{etcd,kube-apiserver,kubectl}` (test/services/k8s/build.sh).
  * Without them ava reports the test as skipped — unless SFPIPE_REQUIRE_K8S is set (CI), in

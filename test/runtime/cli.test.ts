@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,27 +144,69 @@ test('SIGTERM: no new work starts, the running step is canceled, the run is reco
   t.is(runs[0].status, 'CANCELED');
 });
 
+/** Resolves when the child's stderr has printed `text`; rejects if it exits first. */
+function stderrShows(child: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stderr!.on('data', (d) => {
+      seen += d;
+      if (seen.includes(text)) resolve();
+    });
+    child.once('close', (code) => reject(new Error(`exited with ${code} before printing ${JSON.stringify(text)}: ${seen}`)));
+  });
+}
+
 test('two concurrent runs are serialized by the lock: without waiting the second exits 1 naming the holder; with --lock-timeout it waits', async (t) => {
-  const env = { ...home(), FIXTURE_SLOW_MS: '3000', FIXTURE_MARKER_FILE: path.join(tempDir(), 'marker') };
-  const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], env);
-  await waitFor(() => fs.existsSync(env.FIXTURE_MARKER_FILE));
+  // The first run's step blocks on a FIFO until the test writes to it: the other attempts happen
+  // while it holds the lock, however slow the machine is.
+  const dir = tempDir();
+  const hold = path.join(dir, 'hold');
+  t.is(spawnSync('mkfifo', [hold]).status, 0, 'mkfifo');
+  const env = { ...home(), FIXTURE_MARKER_FILE: path.join(dir, 'marker') };
+  const first = startCli(['materialize', '--select', 'sf_raw/sf_user'], { ...env, FIXTURE_HOLD_FIFO: hold });
+  let waiting: ReturnType<typeof startCli> | undefined;
+  t.teardown(() => {
+    first.child.kill('SIGKILL');
+    waiting?.child.kill('SIGKILL');
+  });
+  // Opening the FIFO for writing returns once the step has opened it for reading.
+  let started = false;
+  const stepStarted = fs.promises.open(hold, 'w').then((handle) => {
+    started = true;
+    return handle;
+  });
+  const exitedEarly = first.done.then((r): Promise<never> => {
+    if (started) return new Promise<never>(() => {});
+    // Unblock our open (a reader appears), then report why the step never started.
+    fs.closeSync(fs.openSync(hold, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK));
+    void stepStarted.then((handle) => handle.close());
+    throw new Error(`the first run ended before its step started: exit ${r.code}\n${r.stderr}`);
+  });
+  const release = await Promise.race([stepStarted, exitedEarly]);
+
   const refused = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--json'], env);
-  t.is(refused.code, 1);
+  t.is(refused.code, 1, refused.stderr);
   t.regex(refused.stderr, /run [0-9a-f-]{36} holds the lock since \d{4}-\d\d-\d\dT/);
   const locked = JSON.parse(refused.stdout) as { status: string; holder: { runId: string }; steps: unknown[] };
   t.like(locked, { status: 'LOCKED', steps: [] });
   t.regex(locked.holder.runId, /^[0-9a-f-]{36}$/);
   // Nothing ran and nothing was recorded: no run id that `sfpipe events` would not know.
   t.deepEqual(Object.keys(locked).sort(), ['holder', 'status', 'steps']);
-  const waiting = runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '30'], env);
-  const [a, b] = await Promise.all([first.done, waiting]);
-  t.is(a.code, 0);
+
+  // The timeout only bounds a broken run; the test goes on when the second run says it waits.
+  waiting = startCli(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '3600'], env);
+  await stderrShows(waiting.child, 'waiting up to 3600 s');
+  await release.writeFile('go\n');
+  await release.close();
+  const [a, b] = await Promise.all([first.done, waiting.done]);
+  t.is(a.code, 0, a.stderr);
   t.is(b.code, 0, b.stderr);
   // start/end pairs never interleave.
   const lines = fs.readFileSync(env.FIXTURE_MARKER_FILE, 'utf8').trim().split('\n');
   t.is(lines.length, 4);
   t.deepEqual(lines.map((l) => l.split(' ')[0]), ['start', 'end', 'start', 'end']);
   t.is(lines[0]!.split(' ')[2], lines[1]!.split(' ')[2]);
+  t.is(lines[0]!.split(' ')[2], locked.holder.runId, 'the refused attempt named the first run');
   const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs as Array<{ status: string }>;
   t.deepEqual(runs.map((r) => r.status), ['SUCCESS', 'SUCCESS'], 'the refused attempt is not a run');
 });

@@ -375,3 +375,20 @@ test('metadata with bigints and dates is recorded as plain JSON, not a failed st
   t.deepEqual((await eventLog.lastMaterialization('a'))?.metadata, expected);
   t.deepEqual((await eventLog.lastCheckResults('a')).get('c')?.metadata, { seen: 7 });
 });
+
+test('a failed step names its attempts once: none for a step without retries, "after N attempts" after retries', async (t) => {
+  const { captureLogger } = await import('../helpers/capture-logger.js');
+  const failing = (message: string) => async () => {
+    throw new StepError(message, { retryable: true });
+  };
+  const errorsOf = async (def: AssetDef<any>) => {
+    const cap = captureLogger();
+    await run([def], { logger: cap.log });
+    await cap.flush();
+    return cap.lines.map((l) => JSON.parse(l) as { level: string; message: string }).filter((l) => l.level === 'error' && l.message.startsWith('failed')).map((l) => l.message);
+  };
+  t.deepEqual(await errorsOf(defineAsset({ key: 'once', retry: { maxRetries: 0 }, materialize: failing('Salesforce SERVER_UNAVAILABLE (HTTP 503): down (gave up after 6 attempts)') })), [
+    'failed: Salesforce SERVER_UNAVAILABLE (HTTP 503): down (gave up after 6 attempts)',
+  ]);
+  t.deepEqual(await errorsOf(defineAsset({ key: 'twice', retry: { maxRetries: 1 }, materialize: failing('boom') })), ['failed after 2 attempts: boom']);
+});

@@ -1,6 +1,6 @@
 {#
   dim_sf_user_scd: SCD Type 2 history of Salesforce Users, one row per version
-  (DESIGN.md section 4).
+  (docs/data-model.md).
 
   Versions
   - observations of a user are ordered by systemmodstamp; a version opens when a
@@ -14,7 +14,8 @@
   - user_key = md5(user_id | valid_from) (macro scd_user_key): stable across
     rebuilds, identical on DuckDB and Athena;
   - _scd_id = md5 of the row's content (user_key and every column but
-    _dbt_updated_at): it changes iff the row changes;
+    _dbt_updated_at, each null-flagged and length-prefixed: macro scd_row_hash): it
+    changes iff the row changes;
   - _dbt_updated_at = start of the dbt run that last changed the row; a row that
     is recomputed identical keeps its old value.
 
@@ -215,7 +216,7 @@ hashed as (
 
     select
         scd.*,
-        {{ scd_row_hash(['user_key'] + content_columns) }} as _scd_id
+        {{ scd_row_hash(['user_key'] + content_columns, timestamps=['update_date', 'valid_from', 'valid_to']) }} as _scd_id
     from scd
 
 )

@@ -11,7 +11,7 @@
 # `.Capabilities.KubeVersion` and `helm lint`'s deprecation checks see the Kubernetes
 # minor matching helm's client-go (v0.37 -> 1.37). The tests also pass --kube-version.
 #
-# Usage: test/services/helm/build.sh        (env TOOLS_DIR overrides /work/main/.tools)
+# Usage: test/services/helm/build.sh        (env TOOLS_DIR overrides <repo>/.tools)
 set -euo pipefail
 
 HELM_VERSION="v3.22.0"            # helm.sh/helm/v3, built with k8s.io/client-go v0.37.0
