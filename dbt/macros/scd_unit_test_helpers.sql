@@ -17,16 +17,16 @@
             {%- if v is none and i == 5 -%}
                 {%- do cells.append('false') -%}
             {%- elif v is none -%}
-                {%- do cells.append('cast(null as ' ~ ('boolean' if i in [4, 5] else ('timestamp' if i in [6, 7] else dbt.type_string())) ~ ')') -%}
+                {%- do cells.append('cast(null as ' ~ ('boolean' if i in [4, 5] else (scd_timestamp_type() if i in [6, 7] else dbt.type_string())) ~ ')') -%}
             {%- elif i in [4, 5] -%}
                 {%- do cells.append('true' if v else 'false') -%}
             {%- elif i in [6, 7] -%}
-                {%- do cells.append("cast('" ~ v ~ "' as timestamp)") -%}
+                {%- do cells.append("cast('" ~ v ~ "' as " ~ scd_timestamp_type() ~ ")") -%}
             {%- else -%}
                 {%- do cells.append("cast('" ~ v ~ "' as " ~ dbt.type_string() ~ ")") -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- do cells.append("cast('2025-01-01 00:00:00' as timestamp)") -%}
+        {%- do cells.append("cast('2025-01-01 00:00:00' as " ~ scd_timestamp_type() ~ ")") -%}
         {%- do cells.append("cast('unit' as " ~ dbt.type_string() ~ ")") -%}
         {%- do values.append('(' ~ cells | join(', ') ~ ')') -%}
     {%- endfor -%}
@@ -37,4 +37,25 @@
            lastmodifieddate, systemmodstamp, _extracted_at, _extraction_run_id))
     {%- endset -%}
     {{ scd_flag_version_starts(relation) }}
+{%- endmacro %}
+
+
+{#
+  The type raw's timestamps have: Iceberg's microsecond timestamp(6) on Athena and Trino (so a
+  fixture's columns match what dbt-athena's unit-test tables hold), DuckDB's timestamp elsewhere.
+#}
+{% macro scd_timestamp_type() -%}
+    {{ return(adapter.dispatch('scd_timestamp_type', 'sf_user_pipeline')()) }}
+{%- endmacro %}
+
+{% macro default__scd_timestamp_type() -%}
+    {{ return('timestamp') }}
+{%- endmacro %}
+
+{% macro trino__scd_timestamp_type() -%}
+    {{ return('timestamp(6)') }}
+{%- endmacro %}
+
+{% macro athena__scd_timestamp_type() -%}
+    {{ return(trino__scd_timestamp_type()) }}
 {%- endmacro %}
