@@ -16,7 +16,7 @@ help:
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd and kubectl into .tools/bin"
+	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd, kubectl into .tools/bin and lay out Trino in .tools/"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -31,10 +31,12 @@ $(VENV_STAMP): dbt/requirements.txt
 setup: $(NODE_STAMP) $(VENV_STAMP)
 
 # Test tools built from the Go module proxy into .tools/bin (cached; each script skips what is
-# up to date): helm and kubeconform (+ Kubernetes JSON schemas), kube-apiserver, etcd, kubectl.
+# up to date): helm and kubeconform (+ Kubernetes JSON schemas), kube-apiserver, etcd, kubectl;
+# and Trino from Maven Central into .tools/trino-<version> (needs Maven and JDK 25).
 tools:
 	bash test/services/helm/build.sh
 	bash test/services/k8s/build.sh
+	bash test/services/trino/build.sh
 
 build: setup
 	rm -rf dist
@@ -43,8 +45,9 @@ build: setup
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
 
+# with-services: the test processes share one Trino (started on first use, stopped at the end).
 test: build tools
-	npx ava $(AVA_FLAGS) $(TEST_FILES)
+	node dist/test/services/with-services.js npx ava $(AVA_FLAGS) $(TEST_FILES)
 
 run: build
 	node dist/bin/sfpipe.js materialize
