@@ -84,6 +84,13 @@ export interface RawMergeSpec {
   observedColumns?: readonly string[] | undefined;
 }
 
+/**
+ * Raw's latest row of a record: the newest version, and of several rows of that version (two
+ * observations of one second, or rows another loader wrote) the later observation, as staging
+ * reads it.
+ */
+const LATEST_ROW_ORDER = `r.${q('systemmodstamp')} DESC, r.${q('_extracted_at')} DESC NULLS LAST, r.${q('_extraction_run_id')} DESC NULLS LAST`;
+
 /** The stage table's append-order column: the last observation of a version wins. */
 export const STAGE_SEQ = '_seq';
 
@@ -132,7 +139,7 @@ function tombstonesSql(spec: RawMergeSpec): string {
   return [
     `SELECT ${tombCols}, 't' AS ${q('_kind')}`,
     `FROM (`,
-    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
+    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY ${LATEST_ROW_ORDER}) AS ${q('_rn')}`,
     `  FROM ${dmlName(spec.database, spec.raw)} r`,
     `) l`,
     `WHERE l.${q('_rn')} = 1`,
@@ -169,7 +176,7 @@ function liveCopiesSql(spec: RawMergeSpec, stagedRows: string): string {
   return [
     `SELECT ${liveCols}, 'r' AS ${q('_kind')}`,
     `FROM (`,
-    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY r.${q('systemmodstamp')} DESC) AS ${q('_rn')}`,
+    `  SELECT r.*, row_number() OVER (PARTITION BY r.${q('id')} ORDER BY ${LATEST_ROW_ORDER}) AS ${q('_rn')}`,
     `  FROM ${dmlName(spec.database, spec.raw)} r`,
     `) l`,
     `JOIN (`,
