@@ -159,11 +159,11 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
   return out;
 }
 
-function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string): SecretRef | null {
+function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string, inline = 'holds the URL itself; webhook URLs are secrets'): SecretRef | null {
   if (!r.has(path)) return { env: defaultEnv };
   if (r.raw(path) === null) return null;
   if (typeof r.raw(path) === 'string') {
-    r.fail(path, 'holds the URL itself; webhook URLs are secrets', `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
+    r.fail(path, inline, `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
   }
   if (r.has([...path, 'env'])) return { env: r.string([...path, 'env']) };
   if (r.has([...path, 'file'])) return { file: r.string([...path, 'file']) };
@@ -231,7 +231,7 @@ function readTrino(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Trino
   for (const key of ['password', 'jwt'] as const) {
     if (key !== auth && r.has([...base, key])) r.fail([...base, key], `only applies to auth: ${key}`, `remove it or set auth: ${key}`);
   }
-  const secret = auth === 'none' ? null : readSecretRef(r, [...base, auth], auth === 'password' ? 'SFPIPE_TRINO_PASSWORD' : 'SFPIPE_TRINO_JWT');
+  const secret = auth === 'none' ? null : readSecretRef(r, [...base, auth], auth === 'password' ? 'SFPIPE_TRINO_PASSWORD' : 'SFPIPE_TRINO_JWT', `holds the ${auth} itself; it is a secret`);
   if (auth !== 'none' && !secret) r.fail([...base, auth], 'is null', `give { env: NAME } or { file: /path } for the ${auth}`);
   return {
     server: server.replace(/\/$/, ''),
