@@ -38,7 +38,7 @@ function k8sVersion(): string {
   return m?.[1] ?? '1.37.2';
 }
 
-const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch'] as const;
+const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino'] as const;
 type ValueSet = (typeof VALUE_SETS)[number];
 const valuesFile = (set: ValueSet) => path.join(CHART, 'ci', `${set}-values.yaml`);
 
@@ -336,6 +336,7 @@ test('the rendered pipeline.yaml is a valid sfpipe config for every value set', 
     'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
     irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', target: 'prod' },
     launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
+    trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', target: 'trino' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
@@ -885,4 +886,36 @@ test('alerts from an existing Secret: SFPIPE_ALERTS_SECRET names it, the URL key
       t.false(c.spec.jobTemplate.spec.template.spec.containers[0].env.some((e: any) => e.name === 'SFPIPE_ALERTS_SECRET'), `${set} ${c.metadata.name}`);
     }
   }
+});
+
+test('warehouse.engine trino: the config names the Trino server and the password file; its Secret is mounted in every pod; no Athena env', async (t) => {
+  if (!toolsPresent(t)) return;
+  const objs = await rendered(t, 'trino');
+  const [cm] = ofKind(objs, 'ConfigMap');
+  const config = parsePipelineConfig('trino:pipeline.yaml', cm.data['pipeline.yaml']);
+  t.like(config.warehouse.trino, { server: 'https://trino.data.svc.cluster.local:8443', catalog: 'lakehouse', rawSchema: 'salesforce_raw', auth: 'password', secret: { file: '/var/run/secrets/trino/password' } });
+  const cronJobs = ofKind(objs, 'CronJob');
+  t.is(cronJobs.length, 3);
+  for (const cj of cronJobs) {
+    const pod = cj.spec.jobTemplate.spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === 'trino-credentials');
+    t.like(mount, { mountPath: '/var/run/secrets/trino', readOnly: true }, cj.metadata.name);
+    t.like(pod.volumes.find((v: any) => v.name === 'trino-credentials'), { secret: { secretName: 'trino-credentials' } }, cj.metadata.name);
+    t.false((pod.containers[0].env ?? []).some((e: any) => /^SFPIPE_ATHENA_/.test(e.name)), `${cj.metadata.name}: no Athena settings`);
+  }
+});
+
+test('warehouse.engine trino: a missing server, a missing Secret for password/jwt, and a password over http fail at render with the value to set', async (t) => {
+  if (!toolsPresent(t)) return;
+  const noServer = await template('trino', '--set', 'trino.server=');
+  t.not(noServer.code, 0);
+  t.regex(noServer.stderr, /warehouse\.engine trino needs trino\.server/);
+  const noSecret = await template('trino', '--set', 'trino.existingSecret=', '--set', 'trino.auth=jwt');
+  t.not(noSecret.code, 0);
+  t.regex(noSecret.stderr, /trino\.auth jwt needs trino\.existingSecret/);
+  const plain = await template('trino', '--set', 'trino.server=http://trino:8080');
+  t.not(plain.code, 0);
+  t.regex(plain.stderr, /trino\.auth password needs an https:\/\/ trino\.server/);
+  const none = await rendered(t, 'trino', '--set', 'trino.auth=none', '--set', 'trino.existingSecret=', '--set', 'trino.server=http://trino:8080');
+  for (const cj of ofKind(none, 'CronJob')) t.false(cj.spec.jobTemplate.spec.template.spec.volumes.some((v: any) => v.name === 'trino-credentials'));
 });

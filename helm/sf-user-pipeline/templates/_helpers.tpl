@@ -109,11 +109,23 @@ reported at once (one per line), each naming the value and what to set.
 {{- if not .Values.eventLog.s3Location }}
 {{- $errs = append $errs "salesforce.mode salesforce needs eventLog.s3Location (e.g. --set eventLog.s3Location=s3://my-bucket/sf-user-pipeline/event-log/): without it every pod keeps its event log in an emptyDir, so `sfpipe check` never sees a materialization: every asset stays UNKNOWN, which never alerts (check alerts only on state changes into WARN/FAIL and on recoveries), and stale data goes unnoticed" }}
 {{- end }}
+{{- if eq .Values.warehouse.engine "trino" }}
+{{- if not .Values.trino.server }}
+{{- $errs = append $errs "warehouse.engine trino needs trino.server, the http(s)://host:port of your Trino coordinator (e.g. --set trino.server=https://trino.data.svc.cluster.local:8443)" }}
+{{- end }}
+{{- if and (ne .Values.trino.auth "none") (not .Values.trino.existingSecret) }}
+{{- $errs = append $errs (printf "trino.auth %s needs trino.existingSecret, a Secret you created with the %s under the key %s (e.g. kubectl create secret generic trino-credentials --from-file=%s=...): the chart creates no Secret" .Values.trino.auth .Values.trino.auth .Values.trino.secretKey .Values.trino.secretKey) }}
+{{- end }}
+{{- if and (eq .Values.trino.auth "password") (not (hasPrefix "https://" .Values.trino.server)) }}
+{{- $errs = append $errs "trino.auth password needs an https:// trino.server: Trino refuses passwords over plain HTTP" }}
+{{- end }}
+{{- else }}
 {{- if not .Values.athena.s3StagingDir }}
 {{- $errs = append $errs "salesforce.mode salesforce needs athena.s3StagingDir, an s3:// prefix you own for Athena query results (e.g. --set athena.s3StagingDir=s3://my-athena-results/sf-user-pipeline/): the chart has no default" }}
 {{- end }}
 {{- if not .Values.athena.s3DataDir }}
 {{- $errs = append $errs "salesforce.mode salesforce needs athena.s3DataDir, the s3:// prefix you own that the raw and dbt tables live under (e.g. --set athena.s3DataDir=s3://my-lake/sf-user-pipeline/): the chart has no default" }}
+{{- end }}
 {{- end }}
 {{- if eq .Values.image.repository (include "sfpipe.placeholderImage" .) }}
 {{- $errs = append $errs (printf "salesforce.mode salesforce needs image.repository (and image.tag) set to your image: %s is a placeholder nobody publishes. Build the image from the repository's Dockerfile, push it to your registry and set them (e.g. --set image.repository=123456789012.dkr.ecr.eu-west-1.amazonaws.com/sfpipe --set image.tag=0.1.0)" (include "sfpipe.placeholderImage" .)) }}

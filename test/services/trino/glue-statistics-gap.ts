@@ -8,6 +8,8 @@
  */
 import http from 'node:http';
 
+import { forwardRequest } from '../http-forward.js';
+
 const EMPTY_ANSWERS: Readonly<Record<string, unknown>> = {
   'AWSGlue.UpdateColumnStatisticsForTable': { Errors: [] },
   'AWSGlue.UpdateColumnStatisticsForPartition': { Errors: [] },
@@ -30,18 +32,7 @@ export function startGlueStatisticsGap(motoEndpoint: string): Promise<{ url: str
         res.end(body);
         return;
       }
-      const upstream = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on('error', (err) => {
-        res.writeHead(502);
-        res.end(String(err));
-      });
-      upstream.end(Buffer.concat(chunks));
+      forwardRequest(target, req, Buffer.concat(chunks), res);
     });
   });
   return new Promise((resolve) =>
