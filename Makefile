@@ -16,7 +16,7 @@ help:
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd and kubectl into .tools/bin"
+	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd, kubectl and kube-controller-manager into .tools/bin"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -35,6 +35,7 @@ setup: $(NODE_STAMP) $(VENV_STAMP)
 tools:
 	bash test/services/helm/build.sh
 	bash test/services/k8s/build.sh
+	bash test/services/k8s/build-controllers.sh
 
 build: setup
 	rm -rf dist
