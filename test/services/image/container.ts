@@ -1,7 +1,10 @@
 /**
  * Test harness: runs a command in the image `make image` built (test/services/image/build.sh),
- * the way the chart's pod runs it, with `buildah run --isolation chroot` (podman run fails on
- * this machine: crun cannot set RLIMIT_NOFILE here).
+ * the way the chart's pod runs it, with `buildah run --isolation chroot`. (`podman run` fails on
+ * this machine with "crun: setrlimit RLIMIT_NOFILE: Operation not permitted": root here lacks
+ * CAP_SYS_RESOURCE and podman asks for nofile/nproc limits of 1048576, above the hard limits;
+ * with `--ulimit` under them crun then refuses the hybrid cgroup v1 layout, and only
+ * `--runtime runc` runs. buildah's chroot isolation needs neither.)
  *
  * What a pod with the chart's securityContext gets, and how it is had here:
  * - the image's ENTRYPOINT (tini) + the container's args, read from the image config;
