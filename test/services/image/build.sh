@@ -149,7 +149,7 @@ if [[ "$ENGINE" == docker ]]; then
   DOCKER_BUILDKIT=1 docker build ${NO_CACHE:+--no-cache} "${SECRET[@]}" -t "$REF" -t "$NAME:$VERSION" -f "$ROOT/Dockerfile" "$ROOT" > "$BUILD_LOG" 2>&1 \
     || { tail -n 60 "$BUILD_LOG" >&2; log "docker build failed"; exit 1; }
 else
-  buildah bud --isolation chroot --pull=never "${CACHE[@]}" "${SECRET[@]}" \
+  buildah bud --isolation chroot --pull=never --force-rm "${CACHE[@]}" "${SECRET[@]}" \
     -t "$REF" -t "$NAME:$VERSION" -f "$ROOT/Dockerfile" "$ROOT" > "$BUILD_LOG" 2>&1 \
     || { tail -n 60 "$BUILD_LOG" >&2; log "buildah bud failed"; exit 1; }
 fi
