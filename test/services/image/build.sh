@@ -129,6 +129,7 @@ write_stamp() { # $1: build seconds (or "found": built earlier, e.g. by another 
 
 if [[ -z "${FORCE:-}" && -n "$(image_id "$REF")" ]]; then
   [[ -f "$STAMP" ]] || write_stamp found
+  "$ENGINE" tag "$REF" "$NAME:$VERSION" # the version tag follows this tree (another may have moved it)
   log "up to date: $REF ($(grep '^size_bytes=' "$STAMP" | cut -d= -f2) bytes)"
   exit 0
 fi
