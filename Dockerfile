@@ -3,30 +3,42 @@
 # sf-user-pipeline image: the sfpipe CLI (Node 20) plus dbt-core/dbt-athena/dbt-duckdb in
 # a Python virtualenv. Used by the Helm chart in helm/sf-user-pipeline.
 #
-# NOTE: no Docker engine runs in this project's development/CI environment, so this
-# file has never been built here. It is kept correct by construction:
-#   - every stage uses the same Debian release (bookworm) so that native modules
-#     (better-sqlite3, @duckdb/node-api) and the venv (python3.11 at /usr/bin/python3)
-#     built in one stage run unchanged in the final stage;
+# Every stage starts FROM Debian's own image and takes Node.js 20 and Python from Debian's
+# packages (trixie: nodejs 20.19, python3.13), so the base can be made from Debian packages
+# alone where no registry is reachable: `make image` (test/services/image/build.sh) then
+# makes debian:trixie-slim with mmdebstrap, tags it locally and builds this file unchanged
+# with buildah. With Docker: docker build -t sf-user-pipeline:0.1.0 .
+#   - every stage uses the same Debian release so that native modules (better-sqlite3,
+#     @duckdb/node-api) and the venv (/usr/bin/python3) built in one stage run unchanged
+#     in the final stage;
 #   - paths match what the code looks up: package.json ("type": "module") at /app,
 #     dist/ next to assets/config/embedded.yaml and dbt/ (assets/dbt/dbt-project.ts
 #     finds the dbt project at <root>/dbt), dbt at $SFPIPE_DBT;
 #   - the container runs as uid/gid 10001 with a read-only root filesystem: every
 #     write goes to $SFPIPE_HOME (/var/lib/sfpipe) or /tmp (emptyDirs in the chart;
 #     dbt's target/ and logs/ live under $SFPIPE_HOME/dbt).
-# Build: docker build -t sf-user-pipeline:0.1.0 .
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
 # ---- 1. TypeScript build: npm ci, tsc, then drop the dev dependencies ---------------
-FROM ${NODE_IMAGE} AS build
-# toolchain for native modules without a prebuilt binary (better-sqlite3)
+FROM ${BASE_IMAGE} AS build
+# Node 20 and npm from Debian, and the toolchain for better-sqlite3, which is compiled here
+# against Debian's Node headers (libnode-dev, nodedir /usr): nothing is downloaded but the
+# npm packages (no prebuilt binary, no header tarball).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && apt-get install -y --no-install-recommends nodejs npm libnode-dev python3 make g++ ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr \
+    npm_config_build_from_source=true \
+    npm_config_update_notifier=false
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# build_ca (optional build secret): a CA bundle for a TLS-intercepting proxy between the build
+# and the registries, e.g. docker build --secret id=build_ca,src=/etc/ssl/certs/ca-certificates.crt .
+# It is only mounted for the RUN steps that fetch packages, never stored in a layer.
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export npm_config_cafile=/run/secrets/build_ca; fi \
+ && npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY runtime ./runtime
@@ -37,21 +49,23 @@ RUN npx tsc -p tsconfig.json \
  && test -f dist/bin/sfpipe.js \
  && npm prune --omit=dev --no-audit --no-fund
 
-# ---- 2. dbt virtualenv (Debian's python3.11, the same interpreter as the runtime) ---
-FROM ${NODE_IMAGE} AS python
+# ---- 2. dbt virtualenv (Debian's python3, the same interpreter as the runtime) -------
+FROM ${BASE_IMAGE} AS python
+# gcc + headers: some of dbt's dependencies (mmh3) have no wheel for Debian's python3.13
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY dbt/requirements.txt /tmp/requirements.txt
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+ && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
  && /opt/venv/bin/dbt --version
 
 # ---- 3. runtime ------------------------------------------------------------------------
-FROM ${NODE_IMAGE} AS runtime
+FROM ${BASE_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 ca-certificates tini \
+ && apt-get install -y --no-install-recommends nodejs python3 ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sfpipe \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/sfpipe --shell /usr/sbin/nologin sfpipe \

@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 AVA_FLAGS ?=
 TEST_FILES ?=
 
-.PHONY: setup build typecheck test run bench clean help tools
+.PHONY: setup build typecheck test run bench clean help tools image
 
 help:
 	@echo "make run        materialize the pipeline on the embedded default (simulator, DuckDB, dbt-duckdb)"
@@ -16,7 +16,8 @@ help:
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd, kubectl into .tools/bin and lay out Trino in .tools/"
+	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd, kubectl and kube-controller-manager into .tools/bin and lay out Trino in .tools/"
+	@echo "make image      build the Dockerfile into a local image (docker, else buildah; cached by its inputs)"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -36,7 +37,15 @@ setup: $(NODE_STAMP) $(VENV_STAMP)
 tools:
 	bash test/services/helm/build.sh
 	bash test/services/k8s/build.sh
+	bash test/services/k8s/build-controllers.sh
 	bash test/services/trino/build.sh
+
+# The Dockerfile built into localhost/sf-user-pipeline:ctx-<inputs hash> (+ :<version>): with
+# docker when an engine answers, else buildah (apt-installed when missing); where no registry
+# is reachable its Debian base is made with mmdebstrap. Nothing is built when the inputs are
+# unchanged. See test/services/image/build.sh.
+image:
+	bash test/services/image/build.sh
 
 build: setup
 	rm -rf dist
@@ -46,7 +55,7 @@ typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
 
 # with-services: the test processes share one Trino (started on first use, stopped at the end).
-test: build tools
+test: build tools image
 	node dist/test/services/with-services.js npx ava $(AVA_FLAGS) $(TEST_FILES)
 
 run: build

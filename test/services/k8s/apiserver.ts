@@ -1,6 +1,8 @@
 /**
  * Test harness: a real etcd + kube-apiserver on loopback, set up the way
- * controller-runtime's envtest does (no controllers, no kubelet, no scheduler).
+ * controller-runtime's envtest does (no kubelet, no scheduler), and, when asked
+ * (`controllers`), a kube-controller-manager running the named controllers: with the Job and
+ * CronJob controllers, CronJobs fire and Jobs get their Pods (which stay Pending: no node).
  *
  * Binaries come from `.tools/bin/` (built by `test/services/k8s/build.sh`) unless
  * `opts.binDir` or env `SFPIPE_TOOLS_BIN` says otherwise.
@@ -38,6 +40,12 @@ export interface StartApiServerOptions {
   extraApiServerArgs?: string[];
   /** Keep the temp dir (certs, etcd data, logs) after stop(). Default false (env SFPIPE_K8S_KEEP=1 also keeps it). */
   keepTempDir?: boolean;
+  /**
+   * Controllers for a kube-controller-manager started with the API server (its `--controllers`,
+   * e.g. `['cronjob-controller', 'job-controller']`); none: no controller manager. Its binary
+   * is `kube-controller-manager` in binDir (test/services/k8s/build-controllers.sh).
+   */
+  controllers?: string[];
 }
 
 export interface ApiServer {
@@ -54,8 +62,10 @@ export interface ApiServer {
   clientKeyPem: string;
   /** `http://127.0.0.1:<port>` of the etcd the apiserver uses. */
   etcdUrl: string;
-  /** Temp dir with certs/, etcd-data/, etcd.log, kube-apiserver.log, kubeconfig. */
+  /** Temp dir with certs/, etcd-data/, etcd.log, kube-apiserver.log, kubeconfig (and kube-controller-manager.log). */
   dir: string;
+  /** The controller manager's log file, when `controllers` started one. */
+  controllerManagerLog?: string;
   /** Stops kube-apiserver, then etcd (SIGTERM, SIGKILL after the grace period); removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -85,6 +95,10 @@ export function k8sToolsBin(): string {
 
 export function kubectlPath(binDir = k8sToolsBin()): string {
   return path.join(binDir, 'kubectl');
+}
+
+export function controllerManagerPath(binDir = k8sToolsBin()): string {
+  return path.join(binDir, 'kube-controller-manager');
 }
 
 /** True when etcd and kube-apiserver binaries are present. */
@@ -178,8 +192,8 @@ function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
 }
 
-/** GET url; resolves with the status code (0 on connection error). */
-function probe(url: string, opts: { ca?: string; token?: string }): Promise<{ status: number; body: string }> {
+/** GET url; resolves with the status code (0 on connection error). `insecure`: no TLS verification (a self-signed serving cert). */
+function probe(url: string, opts: { ca?: string; token?: string; insecure?: boolean }): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
@@ -189,6 +203,7 @@ function probe(url: string, opts: { ca?: string; token?: string }): Promise<{ st
         method: 'GET',
         timeout: 2000,
         ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.insecure ? { rejectUnauthorized: false } : {}),
         headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
       },
       (res) => {
@@ -342,7 +357,8 @@ export async function startApiServer(opts: StartApiServerOptions = {}): Promise<
   const binDir = opts.binDir ?? k8sToolsBin();
   const etcdBin = path.join(binDir, 'etcd');
   const apiBin = path.join(binDir, 'kube-apiserver');
-  for (const b of [etcdBin, apiBin]) {
+  const kcmBin = controllerManagerPath(binDir);
+  for (const b of [etcdBin, apiBin, ...(opts.controllers?.length ? [kcmBin] : [])]) {
     if (!existsSync(b)) throw new Error(`apiserver harness: ${b} is missing; run test/services/k8s/build.sh`);
   }
   const startTimeout = opts.startTimeoutMs ?? 90_000;
@@ -352,20 +368,22 @@ export async function startApiServer(opts: StartApiServerOptions = {}): Promise<
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sfpipe-k8s-'));
   const procs: Proc[] = [];
-  let watchdog: ChildProcess | undefined;
+  const watchdogs: ChildProcess[] = [];
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       // apiserver first (it would otherwise log etcd connection errors), then etcd.
       for (const p of [...procs].reverse()) await stopProc(p, grace);
-      if (watchdog?.pid !== undefined && watchdog.exitCode === null) {
-        try {
-          process.kill(-watchdog.pid, 'SIGKILL'); // its own process group: sh and cat
-        } catch {
-          /* already gone */
+      for (const watchdog of watchdogs) {
+        if (watchdog.pid !== undefined && watchdog.exitCode === null) {
+          try {
+            process.kill(-watchdog.pid, 'SIGKILL'); // its own process group: sh and cat
+          } catch {
+            /* already gone */
+          }
         }
+        watchdog.stdin?.destroy();
       }
-      watchdog?.stdin?.destroy();
       if (!keep) await rm(dir, { recursive: true, force: true });
     })());
 
@@ -438,7 +456,8 @@ export async function startApiServer(opts: StartApiServerOptions = {}): Promise<
       path.join(dir, 'kube-apiserver.log'),
     );
     procs.push(api);
-    watchdog = startWatchdog(procs.map((p) => p.child.pid).filter((p): p is number => typeof p === 'number'));
+    const watchdog = startWatchdog(procs.map((p) => p.child.pid).filter((p): p is number => typeof p === 'number'));
+    if (watchdog) watchdogs.push(watchdog);
 
     const caCertPem = await readFile(pki.caCrt, 'utf8');
     await waitFor(
@@ -478,7 +497,39 @@ export async function startApiServer(opts: StartApiServerOptions = {}): Promise<
       { mode: 0o600 },
     );
 
-    return { kubeconfigPath, server, adminToken, caCertPem, clientCertPem, clientKeyPem, etcdUrl, dir, stop };
+    // --- kube-controller-manager (only the controllers asked for; no leader election) ---
+    let controllerManagerLog: string | undefined;
+    if (opts.controllers?.length) {
+      const kcmPort = await freePort(ports);
+      controllerManagerLog = path.join(dir, 'kube-controller-manager.log');
+      const kcm = startProc(
+        'kube-controller-manager',
+        kcmBin,
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          `--controllers=${opts.controllers.join(',')}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+          '--use-service-account-credentials=false',
+          '--v=2',
+        ],
+        controllerManagerLog,
+      );
+      procs.push(kcm);
+      const kcmWatchdog = startWatchdog(typeof kcm.child.pid === 'number' ? [kcm.child.pid] : []);
+      if (kcmWatchdog) watchdogs.push(kcmWatchdog);
+      // /healthz is served without authentication (--authorization-always-allow-paths default).
+      await waitFor(
+        `kube-controller-manager https://127.0.0.1:${kcmPort}/healthz`,
+        async () => (await probe(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true })).status === 200,
+        kcm,
+        Date.now() + startTimeout,
+      );
+    }
+
+    return { kubeconfigPath, server, adminToken, caCertPem, clientCertPem, clientKeyPem, etcdUrl, dir, stop, ...(controllerManagerLog ? { controllerManagerLog } : {}) };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
