@@ -216,8 +216,12 @@ function readTrino(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Trino
   } catch {
     // reported below
   }
-  if (!url || !/^https?:$/.test(url.protocol) || url.pathname.replace(/\/$/, '') !== '' || url.username || url.password) {
-    r.fail([...base, 'server'], `"${server}" is not a Trino server URL`, 'write http(s)://host:port, without a path or credentials');
+  if (url && (url.username || url.password)) {
+    // Never echoed: the URL holds a secret.
+    r.fail([...base, 'server'], 'holds credentials (user:password@) in its URL', 'write http(s)://host:port; set warehouse.trino.user, and auth: password with the password from a Secret');
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname.replace(/\/$/, '') !== '') {
+    r.fail([...base, 'server'], `"${server}" is not a Trino server URL`, 'write http(s)://host:port, without a path');
   }
   const name = (key: string, envName: string, fallback: string): string => {
     const v = get(key, envName, fallback)!;

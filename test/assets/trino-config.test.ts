@@ -36,7 +36,7 @@ test('a Trino config parses with its defaults and selects the Trino engine and d
 const bad: [string, string, RegExp, string?][] = [
   ['no server', 'catalog: iceberg', /warehouse\.trino\.server.*is missing.*SFPIPE_TRINO_SERVER/],
   ['a server with a path', 'server: http://trino:8080/ui', /"http:\/\/trino:8080\/ui" is not a Trino server URL/],
-  ['credentials in the URL', 'server: https://u:hunter2@trino:8443', /is not a Trino server URL/],
+  ['credentials in the URL', 'server: https://u:hunter2@trino:8443', /warehouse\.trino\.server.*holds credentials \(user:password@\) in its URL/],
   ['a password over plain HTTP', 'server: http://trino:8080\nauth: password', /password authentication needs HTTPS/],
   ['a catalog that is not a plain name', 'server: http://trino:8080\ncatalog: "Ice-Berg"', /warehouse\.trino\.catalog.*not a plain lower-case name/],
   ['a JWT setting with auth: password', 'server: https://trino:8443\nauth: password\njwt: { env: X }', /warehouse\.trino\.jwt.*only applies to auth: jwt/],
