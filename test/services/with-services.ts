@@ -20,7 +20,7 @@ const cleanup = (): void => {
   stopRecordedTrino(dir);
   fs.rmSync(dir, { recursive: true, force: true });
 };
-const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, SFPIPE_TEST_SERVICES_DIR: dir } });
+const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, SFPIPE_TEST_SERVICES_DIR: dir, SFPIPE_TEST_SERVICES_OWNER: String(process.pid) } });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => {
   cleanup();

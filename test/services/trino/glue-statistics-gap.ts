@@ -5,7 +5,12 @@
  * statistics whenever it creates a Hive table (Athena's external stage tables). Those calls are
  * answered as an account without statistics would be answered; everything else goes to moto
  * unchanged.
+ *
+ * It also watches the process that owns the test services (`--owner PID`): once that is gone —
+ * a test run killed before it could stop them — it kills the processes listed in `--pids FILE`
+ * (Trino and moto) and exits, so no Trino outlives its test run.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 
 import { forwardRequest } from '../http-forward.js';
@@ -43,12 +48,47 @@ export function startGlueStatisticsGap(motoEndpoint: string): Promise<{ url: str
   );
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** When `owner` is gone, kills the processes (and their groups) listed in `pidsFile`, then exits. */
+function watchOwner(owner: number, pidsFile: string): void {
+  setInterval(() => {
+    if (alive(owner)) return;
+    let pids: number[] = [];
+    try {
+      pids = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
+    } catch {
+      // Nothing recorded yet.
+    }
+    for (const pid of pids) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // Already gone, or not a group.
+        }
+      }
+    }
+    process.exit(0);
+  }, 1000);
+}
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  const moto = process.argv[2];
+  const [moto, ...rest] = process.argv.slice(2);
   if (!moto) {
-    console.error('usage: glue-statistics-gap.js MOTO_ENDPOINT');
+    console.error('usage: glue-statistics-gap.js MOTO_ENDPOINT [--owner PID --pids FILE]');
     process.exit(2);
   }
   const { url } = await startGlueStatisticsGap(moto);
+  const owner = rest.indexOf('--owner');
+  const pids = rest.indexOf('--pids');
+  if (owner >= 0 && pids >= 0) watchOwner(Number(rest[owner + 1]), rest[pids + 1]!);
   console.log(`listening ${url}`);
 }

@@ -173,11 +173,14 @@ async function createBucket(moto: string, bucket: string): Promise<void> {
 }
 
 /** moto's Glue with column statistics answered (glue-statistics-gap.ts), as a process of its own. */
-async function startGlueGap(dir: string, moto: string, detached: boolean): Promise<{ url: string; child: ChildProcess }> {
+async function startGlueGap(dir: string, moto: string, detached: boolean, pidsFile: string): Promise<{ url: string; child: ChildProcess }> {
   const log = path.join(dir, 'glue-gap.log');
   const out = fs.openSync(log, 'a');
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'glue-statistics-gap.js');
-  const child = spawn(process.execPath, [script, moto], { stdio: ['ignore', out, out], detached });
+  // It also outlives nothing: when the owner (the make test run, else this process) is gone, it
+  // stops the services listed in pidsFile, so a killed test run leaves no Trino behind.
+  const owner = process.env['SFPIPE_TEST_SERVICES_OWNER'] ?? String(process.pid);
+  const child = spawn(process.execPath, [script, moto, '--owner', owner, '--pids', pidsFile], { stdio: ['ignore', out, out], detached });
   fs.closeSync(out);
   if (detached) child.unref();
   else process.once('exit', () => child.kill('SIGKILL'));
@@ -201,7 +204,9 @@ async function startServer(dir: string, detached: boolean): Promise<Started> {
   const home = await ensureTrinoBuilt();
   const moto = await startMoto({ detached, logFile: path.join(dir, 'moto.log') });
   await createBucket(moto.endpoint, TRINO_WAREHOUSE_BUCKET);
-  const gap = await startGlueGap(dir, moto.endpoint, detached);
+  const pidsFile = path.join(dir, 'pids');
+  fs.writeFileSync(pidsFile, JSON.stringify([moto.pid]));
+  const gap = await startGlueGap(dir, moto.endpoint, detached, pidsFile);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const args = layout(dir, home, port, moto.endpoint, gap.url);
@@ -209,6 +214,7 @@ async function startServer(dir: string, detached: boolean): Promise<Started> {
   const out = fs.openSync(log, 'a');
   const child = spawn(path.join(javaHome(), 'bin', 'java'), args, { cwd: dir, stdio: ['ignore', out, out], detached });
   fs.closeSync(out);
+  fs.writeFileSync(pidsFile, JSON.stringify([child.pid, moto.pid]));
   const tail = (): string => {
     try {
       return fs.readFileSync(log, 'utf8').slice(-6000);
