@@ -1,7 +1,7 @@
 /**
  * The statements the Athena adapter issues, as pure functions of names and values. DDL is Athena's
- * Hive dialect (backticks); DML is Trino (double quotes) and is written so the same text runs on
- * DuckDB (>= 1.4 has MERGE INTO), which is how the tests check its semantics. Data values never
+ * Hive dialect (backticks); DML is Trino's (double quotes), shared with TrinoRawWarehouse; the tests
+ * run it on a real Trino and compare raw with the DuckDB loader's (test/aws). Data values never
  * appear in DML text: a run's rows reach Athena as a staged JSON file (see athena-raw-warehouse.ts);
  * only the run id, timestamps and S3 locations are literals, all through athena-sql.ts.
  * No statement puts a value on its first line (error messages quote the first line).
