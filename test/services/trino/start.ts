@@ -280,3 +280,39 @@ export function stopRecordedTrino(servicesDir: string): void {
     }
   }
 }
+
+/**
+ * Runs `fn` as the only holder of the dbt model schemas (sf_staging, sf_curated) on the shared
+ * Trino: the models' schemas are fixed names, so test processes that run dbt on it take turns.
+ * Each holder starts from no such schemas (dropped with everything in them through Glue).
+ */
+export async function withTrinoDbtSchemas<T>(fn: () => Promise<T>): Promise<T> {
+  const trino = await sharedTrino();
+  const lockDir = path.join(process.env['SFPIPE_TEST_SERVICES_DIR'] ?? os.tmpdir(), 'trino-dbt-schemas.lock');
+  return withLock(lockDir, async () => {
+    await dropGlueDatabases(trino.motoEndpoint, ['sf_staging', 'sf_curated']);
+    return fn();
+  }, 30 * 60_000);
+}
+
+/** Deletes Glue databases and every table in them (tables of any kind, Iceberg or Hive). */
+export async function dropGlueDatabases(moto: string, databases: string[]): Promise<void> {
+  const { GlueClient, GetTablesCommand, DeleteTableCommand, DeleteDatabaseCommand, EntityNotFoundException } = await import('@aws-sdk/client-glue');
+  const glue = new GlueClient({ region: MOTO_REGION, endpoint: moto, credentials: MOTO_CREDENTIALS });
+  try {
+    for (const db of databases) {
+      try {
+        for (;;) {
+          const tables = (await glue.send(new GetTablesCommand({ DatabaseName: db }))).TableList ?? [];
+          if (tables.length === 0) break;
+          for (const t of tables) await glue.send(new DeleteTableCommand({ DatabaseName: db, Name: t.Name! }));
+        }
+        await glue.send(new DeleteDatabaseCommand({ Name: db }));
+      } catch (err) {
+        if (!(err instanceof EntityNotFoundException)) throw err;
+      }
+    }
+  } finally {
+    glue.destroy();
+  }
+}
