@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { locateDbtProject, type DbtProject } from '../../assets/dbt/dbt-project.js';
 import { runDbt } from '../../assets/dbt/run-dbt.js';
 import { DuckDbRawWarehouse } from '../../assets/warehouse/duckdb-raw-warehouse.js';
-import type { ColumnSpec } from '../../assets/warehouse/raw-warehouse.js';
+import type { ColumnSpec, RawWarehouse } from '../../assets/warehouse/raw-warehouse.js';
 import { USER_COLUMNS } from '../assets/fixtures/duckdb-fixture.js';
 import { silentLogger } from '../../runtime/logging.js';
 import type { ExecutionContext } from 'ava';
@@ -16,7 +16,11 @@ export const RAW_COLUMNS: ColumnSpec[] = USER_COLUMNS;
 
 /** Loads observations through the production loader (which drops (id, systemmodstamp) repeats). */
 export async function loadWithWarehouse(file: string, observations: Observation[], runId: string, extractedAt: Date): Promise<number> {
-  const wh = await DuckDbRawWarehouse.open(file);
+  return loadObservations(await DuckDbRawWarehouse.open(file), observations, runId, extractedAt);
+}
+
+/** Loads observations into raw through a warehouse's loader (one load, committed), then closes it. */
+export async function loadObservations(wh: RawWarehouse, observations: Observation[], runId: string, extractedAt: Date): Promise<number> {
   try {
     await wh.ensureRawTables(RAW_COLUMNS);
     const load = await wh.beginLoad(runId, extractedAt);
@@ -129,13 +133,18 @@ export interface DbtCall {
   results: DbtRunResult[];
 }
 
-/** Runs dbt on the repo's project with its target/ and logs under `stateDir`. */
+/** Runs dbt on the repo's project with its target/ and logs under `stateDir`, on the DuckDB file. */
 export async function dbt(stateDir: string, duckdbFile: string, args: string[]): Promise<DbtCall> {
+  return dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: duckdbFile, SFPIPE_DBT_TARGET: 'local' }, args);
+}
+
+/** Runs dbt on the repo's project with its target/ and logs under `stateDir`, with `env` (the profile's variables). */
+export async function dbtWithEnv(stateDir: string, env: Record<string, string>, args: string[]): Promise<DbtCall> {
   const project: DbtProject = locateDbtProject(stateDir);
   fs.mkdirSync(project.targetPath, { recursive: true });
   const resultsFile = path.join(project.targetPath, 'run_results.json');
   fs.rmSync(resultsFile, { force: true });
-  const outcome = await runDbt({ project, args, env: { SFPIPE_DUCKDB_PATH: duckdbFile, SFPIPE_DBT_TARGET: 'local' }, log: silentLogger() });
+  const outcome = await runDbt({ project, args, env, log: silentLogger() });
   const results = fs.existsSync(resultsFile)
     ? (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: DbtRunResult[] }).results
     : [];

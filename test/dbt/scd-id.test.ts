@@ -1,12 +1,12 @@
 /**
  * `_scd_id` (macro scd_row_hash) changes whenever the row changes: each column is encoded as 'N'
  * when null, else 'V' || length(text) || ':' || text, so no value collides with a null and no value
- * runs into the next column. The reference encoding below is the one every engine must produce.
+ * runs into the next column. The reference encoding (scd-oracle.ts referenceScdId) is the one every
+ * engine must produce.
  */
 import test from 'ava';
-import { createHash } from 'node:crypto';
 import { dbt, dbtWorkspace, describeFailures, loadWithWarehouse, withDuckDb } from './dbt-helpers.js';
-import type { Observation, ScdRow } from './scd-oracle.js';
+import { referenceScdId, scdHashPart as part, type Observation, type ScdRow } from './scd-oracle.js';
 
 const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
 
@@ -33,33 +33,6 @@ async function readHashed(file: string): Promise<HashedRow[]> {
       valid_to: r.valid_to === null ? null : Number(r.valid_to),
     })),
   );
-}
-
-/** YYYY-MM-DDTHH:MM:SS.ffffff, as macro scd_timestamp_text renders a timestamp. */
-const timestampText = (ms: number) => `${new Date(ms).toISOString().slice(0, 23)}000`;
-
-/** The reference encoding of one column. */
-function part(value: string | boolean | null): string {
-  if (value === null) return 'N';
-  const text = String(value);
-  return `V${[...text].length}:${text}`;
-}
-
-function referenceScdId(r: HashedRow): string {
-  const encoded = [
-    part(r.user_key),
-    part(r.user_id),
-    part(r.name),
-    part(r.division),
-    part(r.audit_phase__c),
-    part(r.is_active),
-    part(r.is_deleted),
-    part(timestampText(r.update_date)),
-    part(timestampText(r.valid_from)),
-    part(r.valid_to === null ? null : timestampText(r.valid_to)),
-    part(r.is_current),
-  ].join('');
-  return createHash('md5').update(encoded, 'utf8').digest('hex');
 }
 
 const STAMP = Date.parse('2025-04-01T10:00:00.123Z');

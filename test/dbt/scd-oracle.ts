@@ -3,6 +3,7 @@
  * design text, not from the dbt SQL. Timestamps are epoch milliseconds (Salesforce stamps are
  * millisecond-precise), so rows compare exactly.
  */
+import { createHash } from 'node:crypto';
 
 /** One raw observation (a row of sf_raw.sf_user, without the load columns). */
 export interface Observation {
@@ -99,6 +100,56 @@ export function expectedScd(arrival: readonly Observation[], tracked: readonly T
   return out;
 }
 
+/** A dimension row with its keys: user_key and the content hash _scd_id (docs/data-model.md). */
+export interface KeyedScdRow extends ScdRow {
+  user_key: string;
+  _scd_id: string;
+}
+
+/** YYYY-MM-DDTHH:MM:SS.ffffff (UTC), as macro scd_timestamp_text renders a timestamp. */
+export const scdTimestampText = (ms: number): string => `${new Date(ms).toISOString().slice(0, 23)}000`;
+
+const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
+
+/** user_key = md5 hex of `<user_id>|<valid_from as YYYY-MM-DDTHH:MM:SS.ffffff>`. */
+export function referenceUserKey(userId: string, validFrom: number): string {
+  return md5(`${userId}|${scdTimestampText(validFrom)}`);
+}
+
+/** One column of the _scd_id encoding: 'N' when null, else 'V' || length(text) || ':' || text. */
+export function scdHashPart(value: string | boolean | null): string {
+  if (value === null) return 'N';
+  const text = String(value);
+  return `V${[...text].length}:${text}`;
+}
+
+/** _scd_id = md5 hex of user_key and every content column, each encoded by `scdHashPart`, in order. */
+export function referenceScdId(r: ScdRow & { user_key: string }): string {
+  return md5(
+    [
+      scdHashPart(r.user_key),
+      scdHashPart(r.user_id),
+      scdHashPart(r.name),
+      scdHashPart(r.division),
+      scdHashPart(r.audit_phase__c),
+      scdHashPart(r.is_active),
+      scdHashPart(r.is_deleted),
+      scdHashPart(scdTimestampText(r.update_date)),
+      scdHashPart(scdTimestampText(r.valid_from)),
+      scdHashPart(r.valid_to === null ? null : scdTimestampText(r.valid_to)),
+      scdHashPart(r.is_current),
+    ].join(''),
+  );
+}
+
+/** The oracle's rows with their expected user_key and _scd_id. */
+export function withKeys(rows: readonly ScdRow[]): KeyedScdRow[] {
+  return rows.map((r) => {
+    const user_key = referenceUserKey(r.user_id, r.valid_from);
+    return { ...r, user_key, _scd_id: referenceScdId({ ...r, user_key }) };
+  });
+}
+
 export function sortScd<T extends { user_id: string; valid_from: number }>(rows: T[]): T[] {
   return [...rows].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : a.valid_from - b.valid_from));
 }
@@ -112,6 +163,11 @@ export function formatRow(r: ScdRow): string {
   );
 }
 
+/** `formatRow` with the row's user_key and _scd_id. */
+export function formatKeyedRow(r: KeyedScdRow): string {
+  return `${formatRow(r)} key=${r.user_key} scd_id=${r._scd_id}`;
+}
+
 export function formatObservation(o: Observation): string {
   return (
     `${o.id} smm=${iso(o.systemmodstamp)} lmd=${iso(o.lastmodifieddate)} div=${o.division} ` +
@@ -120,15 +176,21 @@ export function formatObservation(o: Observation): string {
 }
 
 /**
- * Differences between two row sets (each sorted by user_id, valid_from), grouped per user:
- * null when equal, else a readable description of the first `limit` differing users.
+ * Differences between two row sets (each sorted by user_id, valid_from), grouped per user and
+ * compared as `format` prints them (formatKeyedRow: with user_key and _scd_id): null when equal,
+ * else a readable description of the first `limit` differing users.
  */
-export function diffScd(actual: ScdRow[], expected: ScdRow[], limit = 5): { users: string[]; text: string } | null {
-  const group = (rows: ScdRow[]) => {
+export function diffScd<R extends ScdRow>(
+  actual: R[],
+  expected: R[],
+  limit = 5,
+  format: (r: R) => string = formatRow,
+): { users: string[]; text: string } | null {
+  const group = (rows: R[]) => {
     const m = new Map<string, string[]>();
     for (const r of rows) {
       const list = m.get(r.user_id) ?? [];
-      list.push(formatRow(r));
+      list.push(format(r));
       m.set(r.user_id, list);
     }
     return m;

@@ -22,7 +22,8 @@ import {
   readDim,
   type DimRow,
 } from './dbt-helpers.js';
-import { diffScd, expectedScd, formatObservation, type Observation } from './scd-oracle.js';
+import { checkKeys, checkUntouched, generate, repro } from './scd-histories.js';
+import { diffScd, expectedScd, type Observation } from './scd-oracle.js';
 
 const SEED = Number(process.env.SFPIPE_PROPERTY_SEED ?? 20250917);
 const USERS = 520;
@@ -30,193 +31,9 @@ const BATCHES = 4;
 const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
 const LOOKBACK_0 = ['--vars', '{scd_extracted_at_lookback_minutes: 0}'];
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Batch {
-  /** Given to the loader, in this order (repeats included: the loader drops them). */
-  loaderRows: Observation[];
-  /** Exact repeats written with plain SQL after the load (rows already in raw). */
-  sqlRepeats: Observation[];
-}
-
-interface Generated {
-  batches: Batch[];
-  /** Observation -> its batch, for repro output. */
-  batchOf: Map<Observation, number>;
-  lateArrivals: number;
-  stats: Record<string, number>;
-}
-
-function generate(seed: number): Generated {
-  const rnd = prng(seed);
-  const int = (n: number) => Math.floor(rnd() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const NAMES = ['Ann', 'Bob', 'Cy', null] as const;
-  const DIVISIONS = ['North', 'South', null] as const;
-  const PHASES = ['Phase1', 'Complete', null] as const;
-  const BASE = Date.UTC(2025, 0, 1);
-  const HOUR = 3_600_000;
-  const stats: Record<string, number> = { observations: 0, tombstones: 0, returns: 0, trackedChanges: 0, untrackedOnly: 0, equalLmd: 0, loaderRepeats: 0, sqlRepeatsSame: 0, sqlRepeatsLater: 0 };
-
-  const batches: Batch[] = Array.from({ length: BATCHES }, () => ({ loaderRows: [], sqlRepeats: [] }));
-  const batchOf = new Map<Observation, number>();
-
-  for (let u = 0; u < USERS; u++) {
-    const id = `005P${String(u).padStart(8, '0')}`;
-    let t = BASE + int(30 * 24 * HOUR);
-    let lmd = t - int(24 * HOUR);
-    let name: string | null = pick(NAMES);
-    let division: string | null = pick(DIVISIONS);
-    let phase: string | null = pick(PHASES);
-    let active: boolean | null = rnd() < 0.05 ? null : rnd() < 0.8;
-    let deleted = false;
-    const n = 1 + int(12);
-    const history: Observation[] = [];
-    for (let k = 0; k < n; k++) {
-      if (k > 0) {
-        // Strictly increasing systemmodstamp, millisecond precision.
-        const gap = 1 + int(rnd() < 0.2 ? 1000 : 48 * HOUR);
-        t += gap;
-        const touch = () => {
-          // A user edit moves LastModifiedDate (<= SystemModstamp), or leaves it equal sometimes.
-          if (rnd() < 0.25) {
-            stats.equalLmd!++;
-            return;
-          }
-          lmd = Math.max(lmd, t - int(Math.min(gap, HOUR)));
-        };
-        if (deleted) {
-          // A record that comes back after a tombstone, sometimes with other values.
-          deleted = false;
-          stats.returns!++;
-          if (rnd() < 0.4) division = pick(DIVISIONS);
-          if (rnd() < 0.3) name = pick(NAMES);
-          touch();
-        } else {
-          const r = rnd();
-          if (r < 0.2) {
-            division = pick(DIVISIONS);
-            touch();
-          } else if (r < 0.38) {
-            phase = pick(PHASES);
-            touch();
-          } else if (r < 0.45) {
-            division = pick(DIVISIONS);
-            phase = pick(PHASES);
-            touch();
-          } else if (r < 0.6) {
-            name = pick(NAMES);
-            touch();
-          } else if (r < 0.72) {
-            active = rnd() < 0.1 ? null : !active;
-            touch();
-          } else if (r < 0.84) {
-            // A system-only change: SystemModstamp moves, LastModifiedDate does not.
-            stats.equalLmd!++;
-          } else {
-            // Tombstone: the last known values, isdeleted = true, at a later stamp.
-            deleted = true;
-            stats.tombstones!++;
-          }
-        }
-      }
-      const prev = history[history.length - 1];
-      const o: Observation = { id, name, division, audit_phase__c: phase, isactive: active, isdeleted: deleted ? true : null, lastmodifieddate: lmd, systemmodstamp: t };
-      if (prev) {
-        const trackedChange = prev.division !== o.division || prev.audit_phase__c !== o.audit_phase__c || prev.isdeleted !== o.isdeleted;
-        if (trackedChange) stats.trackedChanges!++;
-        else if (prev.name !== o.name || prev.isactive !== o.isactive) stats.untrackedOnly!++;
-      }
-      history.push(o);
-    }
-
-    // Arrival: mostly in stamp order across the batches, often out of order.
-    history.forEach((o, k) => {
-      let b: number;
-      if (rnd() < 0.3) b = int(BATCHES);
-      else b = Math.min(BATCHES - 1, Math.floor((k * BATCHES) / n) + (rnd() < 0.25 ? 1 : 0));
-      batchOf.set(o, b);
-      batches[b]!.loaderRows.push(o);
-      stats.observations!++;
-      // Repeats through the loader: twice in the same batch, or re-extracted later.
-      if (rnd() < 0.05) {
-        batches[b]!.loaderRows.push({ ...o });
-        stats.loaderRepeats!++;
-      }
-      if (b < BATCHES - 1 && rnd() < 0.05) {
-        batches[b + 1 + int(BATCHES - 1 - b)]!.loaderRows.push({ ...o });
-        stats.loaderRepeats!++;
-      }
-      // Exact repeats in raw itself (plain SQL), in the same batch and in a later one.
-      if (rnd() < 0.06) {
-        batches[b]!.sqlRepeats.push(o);
-        if (rnd() < 0.3) batches[b]!.sqlRepeats.push(o);
-        stats.sqlRepeatsSame!++;
-      }
-      if (b < BATCHES - 1 && rnd() < 0.06) {
-        batches[b + 1 + int(BATCHES - 1 - b)]!.sqlRepeats.push(o);
-        stats.sqlRepeatsLater!++;
-      }
-    });
-  }
-
-  // Shuffle each batch's loader rows: arrival order inside a batch must not matter.
-  for (const batch of batches) {
-    const rows = batch.loaderRows;
-    for (let i = rows.length - 1; i > 0; i--) {
-      const j = int(i + 1);
-      [rows[i], rows[j]] = [rows[j]!, rows[i]!];
-    }
-  }
-
-  // Late arrivals: observations older than one of the same user's loaded in an earlier batch.
-  let lateArrivals = 0;
-  const newestLoaded = new Map<string, number>();
-  for (const batch of batches) {
-    for (const o of batch.loaderRows) if ((newestLoaded.get(o.id) ?? -Infinity) > o.systemmodstamp) lateArrivals++;
-    for (const o of batch.loaderRows) newestLoaded.set(o.id, Math.max(newestLoaded.get(o.id) ?? -Infinity, o.systemmodstamp));
-  }
-  return { batches, batchOf, lateArrivals, stats };
-}
-
-/** The histories of the given users, with their batches: a repro for a bug report. */
-function repro(gen: Generated, users: string[], limit = 2): string {
-  const lines: string[] = [];
-  for (const user of users.slice(0, limit)) {
-    lines.push(`observations of ${user} (batch: observation), in stamp order:`);
-    const all = [...gen.batchOf.entries()].filter(([o]) => o.id === user).sort(([a], [b]) => a.systemmodstamp - b.systemmodstamp);
-    for (const [o, b] of all) lines.push(`  batch ${b + 1}: ${formatObservation(o)}`);
-  }
-  return lines.join('\n');
-}
-
-function checkKeys(t: import('ava').ExecutionContext, rows: DimRow[], keys: Map<string, string>, where: string): void {
-  const seen = new Set<string>();
-  for (const r of rows) {
-    if (seen.has(r.user_key)) t.fail(`${where}: user_key ${r.user_key} appears twice (seed ${SEED})`);
-    seen.add(r.user_key);
-    const version = `${r.user_id}|${r.valid_from}`;
-    const before = keys.get(version);
-    if (before !== undefined && before !== r.user_key) {
-      t.fail(`${where}: user_key of ${r.user_id} at ${new Date(r.valid_from).toISOString()} changed from ${before} to ${r.user_key} (seed ${SEED})`);
-    }
-    keys.set(version, r.user_key);
-  }
-}
-
 test('dim_sf_user_scd: incremental steps == oracle == full refresh over random histories', async (t) => {
   t.timeout(240_000);
-  const gen = generate(SEED);
+  const gen = generate(SEED, { users: USERS, batches: BATCHES });
   t.log(`seed ${SEED} (override with SFPIPE_PROPERTY_SEED); ${JSON.stringify(gen.stats)}; late arrivals ${gen.lateArrivals}`);
   // The generator really produces what the property is about.
   t.true(gen.stats.observations! >= 2000, `seed ${SEED}: too few observations`);
@@ -252,21 +69,13 @@ test('dim_sf_user_scd: incremental steps == oracle == full refresh over random h
 
     const previous = last;
     last = await readDim(file);
-    checkKeys(t, last, keys, `step ${i + 1}`);
+    checkKeys(t, last, keys, `step ${i + 1}`, SEED);
     const diff = diffScd(content(last), expectedScd(arrived));
     if (diff) {
       return t.fail(`seed ${SEED}: after step ${i + 1} (batches 1..${i + 1}) the dimension differs from the oracle: ${diff.text}\n${repro(gen, diff.users)}`);
     }
-    if (i > 0) {
-      // Users without a new (id, systemmodstamp) in this batch keep their rows exactly,
-      // _dbt_updated_at included (recomputed-identical rows keep it too).
-      const known = new Set(arrived.slice(0, arrived.length - batch.loaderRows.length - batch.sqlRepeats.length).map((o) => `${o.id}|${o.systemmodstamp}`));
-      const touched = new Set([...batch.loaderRows, ...batch.sqlRepeats].filter((o) => !known.has(`${o.id}|${o.systemmodstamp}`)).map((o) => o.id));
-      const untouched = (rows: DimRow[]) => rows.filter((r) => !touched.has(r.user_id));
-      t.deepEqual(untouched(last), untouched(previous), `seed ${SEED}, step ${i + 1}: rows of users without new raw versions changed`);
-      const before = Math.max(...previous.map((r) => r._dbt_updated_at));
-      t.true(last.some((r) => r._dbt_updated_at > before), `seed ${SEED}, step ${i + 1}: no row got a new _dbt_updated_at`);
-    }
+    // Users without a new raw version keep their rows, _dbt_updated_at included.
+    if (i > 0) checkUntouched(t, batch, arrived, previous, last, `seed ${SEED}, step ${i + 1}`);
   }
   t.pass(`seed ${SEED}: oracle holds after each of ${BATCHES} steps`);
 
@@ -286,7 +95,7 @@ test('dim_sf_user_scd: incremental steps == oracle == full refresh over random h
   if (fullDiff) {
     return t.fail(`seed ${SEED}: incremental (actual) != full refresh (expected): ${fullDiff.text}\n${repro(gen, fullDiff.users)}`);
   }
-  checkKeys(t, fullRows, keys, 'full refresh');
+  checkKeys(t, fullRows, keys, 'full refresh', SEED);
   t.deepEqual(
     fullRows.map((r) => r.user_key),
     last.map((r) => r.user_key),
