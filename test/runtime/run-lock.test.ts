@@ -100,8 +100,9 @@ test('a waiting acquire times out with LockHeldError', async (t) => {
     instanceOf: LockHeldError,
     message: new RegExp(`^run run-1 holds the lock since ${first.holder.since.replace(/[.]/g, '\\.')} \\(pid \\d+ on `),
   });
+  // It waited for its timeout before giving up (no upper bound: a loaded machine may be slow to wake it).
   const waited = Date.now() - started;
-  t.true(waited >= 140 && waited < 1000, `waited ${waited} ms`);
+  t.true(waited >= 140, `waited ${waited} ms`);
 });
 
 test('a waiting acquire stops when its signal aborts', async (t) => {
