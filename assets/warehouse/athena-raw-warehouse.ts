@@ -28,7 +28,7 @@ import { addColumnsSql, createIcebergTableSql, createStageTableSql, dropTableSql
 import type { ColumnSpec } from './raw-warehouse.js';
 import { TrinoDialectRawWarehouse, type CatalogColumn, type Stage, type StageSpec, type StagedRow } from './trino-dialect-warehouse.js';
 
-export { LOAD_COLUMNS } from './trino-dialect-warehouse.js';
+export { LOAD_COLUMNS } from './raw-warehouse.js';
 
 export interface AthenaWarehouseOptions {
   aws: AwsClientSettings;

@@ -29,7 +29,10 @@ import {
   type ValueEncoder,
 } from './duckdb-values.js';
 import {
+  LOAD_COLUMNS,
+  LOAD_COLUMN_NAMES,
   SchemaTypeChangeError,
+  checkRawColumns,
   type ColumnSpec,
   type ColumnType,
   type LoadSummary,
@@ -42,11 +45,7 @@ import {
 export const RAW_SCHEMA = 'sf_raw';
 export const RAW_TABLE = 'sf_user';
 export const QUARANTINE_TABLE = 'sf_user_quarantine';
-/** Columns every raw row gets from its load, never from the source. */
-export const LOAD_COLUMNS: readonly ColumnSpec[] = [
-  { name: '_extracted_at', type: 'timestamp' },
-  { name: '_extraction_run_id', type: 'string' },
-];
+export { LOAD_COLUMNS };
 
 const RAW = `${quoteIdent(RAW_SCHEMA)}.${quoteIdent(RAW_TABLE)}`;
 const QUARANTINE = `${quoteIdent(RAW_SCHEMA)}.${quoteIdent(QUARANTINE_TABLE)}`;
@@ -65,7 +64,6 @@ const latestRawPerId = (where = ''): string =>
   `(SELECT * FROM ${RAW} ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, ${LATER_OBSERVATION_FIRST}) = 1)`;
 /** The latest staged version of each record: the last one appended. */
 const latestStagedPerId = `(SELECT * FROM ${STAGE_ROWS_SQL} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
-const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
 
 /**
  * Files this process has open. DuckDB's file lock is per process, so a second instance on the same
@@ -92,28 +90,12 @@ function ts(date: Date): DuckDBValue {
 }
 
 function validateColumns(columns: readonly ColumnSpec[]): void {
-  const seen = new Set<string>();
   for (const c of columns) {
     if (typeof c.name !== 'string' || c.name.length === 0) throw new Error('raw column with an empty name');
     if (!(c.type in DUCKDB_TYPE)) throw new Error(`raw column ${c.name}: unknown type ${String(c.type)}`);
-    const key = c.name.toLowerCase();
-    if (LOAD_COLUMN_NAMES.has(key)) throw new Error(`raw column ${c.name} is reserved for the loader`);
-    // DuckDB identifiers are case-insensitive: Name and name would be the same column.
-    if (seen.has(key)) throw new Error(`raw column ${c.name} is configured twice`);
-    seen.add(key);
   }
-  const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
-  const require = (name: string, type: ColumnType): void => {
-    const c = byName.get(name);
-    if (!c) throw new Error(`raw columns must include ${name} (the version key is (id, systemmodstamp))`);
-    if (c.type !== type) throw new Error(`raw column ${name} must be of type ${type}, got ${c.type}`);
-  };
-  require('id', 'string');
-  require('systemmodstamp', 'timestamp');
-  const isdeleted = byName.get('isdeleted');
-  if (isdeleted && isdeleted.type !== 'boolean') {
-    throw new Error(`raw column isdeleted must be of type boolean, got ${isdeleted.type}`);
-  }
+  // DuckDB identifiers are case-insensitive: Name and name would be the same column.
+  checkRawColumns(columns);
 }
 
 async function tableColumns(conn: DuckDBConnection, schema: string, table: string): Promise<TableColumn[]> {

@@ -56,6 +56,38 @@ export interface RawLoad {
   abort(): Promise<void>;
 }
 
+/** Columns every raw row gets from its load, never from the source. */
+export const LOAD_COLUMNS: readonly ColumnSpec[] = [
+  { name: '_extracted_at', type: 'timestamp' },
+  { name: '_extraction_run_id', type: 'string' },
+];
+export const LOAD_COLUMN_NAMES: ReadonlySet<string> = new Set(LOAD_COLUMNS.map((c) => c.name));
+
+/**
+ * The rules every engine holds raw's configured columns to (each checks its own name rules and
+ * types first): no loader column, none twice (names compared lower-case: engines fold them), the
+ * version key (id string, systemmodstamp timestamp) present, isdeleted boolean when present.
+ */
+export function checkRawColumns(columns: readonly ColumnSpec[]): void {
+  const seen = new Set<string>();
+  for (const c of columns) {
+    const key = c.name.toLowerCase();
+    if (LOAD_COLUMN_NAMES.has(key)) throw new Error(`raw column ${c.name} is reserved for the loader`);
+    if (seen.has(key)) throw new Error(`raw column ${c.name} is configured twice`);
+    seen.add(key);
+  }
+  const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
+  const require = (name: string, type: ColumnType): void => {
+    const c = byName.get(name);
+    if (!c) throw new Error(`raw columns must include ${name} (the version key is (id, systemmodstamp))`);
+    if (c.type !== type) throw new Error(`raw column ${name} must be of type ${type}, got ${c.type}`);
+  };
+  require('id', 'string');
+  require('systemmodstamp', 'timestamp');
+  const isdeleted = byName.get('isdeleted');
+  if (isdeleted && isdeleted.type !== 'boolean') throw new Error(`raw column isdeleted must be of type boolean, got ${isdeleted.type}`);
+}
+
 export class SchemaTypeChangeError extends Error {
   override name = 'SchemaTypeChangeError';
 }

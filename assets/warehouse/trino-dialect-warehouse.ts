@@ -28,7 +28,10 @@ import {
 } from './athena-statements.js';
 import { LoadLifecycle } from './load-lifecycle.js';
 import {
+  LOAD_COLUMNS,
+  LOAD_COLUMN_NAMES,
   SchemaTypeChangeError,
+  checkRawColumns,
   type ColumnSpec,
   type ColumnType,
   type LoadSummary,
@@ -38,11 +41,6 @@ import {
   type RawWarehouse,
 } from './raw-warehouse.js';
 
-export const LOAD_COLUMNS: readonly ColumnSpec[] = [
-  { name: '_extracted_at', type: 'timestamp' },
-  { name: '_extraction_run_id', type: 'string' },
-];
-const LOAD_COLUMN_NAMES = new Set(LOAD_COLUMNS.map((c) => c.name));
 
 /** A column as the engine's catalog reports it. */
 export interface CatalogColumn {
@@ -79,25 +77,13 @@ export interface StageSpec {
   runId: string;
 }
 
+/** Raw's configured columns: Glue-safe names, known types, then the rules every engine holds. */
 export function validateRawColumns(columns: readonly ColumnSpec[]): void {
-  const seen = new Set<string>();
   for (const c of columns) {
     assertGlueName(c.name, 'raw column');
     if (!(c.type in ATHENA_DDL_TYPE)) throw new Error(`raw column ${c.name}: unknown type ${String(c.type)}`);
-    if (LOAD_COLUMN_NAMES.has(c.name)) throw new Error(`raw column ${c.name} is reserved for the loader`);
-    if (seen.has(c.name)) throw new Error(`raw column ${c.name} is configured twice`);
-    seen.add(c.name);
   }
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  const require = (name: string, type: ColumnType): void => {
-    const c = byName.get(name);
-    if (!c) throw new Error(`raw columns must include ${name} (the version key is (id, systemmodstamp))`);
-    if (c.type !== type) throw new Error(`raw column ${name} must be of type ${type}, got ${c.type}`);
-  };
-  require('id', 'string');
-  require('systemmodstamp', 'timestamp');
-  const isdeleted = byName.get('isdeleted');
-  if (isdeleted && isdeleted.type !== 'boolean') throw new Error(`raw column isdeleted must be of type boolean, got ${isdeleted.type}`);
+  checkRawColumns(columns);
 }
 
 export interface TrinoDialectNames {
