@@ -34,7 +34,6 @@ import {
   SchemaTypeChangeError,
   checkRawColumns,
   type ColumnSpec,
-  type ColumnType,
   type LoadSummary,
   type QuarantineRow,
   type RawLoad,
