@@ -57,3 +57,23 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL to a process's group (a detached service leads one) and to the process itself; gone ones are skipped. */
+export function killProcessGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Already gone, or not a group leader.
+    }
+  }
+}

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 
 import { forwardRequest } from '../http-forward.js';
+import { killProcessGroup, processAlive } from '../process-utils.js';
 
 const EMPTY_ANSWERS: Readonly<Record<string, unknown>> = {
   'AWSGlue.UpdateColumnStatisticsForTable': { Errors: [] },
@@ -48,34 +49,17 @@ export function startGlueStatisticsGap(motoEndpoint: string): Promise<{ url: str
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** When `owner` is gone, kills the processes (and their groups) listed in `pidsFile`, then exits. */
 function watchOwner(owner: number, pidsFile: string): void {
   setInterval(() => {
-    if (alive(owner)) return;
+    if (processAlive(owner)) return;
     let pids: number[] = [];
     try {
       pids = JSON.parse(fs.readFileSync(pidsFile, 'utf8')) as number[];
     } catch {
       // Nothing recorded yet.
     }
-    for (const pid of pids) {
-      for (const target of [-pid, pid]) {
-        try {
-          process.kill(target, 'SIGKILL');
-        } catch {
-          // Already gone, or not a group.
-        }
-      }
-    }
+    for (const pid of pids) killProcessGroup(pid);
     process.exit(0);
   }, 1000);
 }

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { freePort, repoRoot, sleep, withLock } from '../process-utils.js';
+import { freePort, killProcessGroup, processAlive, repoRoot, sleep, withLock } from '../process-utils.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../moto/start.js';
 
 export const TRINO_VERSION = '483';
@@ -153,15 +153,6 @@ export async function waitForTrino(url: string, alive: () => string | null, time
   throw new Error(`Trino at ${url} did not finish starting within ${timeoutMs / 1000} s`);
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function createBucket(moto: string, bucket: string): Promise<void> {
   const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
   const s3 = new S3Client({ region: MOTO_REGION, endpoint: moto, credentials: MOTO_CREDENTIALS, forcePathStyle: true });
@@ -251,7 +242,7 @@ async function attachOrStart(): Promise<TrinoService> {
     const started = await startServer(dir, false);
     process.once('exit', () => {
       started.child.kill('SIGKILL');
-      for (const pid of started.pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of started.pids) if (processAlive(pid)) killProcessGroup(pid);
       fs.rmSync(dir, { recursive: true, force: true });
     });
     return { url: started.url, motoEndpoint: started.motoEndpoint };
@@ -278,13 +269,7 @@ export function stopRecordedTrino(servicesDir: string): void {
   const recordFile = path.join(servicesDir, 'trino.json');
   if (!fs.existsSync(recordFile)) return;
   const rec = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as ServiceRecord;
-  for (const pid of rec.pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      if (processAlive(pid)) process.kill(pid, 'SIGKILL');
-    }
-  }
+  for (const pid of rec.pids) killProcessGroup(pid);
 }
 
 /**
