@@ -104,13 +104,20 @@ function athenaEngine(config: PipelineConfig): WarehouseEngine {
   };
 }
 
-/** The connection the runtime opens to Trino, with the password or JWT read from its reference. */
-export function trinoConnection(trino: TrinoConfig, schema: string): TrinoConnection {
+/** The password or JWT, read from its reference; null with auth none; a clear error when it is missing. */
+function trinoSecret(trino: TrinoConfig): string | null {
+  if (trino.auth === 'none') return null;
   const secret = trino.secret ? readSecret(trino.secret) : null;
-  if (trino.auth !== 'none' && !secret) {
+  if (!secret) {
     const where = trino.secret && 'env' in trino.secret ? `the environment variable ${trino.secret.env}` : `the file ${trino.secret && 'file' in trino.secret ? trino.secret.file : '?'}`;
     throw new Error(`warehouse.trino.auth is ${trino.auth}, but ${where} is empty or missing: set it (a mounted Secret in the cluster)`);
   }
+  return secret;
+}
+
+/** The connection the runtime opens to Trino, with the password or JWT read from its reference. */
+export function trinoConnection(trino: TrinoConfig, schema: string): TrinoConnection {
+  const secret = trinoSecret(trino);
   return {
     server: trino.server,
     catalog: trino.catalog,
@@ -143,7 +150,7 @@ function trinoEngine(trino: TrinoConfig): WarehouseEngine {
     },
     dbtEnv() {
       const url = new URL(trino.server);
-      const conn = trinoConnection(trino, trino.rawSchema);
+      const secret = trinoSecret(trino);
       return {
         SFPIPE_TRINO_HOST: url.hostname,
         SFPIPE_TRINO_PORT: url.port || (url.protocol === 'https:' ? '443' : '80'),
@@ -152,8 +159,8 @@ function trinoEngine(trino: TrinoConfig): WarehouseEngine {
         SFPIPE_TRINO_CATALOG: trino.catalog,
         SFPIPE_RAW_SCHEMA: trino.rawSchema,
         SFPIPE_TRINO_AUTH: trino.auth === 'password' ? 'ldap' : trino.auth,
-        ...(conn.password ? { SFPIPE_TRINO_PASSWORD: conn.password } : {}),
-        ...(conn.jwt ? { SFPIPE_TRINO_JWT: conn.jwt } : {}),
+        ...(secret && trino.auth === 'password' ? { SFPIPE_TRINO_PASSWORD: secret } : {}),
+        ...(secret && trino.auth === 'jwt' ? { SFPIPE_TRINO_JWT: secret } : {}),
         ...(trino.caFile ? { SFPIPE_TRINO_CA_FILE: trino.caFile } : {}),
       };
     },
