@@ -1,6 +1,7 @@
 import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
 import type { MaterializationRecord } from './event-log.js';
+import type { StepStatus } from './run-reporter.js';
 
 export type CheckSeverity = 'WARN' | 'ERROR';
 
@@ -46,6 +47,8 @@ export interface MaterializeContext<R = unknown> {
   readonly attempt: number;
   /** Adds metadata to this materialization; later calls merge over earlier ones. */
   addMetadata(metadata: Metadata): void;
+  /** The asset's live line on a terminal watching the run (progress); goes nowhere elsewhere. */
+  readonly status: StepStatus;
 }
 
 export interface MaterializeOutput {
@@ -69,11 +72,15 @@ export interface CheckContext<R = unknown> {
 export interface CheckOutcome {
   passed: boolean;
   description?: string;
+  /** A short form of a failure for a terminal, e.g. "4 failing rows" (the description is what is recorded). */
+  summary?: string;
   metadata?: Metadata;
 }
 
 export interface AssetCheckDef<R = unknown> {
   name: string;
+  /** A short name for a terminal when the name is long, e.g. "accepted_values on division". */
+  label?: string;
   description?: string;
   severity: CheckSeverity;
   /** A blocking ERROR check that fails skips the asset's downstream. */
@@ -131,6 +138,8 @@ export interface MultiAssetContext<R = unknown> {
   readonly previous: ReadonlyMap<AssetKey, MaterializationRecord | null>;
   /** A logger for one member asset (its lines carry the asset key). */
   logFor(key: AssetKey): Logger;
+  /** A member asset's live line on a terminal watching the run; goes nowhere elsewhere. */
+  statusFor(key: AssetKey): StepStatus;
 }
 
 export interface MemberOutcome {
@@ -205,7 +214,13 @@ export function defineExternalAsset<R = unknown>(spec: ExternalAssetSpec): Asset
 export function defineUnavailableAsset<R = unknown>(spec: ExternalAssetSpec & { checks?: Omit<AssetCheckDef<R>, 'evaluate'>[]; unavailable: Unavailability }): AssetDef<R> {
   return {
     ...commonFields(spec),
-    checks: (spec.checks ?? []).map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, ...(c.description === undefined ? {} : { description: c.description }) })),
+    checks: (spec.checks ?? []).map((c) => ({
+      name: c.name,
+      severity: c.severity,
+      blocking: c.blocking,
+      ...(c.description === undefined ? {} : { description: c.description }),
+      ...(c.label === undefined ? {} : { label: c.label }),
+    })),
     retry: { ...DEFAULT_RETRY },
     external: false,
     unavailable: { ...spec.unavailable },

@@ -3,8 +3,9 @@ import type { EventLog, RunStatus, RunTrigger } from './event-log.js';
 import { errorMessage } from './errors.js';
 import { newRunId } from './ids.js';
 import type { AssetKey } from './keys.js';
-import type { Logger } from './logging.js';
+import { summarized, type Logger } from './logging.js';
 import { abortableSleep } from './retry.js';
+import { silentReporter, type RunReporter } from './run-reporter.js';
 import { emptyStep, runMultiStep, runStep, type StepEnv, type StepResult } from './step.js';
 import type { MultiAssetRunner, Unavailability } from './definitions.js';
 
@@ -29,6 +30,8 @@ export interface ExecuteOptions<R> {
   random?: () => number;
   /** Called as each step ends (progress reporting). */
   onStep?: (step: StepResult) => void;
+  /** Shows the run to a person watching it (a live terminal); nothing by default. */
+  reporter?: RunReporter;
 }
 
 export interface RunResult {
@@ -83,6 +86,7 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     now,
     sleep: opts.sleep ?? abortableSleep,
     random: opts.random ?? Math.random,
+    reporter: opts.reporter ?? silentReporter,
   };
 
   const settle = async (step: StepResult) => {
@@ -97,8 +101,9 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
         data: { reason: step.reason },
       });
       const log = opts.logger.child({ runId, assetKey: step.key });
-      log.warn(`${step.status === 'SKIPPED' ? 'skipped' : 'canceled'}: ${step.reason}`);
+      log.warn(`${step.status === 'SKIPPED' ? 'skipped' : 'canceled'}: ${step.reason}`, summarized);
     }
+    env.reporter.stepFinished(step);
     opts.onStep?.(step);
   };
 
@@ -155,7 +160,7 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     failed.error = `could not be loaded here: ${unit.unavailable!.reason}`;
     failed.endedAt = now().toISOString();
     await eventLog.recordEvent({ runId, assetKey: key, type: 'STEP_FAILURE', timestamp: failed.endedAt, data: { attempts: 0, error: failed.error, reason: null, blocked: false, unavailable: true } });
-    opts.logger.child({ runId, assetKey: key }).error(`failed: ${failed.error}`);
+    opts.logger.child({ runId, assetKey: key }).error(`failed: ${failed.error}`, summarized);
     await settle(failed);
   }
 
@@ -220,8 +225,9 @@ export async function executeRun<R>(opts: ExecuteOptions<R>): Promise<RunResult>
     : null;
   await eventLog.finishRun(runId, status, endedAt, error);
   const summary = `run ${status.toLowerCase()}: ${steps.filter((s) => s.status === 'SUCCESS').length} succeeded, ${steps.filter((s) => s.status === 'FAILED').length} failed, ${steps.filter((s) => s.status === 'SKIPPED').length} skipped, ${steps.filter((s) => s.status === 'CANCELED').length} canceled`;
+  // On a live terminal the command prints the run's summary.
   if (status === 'SUCCESS') runLog.info(summary);
-  else runLog.error(summary, { error });
+  else runLog.error(summary, { error, ...summarized });
   return { runId, status, startedAt, endedAt, steps };
 }
 

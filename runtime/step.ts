@@ -2,8 +2,9 @@ import type { AssetDef, CheckOutcome, Metadata, MultiAssetRunner, RetryPolicy } 
 import { errorMessage, isRetryable } from './errors.js';
 import type { CheckResultRecord, EventLog, MaterializationRecord } from './event-log.js';
 import type { AssetKey } from './keys.js';
-import type { Logger } from './logging.js';
+import { summarized, type Logger } from './logging.js';
 import { AbortError, backoffDelay } from './retry.js';
+import type { RunReporter } from './run-reporter.js';
 
 export type StepStatus = 'SUCCESS' | 'FAILED' | 'SKIPPED' | 'CANCELED';
 
@@ -33,6 +34,8 @@ export interface StepEnv<R> {
   now: () => Date;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   random: () => number;
+  /** Shows the run to a person watching it (live lines, outcomes); silentReporter elsewhere. */
+  reporter: RunReporter;
 }
 
 export function emptyStep(key: string, status: StepStatus, reason: string | null): StepResult {
@@ -54,7 +57,8 @@ async function withRetries<R, T>(policy: RetryPolicy, env: StepEnv<R>, keys: Ass
         // A step without retries says nothing of attempts: its error may count its own (an API
         // client's retries), and a second, different count on the same line reads as a contradiction.
         const why = !retryable ? 'failed (not retryable)' : attempt > 1 ? `failed after ${attempt} attempts` : 'failed';
-        log.error(`${why}: ${errorMessage(err)}`, { attempt, retryable });
+        // The step's outcome line says it on a live terminal.
+        log.error(`${why}: ${errorMessage(err)}`, { attempt, retryable, ...summarized });
         return { ok: false, canceled: false, error: errorMessage(err), attempts: attempt };
       }
       const delayMs = backoffDelay(policy, attempt, env.random);
@@ -75,6 +79,7 @@ async function start<R>(key: AssetKey, env: StepEnv<R>): Promise<StepResult> {
   const result = emptyStep(key, 'FAILED', null);
   result.startedAt = env.now().toISOString();
   await env.eventLog.recordEvent({ runId: env.runId, assetKey: key, type: 'STEP_START', timestamp: result.startedAt, data: {} });
+  env.reporter.stepStarted(key);
   return result;
 }
 
@@ -96,6 +101,7 @@ export async function runStep<R>(def: AssetDef<R>, env: StepEnv<R>): Promise<Ste
       fullRefresh: env.fullRefresh,
       attempt,
       addMetadata: (m) => Object.assign(metadata, m),
+      status: env.reporter.status(def.key),
     });
     return Object.assign(metadata, out?.metadata ?? {});
   });
@@ -126,6 +132,7 @@ export async function runMultiStep<R>(runner: MultiAssetRunner<R>, defs: AssetDe
       selectedKeys: keys,
       previous,
       logFor: (key) => env.log.child({ assetKey: key }),
+      statusFor: (key) => env.reporter.status(key),
     }),
   );
   const out: StepResult[] = [];
@@ -140,7 +147,7 @@ export async function runMultiStep<R>(runner: MultiAssetRunner<R>, defs: AssetDe
     const memberLog = env.log.child({ assetKey: def.key });
     if (!member || member.status === 'FAILED') {
       const error = member?.error ?? `${runner.name} reported no result for this asset`;
-      memberLog.error(`failed: ${error}`);
+      memberLog.error(`failed: ${error}`, summarized);
       out.push(await finish(result, env, 'FAILED', { error }));
     } else if (member.status === 'SKIPPED') {
       out.push(await finish(result, env, 'SKIPPED', { reason: member.error ?? `${runner.name} skipped it` }));
@@ -188,8 +195,16 @@ async function succeed<R>(
     result.checks.push(record);
     if (!record.passed) {
       const line = `check ${check.name} failed (${check.severity}${check.blocking ? ', blocking' : ''})${record.description ? ': ' + record.description : ''}`;
-      if (check.severity === 'ERROR') log.error(line);
-      else log.warn(line);
+      // A live terminal shows it under the asset's outcome line, by its label.
+      if (check.severity === 'ERROR') log.error(line, summarized);
+      else log.warn(line, summarized);
+      env.reporter.checkFailed(def.key, {
+        checkName: check.name,
+        label: check.label ?? check.name,
+        severity: check.severity,
+        blocking: check.blocking,
+        summary: outcome.summary ?? record.description,
+      });
       if (check.blocking && check.severity === 'ERROR') result.blocked = true;
     }
   }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { AssetDef } from '../definitions.js';
 import type { EventLog } from '../event-log.js';
+import { LiveTerminal } from '../live-terminal.js';
 import { createLogger, type LogFormat, type Logger } from '../logging.js';
 import type { Pipeline, PipelineContext } from '../pipeline.js';
 import type { RunLock } from '../run-lock.js';
@@ -22,6 +23,7 @@ export class CliContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   #logger: Logger | null = null;
+  #terminal: LiveTerminal | null = null;
   #program: Command;
 
   constructor(pipeline: Pipeline<any>, program: Command, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) {
@@ -77,8 +79,28 @@ export class CliContext {
   }
 
   get logger(): Logger {
-    this.#logger ??= createLogger({ format: this.globals.logFormat, level: this.globals.logLevel, stream: this.stderr });
+    this.#logger ??= createLogger({
+      format: this.globals.logFormat,
+      level: this.globals.logLevel,
+      stream: this.stderr,
+      ...(this.#terminal ? { terminal: this.#terminal } : {}),
+    });
     return this.#logger;
+  }
+
+  /**
+   * A live terminal for a command that shows a run as it goes (materialize), when stderr is a
+   * terminal outside a cluster, --log-format is auto and the level is not debug; else null and the
+   * log lines are as always (JSON, or every line with --log-format text or --log-level debug).
+   * Call it before anything logs: from then on the logger writes through it.
+   */
+  liveTerminal(): LiveTerminal | null {
+    if (this.#terminal) return this.#terminal;
+    const { logFormat, logLevel } = this.globals;
+    const stream = this.stderr as NodeJS.WriteStream;
+    if (this.#logger || logFormat !== 'auto' || logLevel === 'debug' || !stream.isTTY || process.env.KUBERNETES_SERVICE_HOST) return null;
+    this.#terminal = new LiveTerminal(stream);
+    return this.#terminal;
   }
 
   pipelineContext(): PipelineContext {

@@ -13,6 +13,7 @@ import { EXIT } from '../exit-codes.js';
 import type { StateTransition } from '../../alerts/index.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
 import type { CheckResultRecord, EventLog } from '../../event-log.js';
+import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 interface MaterializeOptions {
   select?: string;
@@ -48,6 +49,8 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
   const trigger = options.trigger ?? (process.env.SFPIPE_TRIGGER || 'cli');
   if (!(TRIGGERS as readonly string[]).includes(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} (got "${trigger}")`);
   const opts = { ...options, trigger: trigger as (typeof TRIGGERS)[number] };
+  // On a terminal: live lines and one line per asset instead of every log line (before anything logs).
+  const terminal = ctx.liveTerminal();
   const graph = buildAssetGraph(await ctx.definitions());
   const materializable = selectMaterializable(opts.select, graph);
   const selection = new Set(materializable);
@@ -82,6 +85,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       } catch (err) {
         if (!(err instanceof LockHeldError) || opts.lockTimeout <= 0) throw err;
         logger.info(`${err.message}; waiting up to ${opts.lockTimeout} s for it`, { runId });
+        terminal?.print(`${err.message}; waiting up to ${opts.lockTimeout} s for it`);
         lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
       }
       lease.lost?.addEventListener(
@@ -148,11 +152,15 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
           fullRefresh: opts.fullRefresh,
           concurrency: opts.concurrency,
           signal: controller.signal,
+          ...(terminal ? { reporter: new TerminalRunReporter(terminal, { showWarnings: ctx.globals.logLevel !== 'error' }) } : {}),
         });
       } finally {
+        terminal?.close();
         await opened.close();
       }
-      ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : renderRun(result));
+      // The terminal showed each asset's outcome already: the same screen gets the run's line only.
+      const sameScreen = terminal !== null && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
+      ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint) : renderRun(result));
       const obs = await observability();
       const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) });
       await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], runLog);
@@ -214,6 +222,23 @@ async function forceStop(runId: string, eventLog: EventLog, sig: NodeJS.Signals)
   if (run && (run as { status: string }).status === 'STARTED') {
     await bounded(eventLog.finishRun(runId, 'CANCELED', new Date().toISOString(), `stopped by a second ${sig} while steps were still running`));
   }
+}
+
+/** The run in one line, after its assets' outcome lines on a terminal. */
+function renderRunLine(result: RunResult, p: Paint): string {
+  const count = (status: string) => result.steps.filter((s) => s.status === status).length;
+  const failedChecks = (severity: string) => result.steps.reduce((n, s) => n + s.checks.filter((c) => !c.passed && c.severity === severity).length, 0);
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const parts = [`${count('SUCCESS')} succeeded`];
+  if (count('FAILED')) parts.push(`${count('FAILED')} failed`);
+  if (count('SKIPPED')) parts.push(`${count('SKIPPED')} skipped`);
+  if (count('CANCELED')) parts.push(`${count('CANCELED')} canceled`);
+  if (failedChecks('ERROR')) parts.push(plural(failedChecks('ERROR'), 'check failed', 'checks failed'));
+  if (failedChecks('WARN')) parts.push(plural(failedChecks('WARN'), 'check warned', 'checks warned'));
+  const status = result.status === 'SUCCESS' ? p.green(result.status) : p.red(result.status);
+  const took = formatDuration(result.startedAt, result.endedAt);
+  const more = result.status === 'SUCCESS' ? '' : ` — every event: sfpipe events ${result.runId.slice(0, 8)}`;
+  return `run ${result.runId} ${status}${took ? ` in ${took}` : ''}: ${parts.join(', ')}${more}\n`;
 }
 
 function renderRun(result: RunResult): string {
