@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AssetDef, CheckOutcome, MemberOutcome, MultiAssetContext } from '../../runtime/definitions.js';
 import { StepError } from '../../runtime/errors.js';
+import { summarized } from '../../runtime/logging.js';
 import type { AssetKey } from '../../runtime/keys.js';
 import { defineMultiAsset } from '../../runtime/multi-asset.js';
 import type { PipelineResources } from '../resources.js';
 import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
-import { runDbt, type DbtAthenaQuery } from './run-dbt.js';
+import { runDbt, type DbtAthenaQuery, type DbtProgress } from './run-dbt.js';
 import { logAthenaStatement } from '../warehouse/athena-sql.js';
 import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
 import { warehouseEngine } from '../warehouse/engine.js';
@@ -32,7 +33,7 @@ export function modelAssetSpec(m: DbtModelAsset) {
     kinds: ['dbt', m.materialized],
     owners: ['team:data-platform'],
     tags: Object.fromEntries([['dbt_model', m.name], ...m.tags.map((t) => [t, ''] as [string, string])]),
-    checks: m.checks.map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, description: c.description })),
+    checks: m.checks.map((c) => ({ name: c.name, severity: c.severity, blocking: c.blocking, description: c.description, ...(c.label ? { label: c.label } : {}) })),
   };
 }
 
@@ -60,6 +61,13 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
         return model ? ctx.logFor(model.key) : undefined;
       };
+      // A node's progress goes to its asset's live line, dbt's own lines to every selected asset's.
+      const onProgress = (p: DbtProgress) => {
+        const model = p.uniqueId ? (byUniqueId.get(p.uniqueId) ?? checkOwner.get(p.uniqueId)?.model) : undefined;
+        for (const key of p.uniqueId ? (model ? [model.key] : []) : ctx.selectedKeys) {
+          if (ctx.selectedKeys.includes(key)) ctx.statusFor(key).update(p.text);
+        }
+      };
       const resultsFile = path.join(project.targetPath, 'run_results.json');
       fs.rmSync(resultsFile, { force: true });
       const outcome = await runDbt({
@@ -69,6 +77,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         log: ctx.log,
         signal: ctx.signal,
         loggerForNode,
+        onProgress,
         ...(engine.tracesDbtQueries
           ? {
               onAthenaQuery: (q: DbtAthenaQuery) =>
@@ -102,8 +111,10 @@ function outcomes(
     const passed = r.status === 'pass' || r.status === 'success';
     const description =
       passed ? null : r.failures ? `${r.failures} failing row(s)${r.message ? `: ${r.message}` : ''}` : (r.message ?? r.status);
+    // For a terminal: the count, not dbt's "Got 4 results, configured to warn if != 0".
+    const summary = passed ? null : r.failures ? `${r.failures} failing row${r.failures === 1 ? '' : 's'}` : (r.message ?? r.status).trim().split('\n')[0]!;
     const forModel = checks.get(owner.model.key) ?? {};
-    forModel[owner.name] = { passed, ...(description ? { description } : {}), metadata: { dbt_status: r.status, failures: r.failures ?? null } };
+    forModel[owner.name] = { passed, ...(description ? { description } : {}), ...(summary ? { summary } : {}), metadata: { dbt_status: r.status, failures: r.failures ?? null } };
     checks.set(owner.model.key, forModel);
   }
   for (const m of selected) {
@@ -121,7 +132,7 @@ function outcomes(
       const failedUnit = Object.entries(modelChecks).find(([name, c]) => name.startsWith('unit_test:') && !c.passed);
       out[m.key] = { status: 'SKIPPED', error: failedUnit ? `dbt skipped ${m.name}: its ${failedUnit[0]} failed` : `dbt skipped ${m.name} (an upstream model or test failed)` };
     } else {
-      ctx.logFor(m.key).error(`dbt model ${m.name} ${r.status}: ${r.message ?? ''}`);
+      ctx.logFor(m.key).error(`dbt model ${m.name} ${r.status}: ${r.message ?? ''}`, summarized);
       out[m.key] = { status: 'FAILED', error: `dbt model ${m.name} ${r.status}: ${r.message ?? 'no message'}`, checks: modelChecks };
     }
   }

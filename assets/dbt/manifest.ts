@@ -6,6 +6,8 @@ import type { AssetKey } from '../../runtime/keys.js';
 export interface DbtCheckSpec {
   uniqueId: string;
   name: string;
+  /** For a generic test on a column, "<test> on <column>" (its name is long and ends in a hash). */
+  label?: string;
   severity: CheckSeverity;
   blocking: boolean;
   description: string;
@@ -34,7 +36,8 @@ interface ManifestNode {
   meta?: Record<string, unknown>;
   depends_on?: { nodes?: string[] };
   attached_node?: string | null;
-  test_metadata?: { name: string } | null;
+  test_metadata?: { name: string; kwargs?: Record<string, unknown> } | null;
+  column_name?: string | null;
   model?: string;
 }
 
@@ -89,9 +92,11 @@ export function modelsFromManifest(manifest: Manifest): DbtModelAsset[] {
     const severity: CheckSeverity = (n.config.severity ?? 'error').toUpperCase() === 'WARN' ? 'WARN' : 'ERROR';
     const meta = { ...(n.meta ?? {}), ...(n.config.meta ?? {}) };
     const singular = !n.test_metadata;
+    const column = n.column_name ?? (typeof n.test_metadata?.kwargs?.column_name === 'string' ? n.test_metadata.kwargs.column_name : null);
     attach(target, {
       uniqueId: n.unique_id,
       name: n.name,
+      ...(n.test_metadata && column ? { label: `${n.test_metadata.name} on ${column}` } : {}),
       severity,
       // Singular tests hold the model's invariants (e.g. SCD integrity): they block downstream.
       blocking: typeof meta.blocking === 'boolean' ? meta.blocking : singular && severity === 'ERROR',

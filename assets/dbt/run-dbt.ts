@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Logger } from '../../runtime/logging.js';
+import { summarized, type Logger } from '../../runtime/logging.js';
 import type { DbtProject } from './dbt-project.js';
 
 export interface DbtInvocation {
@@ -8,8 +8,14 @@ export interface DbtInvocation {
   env: Record<string, string>;
   log: Logger;
   signal?: AbortSignal;
-  /** Log lines of a node go to this logger (its asset key), others to `log`. */
+  /**
+   * Log lines of a node go to this logger (its asset key), others to `log`. A node with a logger
+   * is an asset's model or check, whose outcome the runtime shows on a live terminal: its lines
+   * are marked `summarized` there (every other log format keeps them all).
+   */
   loggerForNode?: (uniqueId: string) => Logger | undefined;
+  /** dbt's progress as it goes: each node as it starts ("node 12/30 …"), and dbt's own info lines. */
+  onProgress?: (progress: DbtProgress) => void;
   /** After a cancel, how long dbt gets to stop its queries before it is killed (default 30 s). */
   killAfterMs?: number;
   /** Every Athena statement dbt-athena started, with its query execution id. */
@@ -27,9 +33,17 @@ export interface DbtAthenaQuery {
 const ATHENA_EXECUTE = /^Execute: ([\s\S]*)$/;
 const ATHENA_STARTED = /^Athena query (?:ID )?([0-9a-zA-Z-]+)(?: started)?$/;
 
+/** A line of dbt's progress for a live terminal. */
+export interface DbtProgress {
+  /** The node it is about; absent for dbt's own lines (start-up, the end of the run). */
+  uniqueId?: string;
+  /** e.g. "node 12/30 sql incremental model sf_curated.dim_sf_user_scd" or "Found 3 models, …". */
+  text: string;
+}
+
 interface DbtLogLine {
   info?: { level?: string; msg?: string; name?: string; thread?: string };
-  data?: { node_info?: { unique_id?: string }; base_msg?: string };
+  data?: { node_info?: { unique_id?: string }; base_msg?: string; index?: number; total?: number; description?: string };
 }
 
 export interface DbtOutcome {
@@ -89,10 +103,16 @@ export function runDbt(inv: DbtInvocation): Promise<DbtOutcome> {
       const level = parsed.info?.level ?? 'info';
       const msg = parsed.info?.msg ?? '';
       const uid = parsed.data?.node_info?.unique_id;
-      const target = (uid && inv.loggerForNode?.(uid)) || inv.log;
-      const meta = { dbtEvent: parsed.info?.name, ...(uid ? { dbtNode: uid } : {}) };
+      const nodeLog = uid ? inv.loggerForNode?.(uid) : undefined;
+      const target = nodeLog || inv.log;
+      const meta = { dbtEvent: parsed.info?.name, ...(uid ? { dbtNode: uid } : {}), ...(nodeLog ? summarized : {}) };
       if (parsed.info?.name === 'AdapterEventDebug') onAthenaDebug(parsed, uid);
       if (!msg.trim()) return; // dbt's blank "Formatting" lines
+      if (inv.onProgress) {
+        const d = parsed.data ?? {};
+        if (parsed.info?.name === 'LogStartLine' && uid) inv.onProgress({ uniqueId: uid, text: `node ${d.index ?? '?'}/${d.total ?? '?'} ${d.description ?? uid}` });
+        else if (!uid && level === 'info') inv.onProgress({ text: msg.trim() });
+      }
       if (level === 'error') {
         errors.push(msg);
         if (errors.length > 20) errors.shift();

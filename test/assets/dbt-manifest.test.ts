@@ -21,7 +21,7 @@ const manifest = {
     'model.proj.dim': node('model.proj.dim', { resource_type: 'model', name: 'dim', schema: 'sf_curated', config: { materialized: 'incremental', meta: { asset_key: 'curated/dimension' } }, depends_on: { nodes: ['model.proj.int'] } }),
     'model.other_pkg.x': node('model.other_pkg.x', { resource_type: 'model', name: 'x', schema: 's', package_name: 'other_pkg' }),
     'test.proj.unique_dim_key': node('test.proj.unique_dim_key', { resource_type: 'test', name: 'unique_dim_key', schema: 'audit', config: { severity: 'ERROR' }, attached_node: 'model.proj.dim', test_metadata: { name: 'unique' }, depends_on: { nodes: ['model.proj.dim'] } }),
-    'test.proj.accepted': node('test.proj.accepted', { resource_type: 'test', name: 'accepted', schema: 'audit', config: { severity: 'warn' }, attached_node: 'model.proj.dim', test_metadata: { name: 'accepted_values' }, depends_on: { nodes: ['model.proj.dim'] } }),
+    'test.proj.accepted': node('test.proj.accepted', { resource_type: 'test', name: 'accepted', schema: 'audit', config: { severity: 'warn' }, attached_node: 'model.proj.dim', test_metadata: { name: 'accepted_values', kwargs: { column_name: 'division' } }, depends_on: { nodes: ['model.proj.dim'] } }),
     'test.proj.integrity': node('test.proj.integrity', { resource_type: 'test', name: 'integrity', schema: 'audit', config: { severity: 'error' }, attached_node: null, depends_on: { nodes: ['model.proj.dim'] } }),
     'test.proj.soft_singular': node('test.proj.soft_singular', { resource_type: 'test', name: 'soft_singular', schema: 'audit', config: { severity: 'error', meta: { blocking: false } }, depends_on: { nodes: ['model.proj.dim'] } }),
     'test.proj.source_test': node('test.proj.source_test', { resource_type: 'test', name: 'source_test', schema: 'audit', config: { severity: 'error' }, attached_node: null, test_metadata: { name: 'not_null' }, depends_on: { nodes: ['source.proj.sf_raw.sf_user'] } }),
@@ -54,4 +54,20 @@ test('tests become checks with their severity; singular ERROR tests and unit tes
   );
   const stg = modelsFromManifest(manifest).find((m) => m.name === 'stg')!;
   t.deepEqual(stg.checks, [], 'source tests are not checks of a model');
+});
+
+test('a generic test on a column is labelled by the test and the column (its name is long and ends in a hash)', (t) => {
+  const withColumn = { ...manifest, nodes: { ...manifest.nodes } };
+  withColumn.nodes['test.proj.unique_dim_key'] = { ...withColumn.nodes['test.proj.unique_dim_key']!, column_name: 'user_key' };
+  const dim = modelsFromManifest(withColumn).find((m) => m.name === 'dim')!;
+  t.deepEqual(
+    dim.checks.map((c) => [c.name, c.label ?? null]),
+    [
+      ['accepted', 'accepted_values on division'], // the column from the test's arguments
+      ['integrity', null],
+      ['soft_singular', null],
+      ['unique_dim_key', 'unique on user_key'], // the node's column_name
+      ['unit_test:aba', null],
+    ],
+  );
 });

@@ -6,10 +6,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { setImmediate as tick } from 'node:timers/promises';
 
 import test from 'ava';
 
-import { runDbt, type DbtAthenaQuery } from '../../assets/dbt/run-dbt.js';
+import { runDbt, type DbtAthenaQuery, type DbtProgress } from '../../assets/dbt/run-dbt.js';
+import { LiveTerminal } from '../../runtime/live-terminal.js';
+import { createLogger } from '../../runtime/logging.js';
 import { captureLogger } from '../helpers/capture-logger.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -42,10 +46,10 @@ const LINES = [
 type LogLine = { level: string; message: string; [k: string]: unknown };
 const parsed = (lines: string[]): LogLine[] => lines.map((l) => JSON.parse(l) as LogLine);
 
-function fakeDbt(dir: string): string {
+function fakeDbt(dir: string, lines = LINES): string {
   const file = path.join(dir, 'dbt');
   const out = path.join(dir, 'lines.txt');
-  fs.writeFileSync(out, `${LINES.join('\n')}\n`);
+  fs.writeFileSync(out, `${lines.join('\n')}\n`);
   fs.writeFileSync(path.join(dir, 'argv.json'), '');
   fs.writeFileSync(file, `#!/usr/bin/env node\nconst fs = require('fs');\nfs.writeFileSync(${JSON.stringify(path.join(dir, 'argv.json'))}, JSON.stringify(process.argv.slice(2)));\nprocess.stdout.write(fs.readFileSync(${JSON.stringify(out)}, 'utf8'));\nprocess.exit(1);\n`, { mode: 0o755 });
   return file;
@@ -149,4 +153,43 @@ setInterval(() => {}, 1000);
   const killed = await run();
   t.not(killed.exitCode, 0);
   t.is(fs.readFileSync(got, 'utf8'), 'SIGINT\n', 'killed without another catchable signal');
+});
+
+test('dbt\'s progress: each node as it starts, and dbt\'s own info lines; a live terminal shows only the lines no asset outcome says', async (t) => {
+  const dir = tempDir('sfpipe-rundbt-progress-');
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const start = (uid: string, index: number, description: string) => line('LogStartLine', 'info', `${index} of 3 START ${description} [RUN]`, 'Thread-1', { node_info: { unique_id: uid }, description, index, total: 3 });
+  const lines = [
+    line('MainReportVersion', 'info', 'Running with dbt=1.11.16', 'MainThread'),
+    start(STG, 1, 'sql view model sf_staging.stg_sf_user'),
+    start('test.p.accepted_values_x', 2, 'test accepted_values_x'),
+    start('test.p.on_a_source', 3, 'test on_a_source'),
+    line('LogTestResult', 'warn', '2 of 3 WARN 3 accepted_values_x', 'Thread-1', { node_info: { unique_id: 'test.p.accepted_values_x' } }),
+    line('LogTestResult', 'warn', '3 of 3 WARN 1 on_a_source', 'Thread-1', { node_info: { unique_id: 'test.p.on_a_source' } }),
+    line('Deprecation', 'warn', 'a deprecated config in dbt_project.yml', 'MainThread'),
+  ];
+  // What a live terminal prints: the terminal's output through a fake TTY.
+  let shown = '';
+  const tty = Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((shown += c.toString('utf8')), cb()) }), { isTTY: true, columns: 200 });
+  const terminal = new LiveTerminal(tty as unknown as NodeJS.WriteStream);
+  const log = createLogger({ terminal, level: 'info' });
+  const progress: DbtProgress[] = [];
+  await runDbt({
+    project: { projectDir: dir, executable: fakeDbt(dir, lines), targetPath: dir, logPath: dir },
+    args: ['build'],
+    env: {},
+    log,
+    loggerForNode: (uid) => (uid === STG || uid === 'test.p.accepted_values_x' ? log.child({ assetKey: 'sf_staging/stg_sf_user' }) : undefined),
+    onProgress: (p) => progress.push(p),
+  });
+  await tick(); // winston's stream writes settle
+  terminal.close();
+  t.deepEqual(progress, [
+    { text: 'Running with dbt=1.11.16' },
+    { uniqueId: STG, text: 'node 1/3 sql view model sf_staging.stg_sf_user' },
+    { uniqueId: 'test.p.accepted_values_x', text: 'node 2/3 test accepted_values_x' },
+    { uniqueId: 'test.p.on_a_source', text: 'node 3/3 test on_a_source' },
+  ]);
+  // The asset's test is its check's line on the terminal; a node of no asset and dbt's own warning are shown.
+  t.deepEqual(shown.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').trim().split('\n'), ['⚠ dbt: 3 of 3 WARN 1 on_a_source', '⚠ dbt: a deprecated config in dbt_project.yml']);
 });
