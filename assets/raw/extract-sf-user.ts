@@ -60,7 +60,7 @@ export async function extractSfUser(ctx: MaterializeContext<PipelineResources>):
     const extractedAt = new Date();
     load = await warehouse.beginLoad(ctx.runId, extractedAt);
     const counters: Counters = { fetched: 0, staged: 0, quarantined: 0 };
-    const progress = await createProgress(log, `extracting ${src.object}`);
+    const progress = await createProgress(log, `extracting ${src.object}`, { status: ctx.status });
     const stage = async (records: Record<string, unknown>[], fromCsv: boolean) => {
       const rows = [];
       const bad = [];

@@ -1,12 +1,23 @@
 import type { Logger } from '../../runtime/logging.js';
+import type { StepStatus } from '../../runtime/run-reporter.js';
 
 export interface Progress {
   update(done: number, total: number | null): void;
   stop(): void;
 }
 
-/** A bar on a terminal; otherwise a JSON progress line at most every `everyMs`. */
-export async function createProgress(log: Logger, label: string, opts: { everyMs?: number; stream?: NodeJS.WriteStream } = {}): Promise<Progress> {
+/**
+ * The step's live line when a terminal shows the run (`status`); else a bar on a terminal;
+ * otherwise a JSON progress line at most every `everyMs`.
+ */
+export async function createProgress(log: Logger, label: string, opts: { everyMs?: number; stream?: NodeJS.WriteStream; status?: StepStatus } = {}): Promise<Progress> {
+  const status = opts.status;
+  if (status?.live) {
+    return {
+      update: (done, total) => status.update(label, { done, total, unit: 'records' }),
+      stop: () => undefined,
+    };
+  }
   const stream = opts.stream ?? process.stderr;
   if (stream.isTTY && !process.env.KUBERNETES_SERVICE_HOST) {
     const { default: cliProgress } = await import('cli-progress');
