@@ -50,3 +50,34 @@ export function runCliProcess(args: string[], env: Record<string, string>): Prom
 export function runPipelineCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return startCli(args, { SFPIPE_PIPELINE: '', SFPIPE_CONFIG: '', ...env }).done;
 }
+
+export interface PtyResult {
+  code: number | null;
+  /** Everything the terminal received (stdout and stderr interleaved, with its escape sequences). */
+  output: string;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The CLI on the real pipeline under a pseudo-terminal of `columns` × 50, as a person at a
+ * terminal runs it: util-linux `script` gives it a pty for stdin, stdout and stderr. Resolves
+ * when it exits, with the exit code of the CLI.
+ */
+export function runPipelineCliInTerminal(args: string[], env: Record<string, string>, columns = 160): Promise<PtyResult> {
+  const command = `stty cols ${columns} rows 50 && exec ${[process.execPath, SFPIPE, ...args].map(shellQuote).join(' ')}`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...testEnv(), SFPIPE_PIPELINE: '', SFPIPE_CONFIG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ENOENT' ? new Error('these tests need util-linux `script` (apt-get install bsdutils) to run the CLI under a pseudo-terminal') : err),
+    );
+    child.on('close', (code) => (stderr.trim() ? reject(new Error(`script: ${stderr}`)) : resolve({ code, output })));
+  });
+}
