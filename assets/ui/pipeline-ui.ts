@@ -80,7 +80,7 @@ function timeline(versions: Record<string, unknown>[]): Html {
   const lo = Math.min(...known);
   const hiKnown = Math.max(...known);
   const span = Math.max(hiKnown - lo, 86_400_000);
-  const hi = hiKnown + span * 0.15;
+  const hi = hiKnown + span * 0.3;
   const x = (t: number) => left + ((t - lo) / (hi - lo)) * (width - left - right);
   const colours = new Map<string, string>();
   const bars = versions.map((v, i) => {
