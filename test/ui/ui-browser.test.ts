@@ -12,6 +12,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { HEALTH_COLOURS } from '../../runtime/ui/client.js';
@@ -342,9 +343,13 @@ test.serial('only GET and HEAD; localhost only; a strict CSP; bad inputs are 400
   t.is(head.headers.get('x-content-type-options'), 'nosniff');
   t.true(s.url.startsWith('http://127.0.0.1:'), 'binds to loopback by default');
   // A DNS-rebinding page (another Host) is refused.
-  const port = new URL(s.url).port;
-  const rebound = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Host: evil.example', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  t.is(rebound, '421');
+  const rebound = await new Promise<number>((resolve, reject) => {
+    http.get(`${s.url}/`, { headers: { host: 'evil.example' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject);
+  });
+  t.is(rebound, 421);
   const bad = await fetch(`${s.url}/runs/${encodeURIComponent('<script>alert(1)</script>')}`);
   t.is(bad.status, 400);
   t.notRegex(await bad.text(), /<script>alert/);
