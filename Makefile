@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 AVA_FLAGS ?=
 TEST_FILES ?=
 
-.PHONY: setup build typecheck test run bench clean help tools image
+.PHONY: setup build typecheck test run bench clean help tools image browser
 
 help:
 	@echo "make run        materialize the pipeline on the embedded default (simulator, DuckDB, dbt-duckdb)"
@@ -54,8 +54,12 @@ build: setup
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
 
+# Debian's chromium for the web view's browser tests (test/ui), installed with apt-get when absent.
+browser:
+	bash test/services/ui/install.sh
+
 # with-services: the test processes share one Trino (started on first use, stopped at the end).
-test: build tools image
+test: build tools image browser
 	node dist/test/services/with-services.js npx ava $(AVA_FLAGS) $(TEST_FILES)
 
 run: build

@@ -34,5 +34,6 @@ export function observabilityFrom(config: PipelineConfig, env: NodeJS.ProcessEnv
   return {
     notifiers: slack || webhook ? { ...(slack ? { slackWebhookUrl: slack } : {}), ...(webhook ? { webhookUrl: webhook } : {}), pipelineName: 'sf-user-pipeline' } : null,
     metrics: pushUrl ? { url: pushUrl, job: config.metrics.job } : null,
+    uiBaseUrl: config.ui.baseUrl,
   };
 }

@@ -110,4 +110,8 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
     return observabilityFrom(loadPipelineConfig(), process.env, logger);
   },
   registerCommands: registerPipelineCommands,
+  async ui(ctx) {
+    const { pipelineUi } = await import('./ui/pipeline-ui.js');
+    return pipelineUi(ctx);
+  },
 };

@@ -6,6 +6,7 @@ import type { AssetKey } from './keys.js';
 import type { Metadata } from './definitions.js';
 import { UsageError } from './errors.js';
 import type {
+  AssetHistory,
   CheckResultRecord,
   EventLog,
   FreshnessRecord,
@@ -250,6 +251,16 @@ export class SqliteEventLog implements EventLog {
         `SELECT * FROM runs WHERE substr(run_id, 1, length(@prefix)) = @prefix ORDER BY started_ms DESC, rowid DESC LIMIT 6`,
       ),
       runEvents: db.prepare(`SELECT * FROM events WHERE run_id = ? ORDER BY seq`),
+      materializationsOf: db.prepare(
+        `SELECT run_id, asset_key, timestamp, metadata FROM materializations WHERE asset_key = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
+      ),
+      checkResultsOf: db.prepare(
+        `SELECT run_id, asset_key, check_name, severity, passed, description, timestamp, metadata FROM check_results
+         WHERE asset_key = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
+      ),
+      freshnessOf: db.prepare(
+        `SELECT run_id, asset_key, state, previous_state, timestamp, metadata FROM freshness WHERE asset_key = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
+      ),
     };
   }
 
@@ -380,39 +391,26 @@ export class SqliteEventLog implements EventLog {
 
   async lastMaterialization(assetKey: AssetKey): Promise<MaterializationRecord | null> {
     const row = await this.read(() => this.stmts.lastMaterialization.get(assetKey) as MaterializationRow | undefined);
-    if (!row) return null;
-    return { runId: row.run_id, assetKey: row.asset_key, timestamp: row.timestamp, metadata: parseObject(row.metadata) };
+    return row ? toMaterialization(row) : null;
   }
 
   async lastCheckResults(assetKey: AssetKey): Promise<Map<string, CheckResultRecord>> {
     const rows = await this.read(() => this.stmts.lastCheckResults.all(assetKey) as CheckResultRow[]);
-    const out = new Map<string, CheckResultRecord>();
-    for (const row of rows) {
-      out.set(row.check_name, {
-        runId: row.run_id,
-        assetKey: row.asset_key,
-        checkName: row.check_name,
-        severity: row.severity as CheckResultRecord['severity'],
-        passed: row.passed !== 0,
-        description: row.description,
-        metadata: parseObject(row.metadata),
-        timestamp: row.timestamp,
-      });
-    }
-    return out;
+    return new Map(rows.map((row) => [row.check_name, toCheckResult(row)]));
   }
 
   async lastFreshness(assetKey: AssetKey): Promise<FreshnessRecord | null> {
     const row = await this.read(() => this.stmts.lastFreshness.get(assetKey) as FreshnessRow | undefined);
-    if (!row) return null;
-    return {
-      runId: row.run_id,
-      assetKey: row.asset_key,
-      state: row.state as FreshnessState,
-      previousState: row.previous_state as FreshnessState | null,
-      timestamp: row.timestamp,
-      metadata: parseObject(row.metadata),
-    };
+    return row ? toFreshness(row) : null;
+  }
+
+  async assetHistory(assetKey: AssetKey, limit: number): Promise<AssetHistory> {
+    const n = Math.max(0, Math.floor(limit));
+    return this.read(() => ({
+      materializations: (this.stmts.materializationsOf.all(assetKey, n) as MaterializationRow[]).map(toMaterialization),
+      checkResults: (this.stmts.checkResultsOf.all(assetKey, n) as CheckResultRow[]).map(toCheckResult),
+      freshness: (this.stmts.freshnessOf.all(assetKey, n) as FreshnessRow[]).map(toFreshness),
+    }));
   }
 
   async recentRuns(limit: number): Promise<RunRecord[]> {
@@ -460,6 +458,34 @@ export class SqliteEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function toMaterialization(row: MaterializationRow): MaterializationRecord {
+  return { runId: row.run_id, assetKey: row.asset_key, timestamp: row.timestamp, metadata: parseObject(row.metadata) };
+}
+
+function toCheckResult(row: CheckResultRow): CheckResultRecord {
+  return {
+    runId: row.run_id,
+    assetKey: row.asset_key,
+    checkName: row.check_name,
+    severity: row.severity as CheckResultRecord['severity'],
+    passed: row.passed !== 0,
+    description: row.description,
+    metadata: parseObject(row.metadata),
+    timestamp: row.timestamp,
+  };
+}
+
+function toFreshness(row: FreshnessRow): FreshnessRecord {
+  return {
+    runId: row.run_id,
+    assetKey: row.asset_key,
+    state: row.state as FreshnessState,
+    previousState: row.previous_state as FreshnessState | null,
+    timestamp: row.timestamp,
+    metadata: parseObject(row.metadata),
+  };
 }
 
 function toRunRecord(row: RunRow): RunRecord {

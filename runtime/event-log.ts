@@ -54,6 +54,13 @@ export interface RunEvent {
   data: Metadata;
 }
 
+/** One asset's records, each list newest first (the UI's asset page). */
+export interface AssetHistory {
+  materializations: MaterializationRecord[];
+  checkResults: CheckResultRecord[];
+  freshness: FreshnessRecord[];
+}
+
 export interface EventLog {
   startRun(run: Omit<RunRecord, 'status' | 'endedAt' | 'error'>): Promise<void>;
   finishRun(runId: string, status: Exclude<RunStatus, 'STARTED'>, endedAt: string, error?: string | null): Promise<void>;
@@ -70,5 +77,11 @@ export interface EventLog {
   recentRuns(limit: number): Promise<RunRecord[]>;
   getRun(runId: string): Promise<RunRecord | null>;
   runEvents(runId: string): Promise<RunEvent[]>;
+  /**
+   * Optional: the asset's newest `limit` materializations, check results and freshness evaluations.
+   * A store without it is read through its runs' events (runtime/ui/asset-history.ts), which
+   * hold no freshness evaluation made outside a run (`sfpipe check`).
+   */
+  assetHistory?(assetKey: AssetKey, limit: number): Promise<AssetHistory>;
   close(): Promise<void>;
 }

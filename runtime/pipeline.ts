@@ -5,6 +5,7 @@ import type { Logger } from './logging.js';
 import type { RunLock } from './run-lock.js';
 import type { NotifierConfig } from './alerts/index.js';
 import type { PushConfig } from './metrics/index.js';
+import type { UiExtension } from './ui/extension.js';
 
 export interface PipelineContext {
   stateDir: string;
@@ -44,11 +45,15 @@ export interface Pipeline<R = unknown> {
   observability?(ctx: PipelineContext): Promise<Observability>;
   /** Pipeline-specific commands (e.g. a simulator server). */
   registerCommands?(program: Command, ctx: () => PipelineContext, setExit: (code: number) => void): void;
+  /** Pipeline-specific pages and asset-page sections of `sfpipe ui` (runtime/ui/extension.ts). */
+  ui?(ctx: PipelineContext): UiExtension | Promise<UiExtension>;
 }
 
 export interface Observability {
   notifiers: NotifierConfig | null;
   metrics: PushConfig | null;
+  /** Where `sfpipe ui` is served (e.g. https://sfpipe.example.com): alerts link to its asset and run pages. */
+  uiBaseUrl?: string | null;
 }
 
 export type PipelineLoader = () => Promise<Pipeline<any>>;

@@ -2,10 +2,45 @@ import { Command } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
 import { silentLogger } from '../../runtime/logging.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
+import { jsonText } from '../../runtime/reports.js';
 import { loadPipelineConfig } from '../config/load-config.js';
 
-const COLUMNS = ['valid_from', 'valid_to', 'is_current', 'division', 'audit_phase__c', 'is_deleted', 'is_active', 'name', 'update_date', 'user_key'];
-const DIMENSION = 'sf_curated.dim_sf_user_scd';
+export const HISTORY_COLUMNS = ['valid_from', 'valid_to', 'is_current', 'division', 'audit_phase__c', 'is_deleted', 'is_active', 'name', 'update_date', 'user_key'];
+export const DIMENSION = 'sf_curated.dim_sf_user_scd';
+
+/** A Salesforce User Id as `sfpipe history` takes it (15 or 18 letters and digits); a UsageError otherwise. */
+export function checkUserId(userId: string): string {
+  if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(userId)) {
+    throw new UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
+  }
+  return userId;
+}
+
+/**
+ * One user's versions in the dimension, oldest first, on the configured warehouse: what
+ * `sfpipe history --json` prints and `sfpipe ui`'s history page shows. `userId` is checked first.
+ */
+export async function userHistory(userId: string, stateDir: string): Promise<{ userId: string; versions: Record<string, unknown>[] }> {
+  checkUserId(userId);
+  const config = loadPipelineConfig();
+  const { warehouseEngine } = await import('../warehouse/engine.js');
+  const engine = warehouseEngine(config, stateDir);
+  const missing = engine.missingWarehouse();
+  if (missing) throw new Error(`${missing}; run sfpipe materialize first`);
+  // The Id is letters and digits only (checked above), so it is safe as a literal on every engine.
+  const literal = `'${userId}'`;
+  const rows = await engine.withReadOnly({ log: silentLogger(), purpose: 'history' }, async (query) => {
+    const [found] = await query(
+      `select count(*) as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
+    );
+    if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${engine.description}; run sfpipe materialize (it builds the dimension)`);
+    // A 15-character Id is the case-sensitive prefix of the 18-character one the table holds.
+    const match = userId.length === 15 ? `substr(user_id, 1, 15) = ${literal}` : `user_id = ${literal}`;
+    return query(`select user_id, ${HISTORY_COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`);
+  });
+  const fullId = rows.length > 0 ? String(rows[0]!.user_id) : userId;
+  return { userId: fullId, versions: rows.map(({ user_id: _id, ...rest }) => rest) };
+}
 
 /**
  * `sfpipe history <user-id>`: one user's versions in the SCD2 dimension of the embedded warehouse.
@@ -17,40 +52,20 @@ export function historyCommand(ctx: () => PipelineContext, setExit: (code: numbe
     .argument('<user-id>', 'the Salesforce User Id: 18 characters, or the 15-character (case-sensitive) form')
     .option('--json', 'print {userId, versions} as JSON', false)
     .action(async (userId: string, opts: { json: boolean }) => {
-      if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(userId)) {
-        throw new UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
-      }
-      const config = loadPipelineConfig();
-      const { warehouseEngine } = await import('../warehouse/engine.js');
-      const engine = warehouseEngine(config, ctx().stateDir);
-      const missing = engine.missingWarehouse();
-      if (missing) throw new Error(`${missing}; run sfpipe materialize first`);
-      // The Id is letters and digits only (checked above), so it is safe as a literal on every engine.
-      const literal = `'${userId}'`;
-      const rows = await engine.withReadOnly({ log: silentLogger(), purpose: 'history' }, async (query) => {
-        const [found] = await query(
-          `select count(*) as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
-        );
-        if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${engine.description}; run sfpipe materialize (it builds the dimension)`);
-        // A 15-character Id is the case-sensitive prefix of the 18-character one the table holds.
-        const match = userId.length === 15 ? `substr(user_id, 1, 15) = ${literal}` : `user_id = ${literal}`;
-        return query(`select user_id, ${COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`);
-      });
-      const fullId = rows.length > 0 ? String(rows[0]!.user_id) : userId;
-      const versions = rows.map(({ user_id: _id, ...rest }) => rest);
+      const { userId: fullId, versions } = await userHistory(userId, ctx().stateDir);
       setExit(versions.length === 0 ? 1 : 0);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ userId: fullId, versions }, null, 2) + '\n');
+        process.stdout.write(jsonText({ userId: fullId, versions }));
         return;
       }
       if (versions.length === 0) {
         process.stderr.write(`sfpipe: no versions of ${userId} in ${DIMENSION}: no such user, or not extracted yet\n`);
         return;
       }
-      const cells = versions.map((r) => COLUMNS.map((c) => escapeControl(String(r[c] ?? ''))));
-      const widths = COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+      const cells = versions.map((r) => HISTORY_COLUMNS.map((c) => escapeControl(String(r[c] ?? ''))));
+      const widths = HISTORY_COLUMNS.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
       const line = (row: string[]) => row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-      process.stdout.write([`user ${fullId}`, line(COLUMNS), ...cells.map(line)].join('\n') + '\n');
+      process.stdout.write([`user ${fullId}`, line(HISTORY_COLUMNS), ...cells.map(line)].join('\n') + '\n');
     });
 }
 

@@ -97,6 +97,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       slackWebhookUrl: readSecretRef(r, ['alerts', 'slack_webhook_url'], 'SFPIPE_SLACK_WEBHOOK_URL'),
       webhookUrl: readSecretRef(r, ['alerts', 'webhook_url'], 'SFPIPE_ALERT_WEBHOOK_URL'),
     },
+    ui: { baseUrl: readUiBaseUrl(r) },
     metrics: {
       pushgatewayUrl:
         typeof r.raw(['metrics', 'pushgateway_url']) === 'string'
@@ -247,6 +248,24 @@ function readTrino(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): Trino
     secret,
     caFile: get('ca_file', 'SFPIPE_TRINO_CA_FILE'),
   };
+}
+
+/** ui.base_url: where `sfpipe ui` is served, so alerts link to an asset's or a run's page. Not a secret: no credentials in it. */
+function readUiBaseUrl(r: ConfigReader): string | null {
+  const path = ['ui', 'base_url'];
+  const v = r.optionalString(path);
+  if (!v) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (url && (url.username || url.password)) r.fail(path, 'holds credentials (user:password@) in its URL', 'write the URL people open, e.g. https://sfpipe.example.com; put any login in front of it (a proxy), not in alerts');
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    r.fail(path, `"${v}" is not an http(s) URL without a query`, 'write where sfpipe ui is served, e.g. https://sfpipe.example.com or http://localhost:8642');
+  }
+  return v.replace(/\/+$/, '');
 }
 
 function readCountRange(r: ConfigReader): { min: number; max: number } {

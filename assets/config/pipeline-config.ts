@@ -104,6 +104,8 @@ export interface PipelineConfig {
     extractionMaxDurationMs: number;
   };
   alerts: { slackWebhookUrl: SecretRef | null; webhookUrl: SecretRef | null };
+  /** `sfpipe ui`: where it is served (http(s)://host[:port][/path], no trailing slash), for links in alerts; null: no links. */
+  ui: { baseUrl: string | null };
   metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };
   dbt: {
     /** The profiles.yml target: local (dbt-duckdb), prod (dbt-athena) or trino (dbt-trino); follows the warehouse engine. */

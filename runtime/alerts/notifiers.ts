@@ -32,6 +32,7 @@ export function slackText(ev: AlertEvent, pipelineName?: string): string {
     // A freshness alert comes from `sfpipe check`, not from a run: it names the run it judged.
     `${ev.kind === 'freshness' ? 'last run' : 'run'}: ${ev.runId ? `\`${slackEscape(ev.runId)}\`` : 'none'}`,
     `look closer: \`${slackEscape(ev.command)}\``,
+    ...(ev.url ? [`open: <${slackEscape(ev.url)}|${ev.kind === 'run' ? 'the run' : 'the asset'} in sfpipe ui>`] : []),
   ];
   return lines.join('\n');
 }

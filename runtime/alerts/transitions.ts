@@ -18,6 +18,8 @@ export interface TransitionOptions {
   /** Builds the look-closer command; default `sfpipe lineage --select <assetKey>`. */
   command?: (t: StateTransition) => string;
   now?: () => Date;
+  /** The web page to link (e.g. `sfpipe ui`'s asset or run page); none when absent or null. */
+  link?: (t: StateTransition) => string | null;
 }
 
 const BAD = new Set(['FAIL', 'FAILED', 'WARN', 'WARNING', 'ERROR']);
@@ -71,6 +73,8 @@ export function alertsForTransitions(transitions: StateTransition[], options: Tr
       timestamp: t.timestamp ?? now().toISOString(),
     };
     if (t.checkName !== undefined) ev.checkName = t.checkName;
+    const url = options.link?.(t);
+    if (url) ev.url = url;
     out.push(ev);
   }
   return out;

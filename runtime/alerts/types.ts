@@ -15,6 +15,8 @@ export interface AlertEvent {
   checkName?: string;
   /** What to run to look closer, e.g. `sfpipe lineage --select sf_raw/sf_user`. */
   command: string;
+  /** The page of its asset or run in `sfpipe ui`, when the pipeline says where that is served (ui.base_url). */
+  url?: string;
   /** ISO timestamp. */
   timestamp: string;
 }

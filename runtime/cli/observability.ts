@@ -4,11 +4,13 @@ import type { CheckResultRecord, EventLog, FreshnessState, RunStatus } from '../
 import type { Logger } from '../logging.js';
 import { pushMetrics, type MetricSample } from '../metrics/index.js';
 import type { Observability } from '../pipeline.js';
+import { uiPageFor } from '../ui/links.js';
 
 /** Sends one message per state change to every configured notifier; never throws. */
 export async function alertOnTransitions(obs: Observability | null, transitions: StateTransition[], log: Logger): Promise<void> {
   if (!obs?.notifiers) return;
-  const events = alertsForTransitions(transitions);
+  const base = obs.uiBaseUrl;
+  const events = alertsForTransitions(transitions, base ? { link: (t) => uiPageFor(base, t) } : {});
   if (events.length === 0) return;
   const notifiers = createNotifiers(obs.notifiers, log);
   if (notifiers.length === 0) return;

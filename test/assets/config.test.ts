@@ -143,3 +143,17 @@ test('settings that do not apply to this config say what they apply to', (t) => 
     t.regex(err!.message, message);
   }
 });
+
+test('ui.base_url: where sfpipe ui is served (alerts link to it); credentials, a query or another scheme name the fix', (t) => {
+  t.is(parsePipelineConfig('cfg.yaml', embedded()).ui.baseUrl, null);
+  const withUrl = (url: string) => parsePipelineConfig('cfg.yaml', `${embedded()}\nui:\n  base_url: ${JSON.stringify(url)}\n`);
+  t.is(withUrl('https://sfpipe.example.com/').ui.baseUrl, 'https://sfpipe.example.com');
+  t.is(withUrl('http://localhost:8642/sfpipe').ui.baseUrl, 'http://localhost:8642/sfpipe');
+  const creds = t.throws(() => withUrl('https://admin:hunter2@sfpipe.example.com'), { instanceOf: ConfigError });
+  t.regex(creds!.message, /cfg\.yaml: ui\.base_url \(line \d+\): holds credentials \(user:password@\) in its URL\. Fix: /);
+  t.notRegex(creds!.message, /hunter2/);
+  for (const bad of ['ftp://sfpipe.example.com', 'https://sfpipe.example.com/?tab=1', 'sfpipe.example.com']) {
+    t.regex(t.throws(() => withUrl(bad), { instanceOf: ConfigError })!.message, /ui\.base_url .*is not an http\(s\) URL without a query\. Fix: write where sfpipe ui is served/, bad);
+  }
+  t.regex(t.throws(() => parsePipelineConfig('cfg.yaml', `${embedded()}\nui:\n  baseurl: x\n`), { instanceOf: ConfigError })!.message, /ui\.baseurl/);
+});

@@ -38,7 +38,7 @@ function k8sVersion(): string {
   return m?.[1] ?? '1.37.2';
 }
 
-const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino'] as const;
+const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino', 'ui'] as const;
 type ValueSet = (typeof VALUE_SETS)[number];
 const valuesFile = (set: ValueSet) => path.join(CHART, 'ci', `${set}-values.yaml`);
 
@@ -292,9 +292,12 @@ test('every container runs at the "restricted" pod security level with writable 
   if (!toolsPresent(t)) return;
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
-    for (const c of ofKind(objs, 'CronJob')) {
-      const name = `${set}: ${c.metadata.name}`;
-      const pod = c.spec.jobTemplate.spec.template.spec;
+    // The CronJobs' pods and the web view's (ui.enabled).
+    const pods = [
+      ...ofKind(objs, 'CronJob').map((c) => ({ name: `${set}: ${c.metadata.name}`, pod: c.spec.jobTemplate.spec.template.spec })),
+      ...ofKind(objs, 'Deployment').map((d) => ({ name: `${set}: ${d.metadata.name}`, pod: d.spec.template.spec })),
+    ];
+    for (const { name, pod } of pods) {
       t.is(pod.securityContext.runAsNonRoot, true, name);
       t.is(pod.securityContext.seccompProfile.type, 'RuntimeDefault', name);
       t.falsy(pod.hostNetwork || pod.hostPID || pod.hostIPC, name);
@@ -337,6 +340,7 @@ test('the rendered pipeline.yaml is a valid sfpipe config for every value set', 
     irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', target: 'prod' },
     launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
     trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', target: 'trino' },
+    ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
@@ -918,4 +922,62 @@ test('warehouse.engine trino: a missing server, a missing Secret for password/jw
   t.regex(plain.stderr, /trino\.auth password needs an https:\/\/ trino\.server/);
   const none = await rendered(t, 'trino', '--set', 'trino.auth=none', '--set', 'trino.existingSecret=', '--set', 'trino.server=http://trino:8080');
   for (const cj of ofKind(none, 'CronJob')) t.false(cj.spec.jobTemplate.spec.template.spec.volumes.some((v: any) => v.name === 'trino-credentials'));
+});
+
+test('ui.enabled: a Deployment and a ClusterIP Service for `sfpipe ui`, hardened like the CronJobs, reading the shared event log; off by default', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const set of VALUE_SETS.filter((v) => v !== 'ui')) {
+    const objs = await rendered(t, set);
+    t.deepEqual([...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Service')], [], `${set}: no web view unless ui.enabled`);
+  }
+  const objs = await rendered(t, 'ui');
+  const [deployment] = ofKind(objs, 'Deployment');
+  const [service] = ofKind(objs, 'Service');
+  t.is(deployment.metadata.name, 'sfpipe-sf-user-pipeline-ui');
+  t.is(service.spec.type, 'ClusterIP');
+  t.deepEqual(service.spec.ports, [{ name: 'http', port: 8642, targetPort: 'http', protocol: 'TCP' }]);
+  // The Service selects the UI's pods only, not the CronJobs' (component ui).
+  t.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+  t.is(service.spec.selector['app.kubernetes.io/component'], 'ui');
+  const labels = deployment.spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(service.spec.selector)) t.is(labels[k], v, k);
+  const pod = deployment.spec.template.spec;
+  const [ui] = pod.containers;
+  t.deepEqual(ui.args, ['ui', '--host', '0.0.0.0', '--port', '8642']);
+  t.is(ui.ports[0].containerPort, 8642);
+  t.like(ui.readinessProbe, { httpGet: { path: '/healthz', port: 'http' } });
+  t.is(pod.automountServiceAccountToken, false, 'the UI never calls the Kubernetes API');
+  // The same hardening, the same config and event log as the CronJobs; no Salesforce credentials.
+  const materialize = byComponentOf(objs).materialize.spec.jobTemplate.spec.template.spec;
+  t.deepEqual(pod.securityContext, materialize.securityContext);
+  t.deepEqual(ui.securityContext, materialize.containers[0].securityContext);
+  t.is(pod.serviceAccountName, materialize.serviceAccountName);
+  t.deepEqual(pod.volumes.find((v: any) => v.name === 'config'), materialize.volumes.find((v: any) => v.name === 'config'));
+  const env = Object.fromEntries(ui.env.map((e: any) => [e.name, e.value]));
+  const cronEnv = Object.fromEntries(materialize.containers[0].env.map((e: any) => [e.name, e.value]));
+  for (const k of ['SFPIPE_CONFIG', 'SFPIPE_HOME', 'SFPIPE_ATHENA_REGION', 'SFPIPE_ATHENA_S3_DATA_DIR', 'AWS_REGION']) t.is(env[k], cronEnv[k], k);
+  t.false(pod.volumes.some((v: any) => v.name === 'salesforce-credentials'));
+  t.false(ui.env.some((e: any) => /WEBHOOK|SECRET/.test(e.name)), 'no alert webhooks either');
+  const config = parsePipelineConfig('ui:pipeline.yaml', ofKind(objs, 'ConfigMap')[0].data['pipeline.yaml']);
+  t.deepEqual(config.eventLog, parsePipelineConfig('default:pipeline.yaml', ofKind(await rendered(t, 'default'), 'ConfigMap')[0].data['pipeline.yaml']).eventLog);
+  t.is(config.ui.baseUrl, 'https://sfpipe.example.com');
+  // Trino: its Secret is mounted in the UI's pod too (the history page reads the warehouse).
+  const trino = ofKind(await rendered(t, 'trino', '--set', 'ui.enabled=true'), 'Deployment')[0];
+  t.like(trino.spec.template.spec.volumes.find((v: any) => v.name === 'trino-credentials'), { secret: { secretName: 'trino-credentials' } });
+  // NOTES: how to reach it.
+  const notes = await renderNotes(t, 'ui');
+  t.regex(notes, /kubectl port-forward -n data svc\/sfpipe-sf-user-pipeline-ui 8642:8642\n\s+# then browse http:\/\/localhost:8642\//);
+  t.regex(notes, /Alerts link to its pages under https:\/\/sfpipe\.example\.com/);
+  t.notRegex(await renderNotes(t, 'default'), /port-forward/);
+  // The schema: a privileged port, a URL with credentials or a query, an unknown key.
+  for (const [label, args] of [
+    ['port 80', ['--set', 'ui.port=80']],
+    ['baseUrl with credentials', ['--set', 'ui.baseUrl=https://u:p@sfpipe.example.com']],
+    ['baseUrl with a query', ['--set', 'ui.baseUrl=https://sfpipe.example.com/?a=1']],
+    ['unknown key', ['--set', 'ui.replicas=2']],
+  ] as const) {
+    const r = await template('ui', ...args);
+    t.not(r.code, 0, label);
+    t.regex(r.stderr, /values don't meet the specifications of the schema/, label);
+  }
 });

@@ -4,11 +4,14 @@ import {
   createNotifiers,
   redact,
   sendAlerts,
+  slackText,
   urlSecrets,
+  webhookPayload,
   type AlertEvent,
   type StateTransition,
 } from '../../runtime/alerts/index.js';
 import { checkTransitions } from '../../runtime/cli/observability.js';
+import { uiPageFor } from '../../runtime/ui/links.js';
 import type { CheckResultRecord } from '../../runtime/event-log.js';
 import type { RunResult } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
@@ -305,4 +308,25 @@ test('checkTransitions: a WARN check that keeps failing alerts once, not on ever
   t.deepEqual(alerts(before(record('accepted_values', 'WARN', false)), run(record('accepted_values', 'WARN', true))), [['accepted_values', 'WARN', 'PASSED']]);
   t.deepEqual(alerts(before(record('unique', 'ERROR', false)), run(record('unique', 'ERROR', false))), []);
   t.deepEqual(alerts(before(record('x', 'WARN', false)), run(record('x', 'ERROR', false))), [['x', 'WARN', 'FAILED']], 'a severity raised to ERROR alerts');
+});
+
+test('with ui.base_url, an alert links to its run page (a run) or its asset page (a check, freshness); in Slack too', (t) => {
+  const base = 'https://sfpipe.example.com';
+  const [run, check, fresh] = alertsForTransitions(
+    [
+      { kind: 'run', assetKey: 'a/b, c/d', previousState: 'SUCCESS', state: 'FAILED', reason: 'r', runId: 'run-1' },
+      { kind: 'check', assetKey: 'sf_raw/sf_user', checkName: 'c1', previousState: 'PASSED', state: 'FAILED', reason: 'r', runId: 'run-2' },
+      { kind: 'freshness', assetKey: 'sf_raw/sf_user', previousState: 'PASS', state: 'FAIL', reason: 'r', runId: null },
+    ],
+    { link: (tr) => uiPageFor(base, tr) },
+  );
+  t.is(run!.url, 'https://sfpipe.example.com/runs/run-1');
+  t.is(check!.url, 'https://sfpipe.example.com/asset?key=sf_raw%2Fsf_user');
+  t.is(fresh!.url, 'https://sfpipe.example.com/asset?key=sf_raw%2Fsf_user');
+  t.regex(slackText(run!), /\nopen: <https:\/\/sfpipe\.example\.com\/runs\/run-1\|the run in sfpipe ui>$/);
+  t.is(webhookPayload(check!).url, check!.url);
+  // Without a base URL: no link.
+  const [plain] = alertsForTransitions([{ kind: 'run', assetKey: 'a', previousState: null, state: 'FAILED', reason: 'r', runId: 'x' }]);
+  t.false('url' in plain!);
+  t.notRegex(slackText(plain!), /open:/);
 });

@@ -176,3 +176,47 @@ failing while another run holds it. Renders a YAML list.
 {{- end }}
 {{- toYaml $args }}
 {{- end }}
+
+{{/*
+The Athena settings every pod that reads the warehouse gets (salesforce mode, engine athena): the
+SFPIPE_ATHENA_* env the config and dbt/profiles.yml read. Renders nothing otherwise.
+*/}}
+{{- define "sfpipe.athenaEnv" -}}
+{{- if and (eq .Values.salesforce.mode "salesforce") (eq .Values.warehouse.engine "athena") }}
+- name: SFPIPE_ATHENA_REGION
+  value: {{ .Values.athena.region | quote }}
+- name: SFPIPE_ATHENA_S3_STAGING_DIR
+  value: {{ .Values.athena.s3StagingDir | quote }}
+- name: SFPIPE_ATHENA_S3_DATA_DIR
+  value: {{ .Values.athena.s3DataDir | quote }}
+- name: SFPIPE_ATHENA_WORK_GROUP
+  value: {{ .Values.athena.workGroup | quote }}
+- name: SFPIPE_ATHENA_CATALOG
+  value: {{ .Values.athena.catalog | quote }}
+- name: AWS_REGION
+  value: {{ .Values.salesforce.awsSecretsManager.region | default .Values.athena.region | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The pod and container securityContext of every pod: the "restricted" Pod Security Standard. */}}
+{{- define "sfpipe.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "sfpipe.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}

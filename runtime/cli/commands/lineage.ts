@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
-import { buildLineage } from '../../lineage.js';
 import { renderLineage, type LineageFormat } from '../../lineage-format.js';
-import { buildAssetGraph } from '../../registry.js';
-import { selectAssets } from '../../selection/index.js';
+import { lineageReport } from '../../reports.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { parseChoice } from '../parse.js';
@@ -19,12 +17,11 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
     .option('--json', 'same as --format json', false)
     .action(async (opts: { select?: string; format: LineageFormat; json: boolean }) => {
       const c = ctx();
-      const graph = buildAssetGraph(await c.definitions());
-      const selection = selectAssets(opts.select, graph);
+      const definitions = await c.definitions();
       const eventLog = await c.openEventLog();
       let assets;
       try {
-        assets = await buildLineage(graph, selection, eventLog, new Date());
+        ({ assets } = await lineageReport(definitions, opts.select, eventLog, new Date()));
         const format = opts.json ? 'json' : opts.format;
         c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
       } finally {

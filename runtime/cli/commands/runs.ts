@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { RunRecord } from '../../event-log.js';
+import { jsonText, runEventsReport, runsReport } from '../../reports.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { parsePositiveInt } from '../parse.js';
@@ -13,8 +14,8 @@ export function runsCommand(ctx: () => CliContext, setExit: (code: number) => vo
       const c = ctx();
       const eventLog = await c.openEventLog();
       try {
-        const runs = await eventLog.recentRuns(opts.limit);
-        c.write(opts.json ? JSON.stringify({ runs }, null, 2) + '\n' : renderRuns(runs));
+        const report = await runsReport(eventLog, opts.limit);
+        c.write(opts.json ? jsonText(report) : renderRuns(report.runs));
       } finally {
         await eventLog.close();
       }
@@ -31,16 +32,16 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
       const c = ctx();
       const eventLog = await c.openEventLog();
       try {
-        const run = await eventLog.getRun(runIdArg);
-        if (!run) {
+        const report = await runEventsReport(eventLog, runIdArg);
+        if (!report) {
           const short = runIdArg.length < 6 ? ` (a prefix needs at least 6 characters)` : '';
           c.reportError(`no run with id "${runIdArg}"${short}; list runs with: sfpipe runs`, { exitCode: EXIT.FAILURE });
           setExit(EXIT.FAILURE);
           return;
         }
-        const events = await eventLog.runEvents(run.runId);
+        const { run, events } = report;
         if (opts.json) {
-          c.write(JSON.stringify({ run, events }, null, 2) + '\n');
+          c.write(jsonText(report));
         } else {
           const lines = renderRuns([run]).trimEnd().split('\n').slice(1);
           for (const e of events) {

@@ -1,0 +1,34 @@
+import type { AssetDef } from './definitions.js';
+import type { EventLog, RunEvent, RunRecord } from './event-log.js';
+import { buildLineage, type LineageAsset } from './lineage.js';
+import { buildAssetGraph } from './registry.js';
+import { selectAssets } from './selection/index.js';
+
+/**
+ * The data behind the CLI's `--json` outputs, built once for every reader: the CLI prints it,
+ * `sfpipe ui` serves it (and renders its pages from it), so the two never disagree.
+ */
+
+/** `sfpipe lineage --json`: the selected assets (all when `select` is undefined) with their last known state. */
+export async function lineageReport(definitions: readonly AssetDef<any>[], select: string | undefined, eventLog: EventLog, now: Date): Promise<{ assets: LineageAsset[] }> {
+  const graph = buildAssetGraph(definitions);
+  const selection = selectAssets(select, graph);
+  return { assets: await buildLineage(graph, selection, eventLog, now) };
+}
+
+/** `sfpipe runs --json`: the newest runs, newest first. */
+export async function runsReport(eventLog: EventLog, limit: number): Promise<{ runs: RunRecord[] }> {
+  return { runs: await eventLog.recentRuns(limit) };
+}
+
+/** `sfpipe events <run-id> --json`: one run (by id or unique prefix) and its events; null when there is none. */
+export async function runEventsReport(eventLog: EventLog, runId: string): Promise<{ run: RunRecord; events: RunEvent[] } | null> {
+  const run = await eventLog.getRun(runId);
+  if (!run) return null;
+  return { run, events: await eventLog.runEvents(run.runId) };
+}
+
+/** How every `--json` output is printed. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
