@@ -10,6 +10,7 @@ import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt, type DbtAthenaQuery } from './run-dbt.js';
 import { planDbtTests } from './test-scope.js';
+import { dbtProfileEnv } from './dbt-env.js';
 import { dbtProjectChecksum } from './dbt-project.js';
 import { manifestPath, readManifestFile } from './manifest.js';
 import { logAthenaStatement } from '../warehouse/athena-sql.js';
@@ -65,10 +66,9 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       if (!plan.unitTests) args.push('--exclude-resource-type', 'unit_test');
       if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
       if (ctx.fullRefresh) args.push('--full-refresh');
-      args.push('--vars', JSON.stringify({ scd_test_scope: plan.scope }));
       ctx.log.info(`dbt ${args.join(' ')} (project ${project.projectDir})`);
       if (!config.dbt.unitTests) ctx.log.info('dbt unit tests are not run (dbt.unit_tests: false)');
-      ctx.log.info(`dbt data tests: ${plan.scope === 'all' ? 'every row' : 'the touched users'} (${plan.reason})`);
+      ctx.log.info(`dbt data tests: ${plan.scope === 'all' ? 'every row' : 'the touched users'}, SFPIPE_DBT_TEST_SCOPE=${plan.scope} (${plan.reason})`);
       const loggerForNode = (uid: string) => {
         const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
         return model ? ctx.logFor(model.key) : undefined;
@@ -78,7 +78,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       const outcome = await runDbt({
         project,
         args,
-        env: { SFPIPE_DBT_TARGET: config.dbt.target, ...engine.dbtEnv() },
+        env: { ...dbtProfileEnv(config, stateDir), SFPIPE_DBT_TEST_SCOPE: plan.scope },
         log: ctx.log,
         signal: ctx.signal,
         loggerForNode,

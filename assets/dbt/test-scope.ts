@@ -3,7 +3,7 @@ import type { Metadata } from '../../runtime/definitions.js';
 /**
  * What a run's `dbt build` tests.
  *
- * Data tests (the project's var scd_test_scope, macro scd_test_scope_users): 'touched' on an
+ * Data tests (SFPIPE_DBT_TEST_SCOPE in dbt's environment, macro scd_test_scope_users): 'touched' on an
  * incremental run, the users it could have recomputed; 'all' on a full refresh and on the
  * periodic full test, so a row changed outside the pipeline is found within `everyMs`.
  *

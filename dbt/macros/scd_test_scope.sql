@@ -1,7 +1,9 @@
 {#
-  Data tests scoped to the users an incremental run touched (var scd_test_scope).
+  Data tests scoped to the users an incremental run touched (environment variable
+  SFPIPE_DBT_TEST_SCOPE; not a dbt var: a change of vars makes dbt re-parse the whole
+  project, and this is read only when tests execute, so partial parsing never sees it).
 
-  scd_test_scope = 'all' (the default, and what a bare `dbt test` or `dbt build` does):
+  SFPIPE_DBT_TEST_SCOPE = 'all' (the default, and what a bare `dbt test` or `dbt build` does):
   every test reads its whole model. 'touched': the tests of stg_sf_user and
   dim_sf_user_scd read only the rows of the users this incremental run could have
   recomputed, so an incremental run's tests cost what its model costs. The runtime asks
@@ -53,7 +55,7 @@
   time, a dimension that does not exist yet, or (in SQL) W' null.
 #}
 {% macro scd_test_scope_users() -%}
-    {%- if not execute or (var('scd_test_scope', 'all') | string | lower) != 'touched' -%}
+    {%- if not execute or (env_var('SFPIPE_DBT_TEST_SCOPE', 'all') | lower) != 'touched' -%}
         {{ return('') }}
     {%- endif -%}
     {%- set dim_node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')

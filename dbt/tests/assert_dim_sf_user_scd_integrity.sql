@@ -6,7 +6,7 @@
   - is_current disagreeing with valid_to is null (current row with a valid_to,
     or a closed row marked current)
   - a user_key that does not identify one row
-  On an incremental run with var scd_test_scope = 'touched', only the users that run
+  On an incremental run with SFPIPE_DBT_TEST_SCOPE=touched, only the users that run
   could have recomputed (macro scd_test_scope_users; every check here is per user).
 #}
 {{ config(severity='error', tags=['scd_integrity']) }}

@@ -33,9 +33,10 @@ test('the embedded default end to end: first run loads the org, the next sees it
   // The first run tests every row and runs the unit tests; the second, incremental, tests the
   // users it touched and skips the unit tests (the project did not change since they passed).
   const dbtCommand = (stderr: string) => JSON.parse(stderr.split('\n').find((l) => l.includes('"message":"dbt build'))!).message as string;
-  t.regex(dbtCommand(first.stderr), /--vars \{"scd_test_scope":"all"\}/);
   t.notRegex(dbtCommand(first.stderr), /unit_test/);
-  t.regex(dbtCommand(second.stderr), /--exclude-resource-type unit_test .*--vars \{"scd_test_scope":"touched"\}/);
+  t.regex(dbtCommand(second.stderr), /--exclude-resource-type unit_test/);
+  t.regex(first.stderr, /"message":"dbt data tests: every row, SFPIPE_DBT_TEST_SCOPE=all \(no full test/);
+  t.regex(second.stderr, /"message":"dbt data tests: the touched users, SFPIPE_DBT_TEST_SCOPE=touched \(incremental run/);
   t.is(r1.steps[2].metadata.dbt_tests, 'all rows');
   t.true(Date.parse(r1.steps[2].metadata.dbt_tests_full_at) >= Date.parse(r1.startedAt), 'the full test is recorded with its time');
   t.like(r2.steps[2].metadata, { dbt_tests: 'touched users', dbt_tests_full_at: r1.steps[2].metadata.dbt_tests_full_at, dbt_unit_tests_passed_for: r1.steps[2].metadata.dbt_unit_tests_passed_for });

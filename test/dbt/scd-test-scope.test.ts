@@ -1,15 +1,15 @@
 /**
  * The data tests of an incremental run read the users it could have recomputed (var
- * scd_test_scope 'touched', dbt/macros/scd_test_scope.sql); scope 'all' reads every row. A
+ * SFPIPE_DBT_TEST_SCOPE=touched, dbt/macros/scd_test_scope.sql); scope 'all' reads every row. A
  * corrupted row of a touched user fails the scoped tests as it fails the full ones; one of an
  * untouched user is left to the full test.
  */
 import test from 'ava';
-import { dbt, dbtWorkspace, describeFailures, insertRawRows, loadWithWarehouse, withDuckDb, type DbtCall } from './dbt-helpers.js';
+import { dbtWithEnv, dbtWorkspace, describeFailures, insertRawRows, loadWithWarehouse, withDuckDb, type DbtCall } from './dbt-helpers.js';
 import type { Observation } from './scd-oracle.js';
 
-const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
-const scope = (s: 'all' | 'touched') => ['--vars', `{scd_test_scope: ${s}, scd_extracted_at_lookback_minutes: 0}`];
+const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local', '--vars', '{scd_extracted_at_lookback_minutes: 0}'];
+type Scope = 'all' | 'touched';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2025-03-01T08:00:00.000Z');
@@ -31,16 +31,17 @@ function failing(call: DbtCall): Record<string, number> {
 test('scoped data tests read the touched users only: a broken touched user fails them, a broken untouched one is left to the full test', async (t) => {
   t.timeout(300_000);
   const { file, stateDir } = dbtWorkspace(t, 'sfpipe-scd-scope-');
+  const dbt = (scope: Scope, args: string[]) => dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: file, SFPIPE_DBT_TARGET: 'local', SFPIPE_DBT_TEST_SCOPE: scope }, args);
 
   // Three users, loaded days ago and built.
   const past = Date.now() - 10 * DAY;
   await loadWithWarehouse(file, [obs('uA', 0, 'North'), obs('uB', 0, 'South'), obs('uC', 0, 'East'), obs('uC', 1, 'West')], 'r1', new Date(past));
-  const built = await dbt(stateDir, file, ['build', ...SELECT, ...scope('all')]);
+  const built = await dbt('all', ['build', ...SELECT]);
   t.is(built.exitCode, 0, describeFailures(built));
 
   // uA changes in Salesforce (extracted now); with Division 'Mars', which its accepted_values test warns about.
   await insertRawRows(file, [{ ...obs('uA', 2, 'Mars'), _extracted_at: Date.now(), _extraction_run_id: 'r2' }]);
-  const inc = await dbt(stateDir, file, ['build', ...SELECT, ...scope('touched')]);
+  const inc = await dbt('touched', ['build', ...SELECT]);
   t.is(inc.exitCode, 0, describeFailures(inc));
   t.deepEqual(failing(inc), { accepted_values_dim_sf_user_scd_division__North__South__East__West__Central: 1 }, 'the touched user\'s bad value is found');
 
@@ -56,13 +57,13 @@ test('scoped data tests read the touched users only: a broken touched user fails
     }
   });
   // Scope 'touched': uA only (its raw row is newer than the dimension's watermark).
-  const scoped = await dbt(stateDir, file, ['test', ...SELECT, ...scope('touched')]);
+  const scoped = await dbt('touched', ['test', ...SELECT]);
   t.is(scoped.exitCode, 1);
   const scopedFailures = failing(scoped);
   t.is(scopedFailures['exactly_one_true_per_group_dim_sf_user_scd_is_current__user_id'], 1, JSON.stringify(scopedFailures));
   t.is(scopedFailures['assert_dim_sf_user_scd_integrity'], 2, 'uA: two current rows, two versions overlapping');
   // Every row: uB too.
-  const all = await dbt(stateDir, file, ['test', ...SELECT, ...scope('all')]);
+  const all = await dbt('all', ['test', ...SELECT]);
   t.is(all.exitCode, 1);
   const allFailures = failing(all);
   t.is(allFailures['exactly_one_true_per_group_dim_sf_user_scd_is_current__user_id'], 2, JSON.stringify(allFailures));
@@ -72,7 +73,7 @@ test('scoped data tests read the touched users only: a broken touched user fails
   // The scoped staging rows are the staging view's rows of the touched users (its unique test
   // reads the staging logic over their raw rows): a repeat of uA's version in raw is deduped there too.
   await insertRawRows(file, [{ ...obs('uA', 3, 'Central'), _extracted_at: Date.now(), _extraction_run_id: 'r4' }]);
-  const repeat = await dbt(stateDir, file, ['test', '--select', 'stg_sf_user', '--target', 'local', ...scope('touched')]);
+  const repeat = await dbt('touched', ['test', '--select', 'stg_sf_user', '--target', 'local', '--vars', '{scd_extracted_at_lookback_minutes: 0}']);
   t.is(repeat.exitCode, 0, describeFailures(repeat));
   t.true(repeat.results.filter((r) => r.unique_id.startsWith('test.')).length >= 4);
 });
