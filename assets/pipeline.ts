@@ -45,10 +45,18 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   const stateDir = resolveStateDir();
   const others = [salesforceUser, sfUserAsset(config)];
   const { loadDbtAssets, dbtExpected, unavailableDbtAssets } = await import('./dbt/load-dbt-assets.js');
+  const { dbtProfileEnv } = await import('./dbt/dbt-env.js');
+  let parseEnv: Record<string, string>;
+  try {
+    parseEnv = dbtProfileEnv(config, stateDir);
+  } catch {
+    // The engine's settings cannot be read here (e.g. a secret): parse without them; the run reports it.
+    parseEnv = { SFPIPE_DBT_TARGET: config.dbt.target };
+  }
   let dbt: AssetDef<PipelineResources>[];
   let dbtLoaded = false;
   try {
-    dbt = await loadDbtAssets(stateDir);
+    dbt = await loadDbtAssets(stateDir, parseEnv);
     dbtLoaded = true;
   } catch (err) {
     const reason = (err as Error).message;

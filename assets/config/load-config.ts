@@ -295,7 +295,12 @@ function readDbt(r: ConfigReader, engine: WarehouseEngineName): PipelineConfig['
     r.fail(['dbt', 'target'], `is ${target}, but warehouse.engine is ${engine}: dbt would build where the raw data is not`, `set dbt.target: ${expected} (or remove it)`);
   }
   const threads = r.has(['dbt', 'threads']) ? r.number(['dbt', 'threads'], { min: 1, max: 64, integer: true }) : null;
-  return { target, threads, unitTests: r.boolean(['dbt', 'unit_tests'], true) };
+  return {
+    target,
+    threads,
+    unitTests: r.boolean(['dbt', 'unit_tests'], true),
+    fullTestEveryMs: r.duration(['dbt', 'full_test_every'], '7d'),
+  };
 }
 
 /** A section that does not apply to this config: refused rather than silently unused. */

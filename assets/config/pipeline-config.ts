@@ -114,6 +114,11 @@ export interface PipelineConfig {
     threads: number | null;
     /** false: `dbt build --exclude-resource-type unit_test` (unit tests cost warehouse queries; run them in CI). */
     unitTests: boolean;
+    /**
+     * An incremental run's data tests read only the users it touched; a run whose models were
+     * last tested in full longer ago than this (or a full refresh) tests every row. 0: always in full.
+     */
+    fullTestEveryMs: number;
   };
   warehouse: {
     engine: WarehouseEngineName;

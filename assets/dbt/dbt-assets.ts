@@ -10,6 +10,10 @@ import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
 import { MODEL_STATS, previousMetadata } from './model-stats.js';
 import { runDbt, type DbtAthenaQuery, type DbtProgress } from './run-dbt.js';
+import { planDbtTests } from './test-scope.js';
+import { dbtProfileEnv } from './dbt-env.js';
+import { dbtProjectChecksum } from './dbt-project.js';
+import { manifestPath, readManifestFile } from './manifest.js';
 import { logAthenaStatement } from '../warehouse/athena-sql.js';
 import type { ReadOnlyQuery } from '../warehouse/duckdb-stats.js';
 import { warehouseEngine } from '../warehouse/engine.js';
@@ -51,12 +55,21 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       const selected = ctx.selectedKeys.map((k) => byKey.get(k)!);
       const { config, stateDir } = ctx.resources;
       const engine = warehouseEngine(config, stateDir);
+      const plan = planDbtTests({
+        fullRefresh: ctx.fullRefresh,
+        previous: selected.map((m) => previousMetadata(ctx.previous.get(m.key))),
+        everyMs: config.dbt.fullTestEveryMs,
+        now: new Date(),
+        codeChecksum: projectCodeChecksum(project, config.dbt.target),
+        unitTestsEnabled: config.dbt.unitTests,
+      });
       const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.dbt.target];
-      if (!config.dbt.unitTests) args.push('--exclude-resource-type', 'unit_test');
+      if (!plan.unitTests) args.push('--exclude-resource-type', 'unit_test');
       if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
       if (ctx.fullRefresh) args.push('--full-refresh');
       ctx.log.info(`dbt ${args.join(' ')} (project ${project.projectDir})`);
       if (!config.dbt.unitTests) ctx.log.info('dbt unit tests are not run (dbt.unit_tests: false)');
+      ctx.log.info(`dbt data tests: ${plan.scope === 'all' ? 'every row' : 'the touched users'}, SFPIPE_DBT_TEST_SCOPE=${plan.scope} (${plan.reason})`);
       const loggerForNode = (uid: string) => {
         const model = byUniqueId.get(uid) ?? checkOwner.get(uid)?.model;
         return model ? ctx.logFor(model.key) : undefined;
@@ -73,7 +86,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       const outcome = await runDbt({
         project,
         args,
-        env: { SFPIPE_DBT_TARGET: config.dbt.target, ...engine.dbtEnv() },
+        env: { ...dbtProfileEnv(config, stateDir), SFPIPE_DBT_TEST_SCOPE: plan.scope },
         log: ctx.log,
         signal: ctx.signal,
         loggerForNode,
@@ -91,6 +104,16 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
       }
       const results = (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: RunResult[] }).results;
       const out = outcomes(selected, results, checkOwner, ctx);
+      for (const m of selected) {
+        const o = out[m.key];
+        if (o?.status !== 'SUCCESS') continue;
+        const failedChecks = m.checks.filter((c) => o.checks?.[c.name]?.passed === false);
+        const failed = {
+          errorTest: failedChecks.some((c) => c.severity === 'ERROR' && !c.name.startsWith('unit_test:')),
+          unitTest: failedChecks.some((c) => c.name.startsWith('unit_test:')),
+        };
+        o.metadata = { ...(o.metadata ?? {}), ...plan.metadata(previousMetadata(ctx.previous.get(m.key)), failed) };
+      }
       await addRowStats(out, (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
       return out;
     },
@@ -158,6 +181,17 @@ async function addRowStats(out: Record<AssetKey, MemberOutcome>, read: StatsRead
       }
     }
   }).catch((err: Error) => ctx.log.warn(`could not read row statistics from the warehouse: ${err.message}`));
+}
+
+/** The project's code, dbt's version and the target: what a unit test's verdict depends on. */
+function projectCodeChecksum(project: DbtProject, target: string): string {
+  let dbtVersion = 'unknown';
+  try {
+    dbtVersion = readManifestFile(manifestPath(project.targetPath)).metadata.dbt_version ?? dbtVersion;
+  } catch {
+    /* no manifest: the checksum then differs from any recorded one, and unit tests run */
+  }
+  return dbtProjectChecksum(project.projectDir, [`dbt ${dbtVersion}`, `target ${target}`]);
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,17 +41,30 @@ export function locateDbtProject(stateDir: string, env: NodeJS.ProcessEnv = proc
   };
 }
 
-/** The newest modification time among the project's source files. */
-export function newestSourceMtime(projectDir: string): number {
-  let newest = 0;
+/** The project's source files (models, macros, tests, YAML), sorted. */
+function sourceFiles(projectDir: string): string[] {
+  const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       if (['target', 'logs', 'dbt_packages', 'scripts'].includes(entry.name) || entry.name.startsWith('.')) continue;
       const p = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (/\.(sql|yml|yaml|csv|md)$/.test(entry.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+      else if (/\.(sql|yml|yaml|csv|md)$/.test(entry.name)) files.push(p);
     }
   };
   walk(projectDir);
-  return newest;
+  return files.sort();
+}
+
+/** The newest modification time among the project's source files. */
+export function newestSourceMtime(projectDir: string): number {
+  return sourceFiles(projectDir).reduce((newest, f) => Math.max(newest, fs.statSync(f).mtimeMs), 0);
+}
+
+/** sha256 of the project's source files (paths and contents) and `extra` (e.g. dbt's version and the target). */
+export function dbtProjectChecksum(projectDir: string, extra: string[]): string {
+  const hash = createHash('sha256');
+  for (const f of sourceFiles(projectDir)) hash.update(`${path.relative(projectDir, f)}\0${fs.readFileSync(f, 'utf8')}\0`);
+  for (const e of extra) hash.update(`${e}\0`);
+  return hash.digest('hex');
 }

@@ -14,15 +14,16 @@ export class DbtManifestError extends Error {
 
 /**
  * The dbt models as assets, from target/manifest.json under the state directory. A missing
- * manifest, or one older than the project's files, is regenerated with `dbt parse`.
+ * manifest, or one older than the project's files, is regenerated with `dbt parse`, in the
+ * environment `dbt build` will have (`profileEnv`), so that the build reuses that parse.
  */
-export async function loadDbtAssets(stateDir: string): Promise<AssetDef<PipelineResources>[]> {
+export async function loadDbtAssets(stateDir: string, profileEnv: Record<string, string>): Promise<AssetDef<PipelineResources>[]> {
   const project = locateDbtProject(stateDir);
   const file = manifestPath(project.targetPath);
   const stale = !fs.existsSync(file) || fs.statSync(file).mtimeMs < newestSourceMtime(project.projectDir);
   if (stale) {
     fs.mkdirSync(project.targetPath, { recursive: true });
-    const outcome = await runDbt({ project, args: ['parse'], env: { SFPIPE_DUCKDB_PATH: process.env.SFPIPE_DUCKDB_PATH ?? '/dev/null' }, log: silentLogger() });
+    const outcome = await runDbt({ project, args: ['parse'], env: profileEnv, log: silentLogger() });
     if (outcome.exitCode !== 0 || !fs.existsSync(file)) {
       // dbt's own error lines; a dbt that crashed before logging (a Python traceback) left only stderr.
       const said = (outcome.errors.length ? outcome.errors : outcome.stderr.slice(-2)).map((l) => l.replace(/\s*\n\s*/g, ' ').trim()).join(' | ') || 'no message';

@@ -7,12 +7,13 @@
   A null stamp or run id counts as earliest. Rows equal in both are ordered by their values,
   a last resort that keeps the choice independent of the engine's row order. `where`
   filters raw rows BEFORE the window, so the incremental path dedupes only the affected
-  users' rows instead of the whole history.
+  users' rows instead of the whole history. `raw`: the raw relation, when the caller is not
+  a node that depends on the source (a data test's scope, macro scd_test_scope).
 #}
-{% macro sf_user_observations(where=none) -%}
+{% macro sf_user_observations(where=none, raw=none) -%}
 with source as (
 
-    select * from {{ source('sf_raw', 'sf_user') }}
+    select * from {{ raw if raw is not none else source('sf_raw', 'sf_user') }}
     where id is not null
       and systemmodstamp is not null
       {%- if where %}

@@ -6,6 +6,8 @@
   - is_current disagreeing with valid_to is null (current row with a valid_to,
     or a closed row marked current)
   - a user_key that does not identify one row
+  On an incremental run with SFPIPE_DBT_TEST_SCOPE=touched, only the users that run
+  could have recomputed (macro scd_test_scope_users; every check here is per user).
 #}
 {{ config(severity='error', tags=['scd_integrity']) }}
 
@@ -20,6 +22,10 @@ with dim as (
         lead(valid_from) over (partition by user_id order by valid_from, user_key) as next_valid_from,
         count(*) over (partition by user_id, valid_from) as versions_at_valid_from
     from {{ ref('dim_sf_user_scd') }}
+    {%- set users = scd_test_scope_users() %}
+    {%- if users %}
+    where user_id in ({{ users }})
+    {%- endif %}
 
 ),
 

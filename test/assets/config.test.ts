@@ -94,7 +94,7 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
 
 test('dbt: the target follows the warehouse engine; a mismatch, bad threads or unit_tests name the fix', (t) => {
   const noTarget = embedded().replace(/^  target: local .*\n/m, '');
-  t.deepEqual(parsePipelineConfig('d.yaml', embedded()).dbt, { target: 'local', threads: null, unitTests: true });
+  t.deepEqual(parsePipelineConfig('d.yaml', embedded()).dbt, { target: 'local', threads: null, unitTests: true, fullTestEveryMs: 7 * 86_400_000 });
   t.is(parsePipelineConfig('d.yaml', noTarget).dbt.target, 'local');
   const athena = noTarget.replace('engine: duckdb', 'engine: athena\n  athena:\n    region: us-east-1\n    table_location: s3://lake/raw\n    dbt_data_location: s3://lake/dbt');
   const a = parsePipelineConfig('a.yaml', athena);
@@ -111,7 +111,10 @@ test('dbt: the target follows the warehouse engine; a mismatch, bad threads or u
   const mismatch = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: local\n')), { instanceOf: ConfigError });
   t.regex(mismatch!.message, /dbt\.target.*is local, but warehouse\.engine is athena.*Fix: set dbt\.target: prod/);
   const tuned = parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'unit_tests: false\n  threads: 2'));
-  t.deepEqual(tuned.dbt, { target: 'local', threads: 2, unitTests: false });
+  t.deepEqual(tuned.dbt, { target: 'local', threads: 2, unitTests: false, fullTestEveryMs: 7 * 86_400_000 });
+  t.is(parsePipelineConfig('f.yaml', embedded().replace('full_test_every: 7d', 'full_test_every: 0s')).dbt.fullTestEveryMs, 0);
+  const every = t.throws(() => parsePipelineConfig('f.yaml', embedded().replace('full_test_every: 7d', 'full_test_every: weekly')), { instanceOf: ConfigError });
+  t.regex(every!.message, /dbt\.full_test_every.*"weekly" is not a duration/);
   const threads = t.throws(() => parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'threads: 0')), { instanceOf: ConfigError });
   t.regex(threads!.message, /dbt\.threads/);
   const unit = t.throws(() => parsePipelineConfig('u.yaml', embedded().replace('unit_tests: true', 'unit_tests: sometimes')), { instanceOf: ConfigError });

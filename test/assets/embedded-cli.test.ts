@@ -30,6 +30,17 @@ test('the embedded default end to end: first run loads the org, the next sees it
   t.true(m2.versions_inserted > 50 && m2.versions_inserted < 500, `a day of changes: ${m2.versions_inserted}`);
   t.true(m2.api_calls_total <= 3);
   t.true(m2.watermark_after > m2.watermark_before);
+  // The first run tests every row and runs the unit tests; the second, incremental, tests the
+  // users it touched and skips the unit tests (the project did not change since they passed).
+  const dbtCommand = (stderr: string) => JSON.parse(stderr.split('\n').find((l) => l.includes('"message":"dbt build'))!).message as string;
+  t.notRegex(dbtCommand(first.stderr), /unit_test/);
+  t.regex(dbtCommand(second.stderr), /--exclude-resource-type unit_test/);
+  t.regex(first.stderr, /"message":"dbt data tests: every row, SFPIPE_DBT_TEST_SCOPE=all \(no full test/);
+  t.regex(second.stderr, /"message":"dbt data tests: the touched users, SFPIPE_DBT_TEST_SCOPE=touched \(incremental run/);
+  t.is(r1.steps[2].metadata.dbt_tests, 'all rows');
+  t.true(Date.parse(r1.steps[2].metadata.dbt_tests_full_at) >= Date.parse(r1.startedAt), 'the full test is recorded with its time');
+  t.like(r2.steps[2].metadata, { dbt_tests: 'touched users', dbt_tests_full_at: r1.steps[2].metadata.dbt_tests_full_at, dbt_unit_tests_passed_for: r1.steps[2].metadata.dbt_unit_tests_passed_for });
+  t.regex(r1.steps[2].metadata.dbt_unit_tests_passed_for, /^[0-9a-f]{64}$/);
 
   const lineage = JSON.parse((await sfpipe(['lineage', '--json'], env)).stdout);
   t.deepEqual(lineage.assets.map((a: { key: string }) => a.key), ['salesforce/User', 'sf_raw/sf_user', 'sf_staging/stg_sf_user', 'sf_curated/dim_sf_user_scd']);

@@ -6,6 +6,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { embeddedConfigPath, parsePipelineConfig } from '../../assets/config/load-config.js';
+import { dbtProfileEnv } from '../../assets/dbt/dbt-env.js';
 import { loadDbtAssets } from '../../assets/dbt/load-dbt-assets.js';
 import type { PipelineResources } from '../../assets/resources.js';
 import { defineAsset, defineExternalAsset, type AssetDef } from '../../runtime/definitions.js';
@@ -105,7 +106,7 @@ test.serial('through the runtime, a failing SCD-integrity check blocks the dimen
   const file = path.resolve(stateDir, config.warehouse.duckdb.path);
   await loadWithWarehouse(file, HISTORY, 'integrity-rt-1', LONG_AGO);
 
-  const dbtDefs = await loadDbtAssets(stateDir);
+  const dbtDefs = await loadDbtAssets(stateDir, dbtProfileEnv(config, stateDir));
   const dimDef = dbtDefs.find((d) => d.key === DIM);
   t.truthy(dimDef, `the dbt assets include ${DIM}: ${dbtDefs.map((d) => d.key).join(', ')}`);
   const check = dimDef!.checks.find((c) => c.name === INTEGRITY);
