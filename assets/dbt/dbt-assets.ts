@@ -8,7 +8,7 @@ import { defineMultiAsset } from '../../runtime/multi-asset.js';
 import type { PipelineResources } from '../resources.js';
 import type { DbtProject } from './dbt-project.js';
 import type { DbtModelAsset } from './manifest.js';
-import { MODEL_STATS, previousMetadata } from './model-stats.js';
+import { MODEL_STATS, previousMetadata, type StatsRelations } from './model-stats.js';
 import { runDbt, type DbtAthenaQuery, type DbtProgress } from './run-dbt.js';
 import { planDbtTests } from './test-scope.js';
 import { dbtProfileEnv } from './dbt-env.js';
@@ -114,7 +114,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         };
         o.metadata = { ...(o.metadata ?? {}), ...plan.metadata(previousMetadata(ctx.previous.get(m.key)), failed) };
       }
-      await addRowStats(out, (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
+      await addRowStats(out, statsRelations(project), (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
       return out;
     },
   });
@@ -165,14 +165,19 @@ function outcomes(
 type StatsReader = <T>(fn: (query: ReadOnlyQuery) => Promise<T>) => Promise<T>;
 
 /** Row counts (and versions opened / closed) for the summary. */
-async function addRowStats(out: Record<AssetKey, MemberOutcome>, read: StatsReader, ctx: MultiAssetContext<PipelineResources>): Promise<void> {
+async function addRowStats(
+  out: Record<AssetKey, MemberOutcome>,
+  relations: StatsRelations,
+  read: StatsReader,
+  ctx: MultiAssetContext<PipelineResources>,
+): Promise<void> {
   const wanted = Object.entries(out).filter(([key, outcome]) => MODEL_STATS[key] && outcome.status === 'SUCCESS');
   if (wanted.length === 0) return;
   await read(async (query) => {
     for (const [key, outcome] of wanted) {
       const stats = MODEL_STATS[key]!;
       try {
-        const [row] = await query(stats.sql);
+        const [row] = await query(stats.sql(relations));
         const numbers = Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
         const { metadata, summary } = stats.summarize(numbers, previousMetadata(ctx.previous.get(key)));
         outcome.metadata = { ...(outcome.metadata ?? {}), ...metadata, summary };
@@ -181,6 +186,17 @@ async function addRowStats(out: Record<AssetKey, MemberOutcome>, read: StatsRead
       }
     }
   }).catch((err: Error) => ctx.log.warn(`could not read row statistics from the warehouse: ${err.message}`));
+}
+
+/** Relations as the manifest dbt just wrote names them for this target. */
+function statsRelations(project: DbtProject): StatsRelations {
+  try {
+    const manifest = readManifestFile(manifestPath(project.targetPath));
+    const raw = Object.values(manifest.sources).find((s) => s.source_name === 'sf_raw' && s.name === 'sf_user');
+    return { rawUsers: raw?.relation_name ?? null };
+  } catch {
+    return { rawUsers: null };
+  }
 }
 
 /** The project's code, dbt's version and the target: what a unit test's verdict depends on. */

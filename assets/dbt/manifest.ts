@@ -44,7 +44,7 @@ interface ManifestNode {
 export interface Manifest {
   metadata: { project_name?: string; dbt_version?: string; adapter_type?: string };
   nodes: Record<string, ManifestNode>;
-  sources: Record<string, { unique_id: string; schema: string; name: string; meta?: Record<string, unknown> }>;
+  sources: Record<string, { unique_id: string; schema: string; name: string; source_name?: string; relation_name?: string | null; meta?: Record<string, unknown> }>;
   unit_tests?: Record<string, ManifestNode>;
 }
 

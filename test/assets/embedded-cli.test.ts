@@ -52,6 +52,9 @@ test('the embedded default end to end: first run loads the org, the next sees it
   const failed = lineage.assets.flatMap((a: { checks: { name: string; severity: string; lastResult: string }[] }) => a.checks.filter((c) => c.lastResult === 'FAILED'));
   t.true(failed.every((c: { severity: string; name: string }) => c.severity === 'WARN' && c.name.startsWith('accepted_values')), JSON.stringify(failed));
   t.is(lineage.assets[1].lastMaterialization.metadata.versions_inserted, m2.versions_inserted);
+  // Staging's statistics (counted from raw, not through the view) are the view's.
+  const [staged] = await queryFile(`${env.SFPIPE_HOME}/warehouse.duckdb`, 'select count(*) as observations, count(distinct user_id) as users from sf_staging.stg_sf_user');
+  t.like(lineage.assets[2].lastMaterialization.metadata, { observations: Number(staged!.observations), users: Number(staged!.users) });
   // The dimension's summary metadata and one user's history through `sfpipe history`.
   const dimMeta = lineage.assets[3].lastMaterialization.metadata;
   t.true(dimMeta.versions_opened > 0 && dimMeta.versions_closed > 0, JSON.stringify(dimMeta));
