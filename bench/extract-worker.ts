@@ -3,7 +3,8 @@
  * runtime executor (like test/helpers/extract-harness.ts) against a simulator in another process,
  * into a fresh temp state dir. Prints one JSON line on stdout with the figures.
  * Usage: node dist/bench/extract-worker.js <n> <rest|bulk> <simulator url>
- * Env: BENCH_DUCKDB_MEMORY_LIMIT=256MB caps DuckDB (experiment); BENCH_DUCKDB_PROBE=0 skips duckdb_memory().
+ * Env: BENCH_DUCKDB_MEMORY_LIMIT=256MB caps DuckDB (experiment); BENCH_DUCKDB_SET='name=value;…' sets other
+ * DuckDB settings (experiment, e.g. allocator_flush_threshold=8MB); BENCH_DUCKDB_PROBE=0 skips duckdb_memory().
  *
  * Peak RSS: process.resourceUsage().maxRSS (kernel high-water mark, whole process life) and the
  * max of process.memoryUsage().rss sampled every 50 ms (split into the fetch/stage phase and the
@@ -117,11 +118,15 @@ const resources: typeof base = {
   async rawWarehouse() {
     const wh = await base.rawWarehouse();
     warehouse = wh;
-    const limit = process.env.BENCH_DUCKDB_MEMORY_LIMIT;
-    if (limit) {
-      // Experiment only: cap DuckDB's buffer manager (a global setting of the instance).
-      const conn = (wh as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
-      await conn.run(`SET memory_limit = '${limit.replace(/'/g, '')}'`);
+    // Experiments only: global settings of the instance (memory_limit caps DuckDB's buffer manager).
+    const settings = (process.env.BENCH_DUCKDB_SET ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+    if (process.env.BENCH_DUCKDB_MEMORY_LIMIT) settings.push(`memory_limit=${process.env.BENCH_DUCKDB_MEMORY_LIMIT}`);
+    const conn = (wh as unknown as { conn: { run(sql: string): Promise<unknown> } }).conn;
+    for (const setting of settings) {
+      const eq = setting.indexOf('=');
+      const name = setting.slice(0, eq).trim();
+      if (eq < 1 || !/^[a-z_]+$/.test(name)) throw new Error(`BENCH_DUCKDB_SET: bad setting ${setting} (name=value)`);
+      await conn.run(`SET ${name} = '${setting.slice(eq + 1).trim().replace(/'/g, "''")}'`);
     }
     // The fetch/stage phase ends when the load's commit (the merge into raw) starts.
     const beginLoad = wh.beginLoad.bind(wh);

@@ -15,7 +15,7 @@ import { LoadLifecycle } from './load-lifecycle.js';
 import {
   DuckDBAppender,
   DuckDBConnection,
-  DuckDBDataChunkWriter,
+  DuckDBDataChunk,
   DuckDBInstance,
   timestampValue,
   type DuckDBValue,
@@ -320,6 +320,34 @@ export class DuckDbRawWarehouse implements RawWarehouse {
   }
 }
 
+/** Rows per data chunk: DuckDB's vector size (STANDARD_VECTOR_SIZE); a larger chunk is refused. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * Appends rows through ONE data chunk, reset and refilled for every 2048 rows. A data chunk's
+ * vectors and strings live in native memory that is freed only when V8 collects its small JS
+ * wrapper, so a new chunk per batch (DuckDBDataChunkWriter) held hundreds of MB at a million
+ * rows, none of it visible to V8 or to DuckDB's memory_limit.
+ */
+class ChunkWriter {
+  private readonly chunk: DuckDBDataChunk;
+
+  constructor(private readonly appender: DuckDBAppender) {
+    const types = [];
+    for (let c = 0; c < appender.columnCount; c++) types.push(appender.columnType(c));
+    this.chunk = DuckDBDataChunk.create(types);
+  }
+
+  /** Appends the rows to the appender (flushing it to the table is the caller's). */
+  append(rows: readonly DuckDBValue[][]): void {
+    for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+      this.chunk.reset();
+      this.chunk.setRows(rows.slice(from, from + CHUNK_ROWS));
+      this.appender.appendDataChunk(this.chunk);
+    }
+  }
+}
+
 interface LoadContext {
   conn: DuckDBConnection;
   columns: ColumnSpec[];
@@ -336,8 +364,8 @@ class DuckDbRawLoad extends LoadLifecycle {
   private readonly columnNames: string[];
   private readonly columnSet: Set<string>;
   private readonly encoders: ValueEncoder[];
-  private readonly rowWriter: DuckDBDataChunkWriter;
-  private readonly quarantineWriter: DuckDBDataChunkWriter;
+  private readonly rowWriter: ChunkWriter;
+  private readonly quarantineWriter: ChunkWriter;
   /** Columns some appended row carried: the fields the extraction read (others stage as null). */
   private readonly observed: boolean[];
   private staged = 0;
@@ -349,8 +377,8 @@ class DuckDbRawLoad extends LoadLifecycle {
     this.columnSet = new Set(this.columnNames);
     this.encoders = ctx.columns.map((c) => encoderFor(c.name, c.type));
     this.observed = ctx.columns.map(() => false);
-    this.rowWriter = DuckDBDataChunkWriter.forAppender(ctx.rowAppender);
-    this.quarantineWriter = DuckDBDataChunkWriter.forAppender(ctx.quarantineAppender);
+    this.rowWriter = new ChunkWriter(ctx.rowAppender);
+    this.quarantineWriter = new ChunkWriter(ctx.quarantineAppender);
   }
 
   async append(rows: RawRow[]): Promise<void> {
@@ -391,8 +419,7 @@ class DuckDbRawLoad extends LoadLifecycle {
       }
       encoded[r] = values;
     }
-    for (const values of encoded) this.rowWriter.appendRow(values);
-    this.rowWriter.flush();
+    this.rowWriter.append(encoded);
     this.ctx.rowAppender.flushSync();
     this.staged += rows.length;
   }
@@ -405,8 +432,7 @@ class DuckDbRawLoad extends LoadLifecycle {
         throw new TypeError(`raw load ${this.ctx.runId}: quarantine rows need string rawJson and reason`);
       }
     }
-    for (const q of rows) this.quarantineWriter.appendRow([q.rawJson, q.reason]);
-    this.quarantineWriter.flush();
+    this.quarantineWriter.append(rows.map((q) => [q.rawJson, q.reason]));
     this.ctx.quarantineAppender.flushSync();
   }
 
