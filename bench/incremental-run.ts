@@ -171,9 +171,9 @@ async function main(): Promise<void> {
   const auditConfig = path.join(stateDir, 'audit.yaml');
   const embedded = fs.readFileSync(path.join(here, '..', '..', 'assets', 'config', 'embedded.yaml'), 'utf8');
   const withAudit = embedded.replace(/^  full_test_every: .*$/m, '  full_test_every: 0s');
-  if (withAudit === embedded) throw new Error('assets/config/embedded.yaml has no dbt.full_test_every line: update this bench');
   fs.writeFileSync(auditConfig, withAudit);
-  const audit = verdictOf(await sfpipe(['materialize', '--select', 'kind:dbt', '--json'], { SFPIPE_CONFIG: auditConfig }));
+  // (A pipeline from before scoped tests has no such setting: its every run tests every row.)
+  const audit = verdictOf(await sfpipe(['materialize', '--select', 'kind:dbt', '--json'], withAudit === embedded ? {} : { SFPIPE_CONFIG: auditConfig }));
 
   const inc = median(times.inc);
   const bare = median(times.bare);
