@@ -39,19 +39,13 @@ export function docsCommand(ctx: () => PipelineContext, setExit: (code: number) 
     .action(async (opts: { publish?: string; region?: string }) => {
       const { stateDir, logger } = ctx();
       const config = loadPipelineConfig();
-      const { generateDocs, publishDocs } = await import('../dbt/docs.js');
+      const { generateDocs, publishDocsToS3 } = await import('../dbt/docs.js');
+      // Checked before dbt runs: a missing region fails at once.
+      const region = opts.publish ? publishRegion(config, opts.region) : null;
       const { dir } = await generateDocs(config, stateDir, logger);
       process.stdout.write(`dbt docs: ${dir}/index.html\n`);
-      if (opts.publish) {
-        const region = publishRegion(config, opts.region);
-        const { createAwsClients } = await import('../aws/clients.js');
-        const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-        const aws = createAwsClients({ region, endpoint: process.env.SFPIPE_AWS_ENDPOINT || undefined });
-        try {
-          await publishDocs({ putObject: async (input) => void (await aws.s3.send(new PutObjectCommand(input))) }, dir, opts.publish, logger);
-        } finally {
-          aws.destroy();
-        }
+      if (opts.publish && region) {
+        await publishDocsToS3(dir, opts.publish, { region, endpoint: process.env.SFPIPE_AWS_ENDPOINT || undefined }, logger);
         process.stdout.write(`dbt docs published: ${opts.publish.replace(/\/?$/, '/')}index.html\n`);
       }
       setExit(0);

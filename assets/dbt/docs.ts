@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../runtime/logging.js';
+import type { AwsClientSettings } from '../aws/clients.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { dbtProfileEnv } from './dbt-env.js';
 import { locateDbtProject } from './dbt-project.js';
@@ -72,4 +73,15 @@ export async function publishDocs(store: DocsObjectStore, dir: string, location:
   }
   log.info(`dbt docs published to s3://${bucket}/${prefix}`, { files: keys.length });
   return keys;
+}
+
+/** publishDocs through the pipeline's AWS clients (assets/aws/clients.ts): IRSA / the default chain in production. */
+export async function publishDocsToS3(dir: string, location: string, settings: AwsClientSettings, log: Logger): Promise<string[]> {
+  const [{ createAwsClients }, { PutObjectCommand }] = await Promise.all([import('../aws/clients.js'), import('@aws-sdk/client-s3')]);
+  const aws = createAwsClients(settings);
+  try {
+    return await publishDocs({ putObject: async (input) => void (await aws.s3.send(new PutObjectCommand(input))) }, dir, location, log);
+  } finally {
+    aws.destroy();
+  }
 }
