@@ -62,15 +62,8 @@ export function docsCommand(ctx: () => PipelineContext, setExit: (code: number) 
       const server = await startDocsServer({ dir: docsDir(stateDir), host: opts.host, port: opts.port });
       if (!/^(127\.|::1$|localhost$)/.test(opts.host)) logger.warn(`sfpipe docs serve listens on ${opts.host}: anyone who can reach it can read the models' documentation`);
       process.stdout.write(`sfpipe docs: listening on ${server.url}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      const { untilStopSignal } = await import('../../sim/serve.js');
+      await untilStopSignal();
       await server.close();
       setExit(0);
     });
