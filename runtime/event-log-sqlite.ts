@@ -6,12 +6,15 @@ import type { AssetKey } from './keys.js';
 import type { Metadata } from './definitions.js';
 import { UsageError } from './errors.js';
 import type {
+  AlertLedger,
+  AlertMarker,
   AssetHistory,
   CheckResultRecord,
   EventLog,
   FreshnessRecord,
   FreshnessState,
   MaterializationRecord,
+  OpenAlertRecord,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -21,7 +24,7 @@ import type {
 } from './event-log.js';
 
 /** The schema version this code writes (stored in PRAGMA user_version). */
-export const EVENT_LOG_SCHEMA_VERSION = 2;
+export const EVENT_LOG_SCHEMA_VERSION = 3;
 
 /** Shortest run id prefix `getRun` resolves. */
 export const MIN_RUN_ID_PREFIX = 6;
@@ -119,6 +122,22 @@ const MIGRATIONS: readonly string[] = [
     tick_id      TEXT NOT NULL,
     timestamp    TEXT NOT NULL,
     PRIMARY KEY (sensor_name, run_key)
+  );
+  `,
+  // 2 -> 3: alert escalation (AlertLedger)
+  `
+  CREATE TABLE IF NOT EXISTS open_alerts (
+    alert_id   TEXT PRIMARY KEY,
+    opened_at  TEXT NOT NULL,
+    opened_ms  INTEGER,
+    event      TEXT NOT NULL               -- JSON object: the alert as sent
+  );
+  CREATE TABLE IF NOT EXISTS alert_markers (
+    alert_id   TEXT NOT NULL,
+    opened_at  TEXT NOT NULL,
+    marker     TEXT NOT NULL,              -- escalated | recovered
+    timestamp  TEXT NOT NULL,
+    PRIMARY KEY (alert_id, opened_at, marker)
   );
   `,
 ];
@@ -519,9 +538,50 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
+  /** Escalation's state: rows of open_alerts and alert_markers, written in transactions (one winner per marker). */
+  readonly alerts: AlertLedger = {
+    openAlert: (a: OpenAlertRecord) =>
+      this.write(
+        () =>
+          this.db
+            .prepare(`INSERT OR IGNORE INTO open_alerts (alert_id, opened_at, opened_ms, event) VALUES (?, ?, ?, ?)`)
+            .run(a.alertId, a.openedAt, toMs(a.openedAt), JSON.stringify(a.event ?? {})).changes === 1,
+      ),
+    openAlerts: () =>
+      this.read(() =>
+        (this.db.prepare(`SELECT * FROM open_alerts ORDER BY opened_ms, alert_id`).all() as OpenAlertRow[]).map(toOpenAlert),
+      ),
+    closeAlert: (alertId: string) =>
+      this.write(() => {
+        const row = this.db.prepare(`SELECT * FROM open_alerts WHERE alert_id = ?`).get(alertId) as OpenAlertRow | undefined;
+        if (!row) return null;
+        this.db.prepare(`DELETE FROM open_alerts WHERE alert_id = ?`).run(alertId);
+        return toOpenAlert(row);
+      }),
+    claimAlertMarker: (alertId: string, openedAt: string, marker: AlertMarker, timestamp: string) =>
+      this.write(
+        () =>
+          this.db
+            .prepare(`INSERT OR IGNORE INTO alert_markers (alert_id, opened_at, marker, timestamp) VALUES (?, ?, ?, ?)`)
+            .run(alertId, openedAt, marker, timestamp).changes === 1,
+      ),
+    hasAlertMarker: (alertId: string, openedAt: string, marker: AlertMarker) =>
+      this.read(() => this.db.prepare(`SELECT 1 FROM alert_markers WHERE alert_id = ? AND opened_at = ? AND marker = ?`).get(alertId, openedAt, marker) !== undefined),
+  };
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+interface OpenAlertRow {
+  alert_id: string;
+  opened_at: string;
+  event: string;
+}
+
+function toOpenAlert(row: OpenAlertRow): OpenAlertRecord {
+  return { alertId: row.alert_id, openedAt: row.opened_at, event: parseObject(row.event) };
 }
 
 function toMaterialization(row: MaterializationRow): MaterializationRecord {

@@ -104,6 +104,35 @@ export interface SensorRunKeyClaim {
   timestamp: string;
 }
 
+/** An alert that went out and has not recovered yet: what escalation watches (runtime/alerts/escalation.ts). */
+export interface OpenAlertRecord {
+  /** What can fail, e.g. `check|sf_raw/sf_user|row_count`: one open alert per id. */
+  alertId: string;
+  /** When it was first sent (ISO); an alert that moves WARN → FAIL stays open since then. */
+  openedAt: string;
+  /** The alert as it was sent (an AlertEvent), for the escalation's message. */
+  event: Metadata;
+}
+
+/** What happened once to one opening of an alert: sent to the escalation channel, its recovery sent there. */
+export type AlertMarker = 'escalated' | 'recovered';
+
+/**
+ * Escalation's state, kept with the event log so that `check` runs in different pods escalate
+ * an alert exactly once. Both stores implement it; a store without it cannot escalate.
+ */
+export interface AlertLedger {
+  /** Records the alert as open unless one with its id already is; true when it opened it. */
+  openAlert(alert: OpenAlertRecord): Promise<boolean>;
+  /** Every open alert, oldest first. */
+  openAlerts(): Promise<OpenAlertRecord[]>;
+  /** Closes the open alert of that id and returns it; null when none was open. */
+  closeAlert(alertId: string): Promise<OpenAlertRecord | null>;
+  /** Sets a marker on one opening of an alert; true for exactly one caller, across processes. */
+  claimAlertMarker(alertId: string, openedAt: string, marker: AlertMarker, timestamp: string): Promise<boolean>;
+  hasAlertMarker(alertId: string, openedAt: string, marker: AlertMarker): Promise<boolean>;
+}
+
 export interface EventLog {
   startRun(run: Omit<RunRecord, 'status' | 'endedAt' | 'error'>): Promise<void>;
   finishRun(runId: string, status: Exclude<RunStatus, 'STARTED'>, endedAt: string, error?: string | null): Promise<void>;
@@ -137,5 +166,7 @@ export interface EventLog {
    * returned with `created: true`; any later one gets the stored claim (its run id), `created: false`.
    */
   claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }>;
+  /** Optional: the open alerts and their escalation markers (alert escalation needs it). */
+  readonly alerts?: AlertLedger;
   close(): Promise<void>;
 }

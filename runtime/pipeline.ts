@@ -64,6 +64,11 @@ export interface Observability {
   metrics: PushConfig | null;
   /** Where `sfpipe ui` is served (e.g. https://sfpipe.example.com): alerts link to its asset and run pages. */
   uiBaseUrl?: string | null;
+  /**
+   * Alerts unresolved after `afterMs` are sent once more to these destinations, and their
+   * recovery too (runtime/alerts/escalation.ts; the state is the event log's alert ledger).
+   */
+  escalation?: { afterMs: number; notifiers: NotifierConfig } | null;
 }
 
 export type PipelineLoader = () => Promise<Pipeline<any>>;

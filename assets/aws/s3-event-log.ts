@@ -36,6 +36,7 @@
  */
 
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -46,10 +47,13 @@ import {
 import type { Metadata } from '../../runtime/definitions.js';
 import { UsageError } from '../../runtime/errors.js';
 import type {
+  AlertLedger,
+  AlertMarker,
   CheckResultRecord,
   EventLog,
   FreshnessRecord,
   MaterializationRecord,
+  OpenAlertRecord,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -508,6 +512,57 @@ export class S3EventLog implements EventLog {
     if (!stored) throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName}: the claim refused as existing cannot be read`);
     return { claim: stored.value, created: false };
   }
+
+  // ---- alert escalation ----------------------------------------------------------------------
+  // alerts/open/<alert id>.json: one object per open alert, created only if absent;
+  // alerts/markers/<alert id>/<opened ms>-<marker>.json: created only if absent, so one caller wins.
+
+  private openAlertKey(alertId: string): string {
+    return `${this.prefix}alerts/open/${seg(alertId)}.json`;
+  }
+  private markerKey(alertId: string, openedAt: string, marker: AlertMarker): string {
+    return `${this.prefix}alerts/markers/${seg(alertId)}/${seg(openedAt)}-${marker}.json`;
+  }
+
+  /** Create-only write: false when the object exists (another writer was first). */
+  private async createJson(key: string, value: unknown): Promise<boolean> {
+    try {
+      await this.putJson(key, value, { create: true });
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  readonly alerts: AlertLedger = {
+    openAlert: async (a: OpenAlertRecord) => {
+      this.assertOpen();
+      return this.createJson(this.openAlertKey(a.alertId), a);
+    },
+    openAlerts: async () => {
+      this.assertOpen();
+      const keys = await this.listKeys(`${this.prefix}alerts/open/`);
+      const found = await mapLimit(keys, READ_CONCURRENCY, async (k) => (await this.getJson<OpenAlertRecord>(k))?.value ?? null);
+      return found.filter((a): a is OpenAlertRecord => a !== null).sort((a, b) => toMs(a.openedAt) - toMs(b.openedAt) || a.alertId.localeCompare(b.alertId));
+    },
+    closeAlert: async (alertId: string) => {
+      this.assertOpen();
+      const key = this.openAlertKey(alertId);
+      const current = await this.getJson<OpenAlertRecord>(key);
+      if (!current) return null;
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      return current.value;
+    },
+    claimAlertMarker: async (alertId: string, openedAt: string, marker: AlertMarker, timestamp: string) => {
+      this.assertOpen();
+      return this.createJson(this.markerKey(alertId, openedAt, marker), { alertId, openedAt, marker, timestamp });
+    },
+    hasAlertMarker: async (alertId: string, openedAt: string, marker: AlertMarker) => {
+      this.assertOpen();
+      return (await this.getJson(this.markerKey(alertId, openedAt, marker))) !== null;
+    },
+  };
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { simulatorStateFile } from '../simulator-endpoint.js';
+import { docsCommand } from './docs-command.js';
 import { historyCommand } from './history-command.js';
 
 const int = (name: string, min: number) => (v: string) => {
@@ -11,7 +12,7 @@ const int = (name: string, min: number) => (v: string) => {
   return n;
 };
 
-/** The pipeline's own commands: `sfpipe sim serve` and `sfpipe history`. */
+/** The pipeline's own commands: `sfpipe sim serve`, `sfpipe history` and `sfpipe docs`. */
 export function registerPipelineCommands(program: Command, ctx: () => PipelineContext, setExit: (code: number) => void): void {
   const sim = new Command('sim').description('The Salesforce API simulator of the embedded default');
   sim
@@ -39,4 +40,5 @@ export function registerPipelineCommands(program: Command, ctx: () => PipelineCo
     });
   program.addCommand(sim);
   program.addCommand(historyCommand(ctx, setExit));
+  program.addCommand(docsCommand(ctx, setExit));
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
+import { readAlertsConfig } from './alerts-config.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
 // event_log section (S3 event log): begin
 import { readEventLogConfig } from '../event-log-config.js';
@@ -93,10 +94,7 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
       rawRecordCountMaxChangePct: r.number(['checks', 'raw_record_count_max_change_pct'], { min: 0, fallback: 20 }),
       extractionMaxDurationMs: r.duration(['checks', 'extraction_max_duration'], '1800s'),
     },
-    alerts: {
-      slackWebhookUrl: readSecretRef(r, ['alerts', 'slack_webhook_url'], 'SFPIPE_SLACK_WEBHOOK_URL'),
-      webhookUrl: readSecretRef(r, ['alerts', 'webhook_url'], 'SFPIPE_ALERT_WEBHOOK_URL'),
-    },
+    alerts: readAlertsConfig(r, readSecretRef),
     ui: { baseUrl: readUiBaseUrl(r) },
     metrics: {
       pushgatewayUrl:

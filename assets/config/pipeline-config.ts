@@ -1,4 +1,5 @@
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
+import type { AlertsConfig } from './alerts-config.js';
 // event_log section (S3 event log): begin
 import type { EventLogConfig } from '../event-log-config.js';
 // event_log section: end
@@ -103,7 +104,8 @@ export interface PipelineConfig {
     rawRecordCountMaxChangePct: number;
     extractionMaxDurationMs: number;
   };
-  alerts: { slackWebhookUrl: SecretRef | null; webhookUrl: SecretRef | null };
+  /** Channels (Slack, webhook, email) and escalation: assets/config/alerts-config.ts. */
+  alerts: AlertsConfig;
   /** `sfpipe ui`: where it is served (http(s)://host[:port][/path], no trailing slash), for links in alerts; null: no links. */
   ui: { baseUrl: string | null };
   metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };

@@ -1,4 +1,5 @@
 import type { Logger } from '../logging.js';
+import { EmailNotifier } from './email.js';
 import { deliver, type DeliveryOptions } from './http.js';
 import { errorText, redact, urlSecrets } from './redact.js';
 import type { AlertEvent, Notifier, NotifierConfig } from './types.js';
@@ -23,9 +24,10 @@ function emoji(ev: AlertEvent): string {
 /** One-line-ish human summary, Slack mrkdwn. */
 export function slackText(ev: AlertEvent, pipelineName?: string): string {
   const what = ev.kind === 'check' ? `check ${ev.checkName ? `\`${slackEscape(ev.checkName)}\` on ` : 'on '}` : ev.kind === 'run' ? 'run of ' : 'freshness of ';
-  const head = ev.recovered
+  const escalated = ev.escalated ? `:rotating_light: *escalated* (unresolved since ${slackEscape(ev.escalated.openedAt)}) ` : '';
+  const head = escalated + (ev.recovered
     ? `${emoji(ev)} *recovered*: ${what}*${slackEscape(ev.assetKey)}* is ${slackEscape(ev.state)} again (was ${slackEscape(ev.previousState ?? 'unknown')})`
-    : `${emoji(ev)} *${slackEscape(ev.state)}*: ${what}*${slackEscape(ev.assetKey)}*${ev.previousState ? ` (was ${slackEscape(ev.previousState)})` : ''}`;
+    : `${emoji(ev)} *${slackEscape(ev.state)}*: ${what}*${slackEscape(ev.assetKey)}*${ev.previousState ? ` (was ${slackEscape(ev.previousState)})` : ''}`);
   const lines = [
     (pipelineName ? `[${slackEscape(pipelineName)}] ` : '') + head,
     `reason: ${slackEscape(ev.reason)}`,
@@ -104,13 +106,14 @@ class HttpNotifier implements Notifier {
   }
 }
 
-/** A notifier per configured URL (Slack incoming webhook, generic JSON webhook). None configured → []. */
-export function createNotifiers(cfg: NotifierConfig, log: Logger): Notifier[] {
+/** A notifier per configured destination (Slack incoming webhook, generic JSON webhook, email). None configured → []. */
+export function createNotifiers(cfg: NotifierConfig, log: Logger, namePrefix = ''): Notifier[] {
   const out: Notifier[] = [];
   const slack = cfg.slackWebhookUrl?.trim();
   const hook = cfg.webhookUrl?.trim();
-  if (slack) out.push(new HttpNotifier('slack', slack, cfg, log, (ev) => slackPayload(ev, cfg.pipelineName)));
-  if (hook) out.push(new HttpNotifier('webhook', hook, cfg, log, (ev) => webhookPayload(ev, cfg.pipelineName)));
+  if (slack) out.push(new HttpNotifier(`${namePrefix}slack`, slack, cfg, log, (ev) => slackPayload(ev, cfg.pipelineName)));
+  if (hook) out.push(new HttpNotifier(`${namePrefix}webhook`, hook, cfg, log, (ev) => webhookPayload(ev, cfg.pipelineName)));
+  if (cfg.email && cfg.email.to.length > 0) out.push(new EmailNotifier(cfg.email, cfg, log, `${namePrefix}email`));
   return out;
 }
 

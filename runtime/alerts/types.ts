@@ -19,6 +19,8 @@ export interface AlertEvent {
   url?: string;
   /** ISO timestamp. */
   timestamp: string;
+  /** Set on the message sent to the escalation channel: the alert has been unresolved that long. */
+  escalated?: { openedAt: string; afterMinutes: number };
 }
 
 export interface Notifier {
@@ -27,9 +29,24 @@ export interface Notifier {
   send(event: AlertEvent): Promise<boolean>;
 }
 
+/** SMTP delivery of alerts (runtime/alerts/email.ts). */
+export interface EmailConfig {
+  host: string;
+  port: number;
+  /** tls: TLS from the first byte (465); starttls: the upgrade is required (587). */
+  security: 'tls' | 'starttls';
+  username?: string;
+  password?: string;
+  from: string;
+  to: string[];
+  /** PEM CA bundle for a server certificate from a private CA. */
+  ca?: string;
+}
+
 export interface NotifierConfig {
   slackWebhookUrl?: string;
   webhookUrl?: string;
+  email?: EmailConfig;
   /** Retries after the first attempt; default 3. */
   maxRetries?: number;
   /** First backoff delay; default 500. */

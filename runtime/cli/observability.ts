@@ -1,21 +1,33 @@
-import { alertsForTransitions, createNotifiers, sendAlerts, type StateTransition } from '../alerts/index.js';
+import { alertsForTransitions, createNotifiers, sendAlerts, trackAndEscalate, type StateTransition } from '../alerts/index.js';
 import type { RunResult } from '../executor.js';
-import type { CheckResultRecord, EventLog, FreshnessState, RunStatus } from '../event-log.js';
+import type { AlertLedger, CheckResultRecord, EventLog, FreshnessState, RunStatus } from '../event-log.js';
 import type { Logger } from '../logging.js';
 import { pushMetrics, type MetricSample } from '../metrics/index.js';
 import type { Observability } from '../pipeline.js';
 import { uiPageFor } from '../ui/links.js';
 
-/** Sends one message per state change to every configured notifier; never throws. */
-export async function alertOnTransitions(obs: Observability | null, transitions: StateTransition[], log: Logger): Promise<void> {
-  if (!obs?.notifiers) return;
+/**
+ * Sends one message per state change to every configured notifier; with escalation and an event
+ * log's alert ledger, also escalates alerts left unresolved (even when nothing changed now). Never throws.
+ */
+export async function alertOnTransitions(
+  obs: Observability | null,
+  transitions: StateTransition[],
+  log: Logger,
+  ledger?: AlertLedger | null,
+  now: () => Date = () => new Date(),
+): Promise<void> {
+  if (!obs) return;
   const base = obs.uiBaseUrl;
-  const events = alertsForTransitions(transitions, base ? { link: (t) => uiPageFor(base, t) } : {});
-  if (events.length === 0) return;
-  const notifiers = createNotifiers(obs.notifiers, log);
-  if (notifiers.length === 0) return;
-  const { sent, failed } = await sendAlerts(notifiers, events, log);
-  log.info(`alerts: ${events.length} state change(s), ${sent} delivered, ${failed} not delivered`);
+  const events = alertsForTransitions(transitions, { now, ...(base ? { link: (t: StateTransition) => uiPageFor(base, t) } : {}) });
+  const notifiers = obs.notifiers ? createNotifiers(obs.notifiers, log) : [];
+  if (events.length > 0 && notifiers.length > 0) {
+    const { sent, failed } = await sendAlerts(notifiers, events, log);
+    log.info(`alerts: ${events.length} state change(s), ${sent} delivered, ${failed} not delivered`);
+  }
+  if (obs.escalation && ledger) {
+    await trackAndEscalate({ ledger, events, afterMs: obs.escalation.afterMs, notifiers: createNotifiers(obs.escalation.notifiers, log, 'escalation-'), now, log });
+  }
 }
 
 /** A check result as an alert state: a failed WARN check is WARN, a failed ERROR check FAILED. */

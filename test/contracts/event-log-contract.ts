@@ -154,4 +154,26 @@ export function eventLogContract(test: TestFn, open: (t: ExecutionContext) => Ev
     t.deepEqual(events[6]!.data, { error: null });
     t.deepEqual(await log.runEvents('nobody'), []);
   });
+
+  test('alert ledger: one open alert per id, closed once; each marker claimed by exactly one caller', async (t) => {
+    const log = await open(t);
+    const ledger = log.alerts;
+    if (!ledger) return t.fail('the store has no alert ledger');
+    const a = { alertId: 'freshness|sf_raw/sf_user|', openedAt: iso(0), event: { state: 'FAIL', reason: "O'Brien / 山田" } };
+    t.true(await ledger.openAlert(a));
+    t.false(await ledger.openAlert({ ...a, openedAt: iso(10) }), 'an open alert keeps its first opening');
+    t.true(await ledger.openAlert({ alertId: 'check|x|c', openedAt: iso(5), event: {} }));
+    t.deepEqual((await ledger.openAlerts()).map((x) => [x.alertId, x.openedAt]), [[a.alertId, iso(0)], ['check|x|c', iso(5)]]);
+    t.deepEqual((await ledger.openAlerts())[0], a);
+    const claims = await Promise.all([1, 2, 3, 4].map(() => ledger.claimAlertMarker(a.alertId, a.openedAt, 'escalated', iso(100))));
+    t.is(claims.filter(Boolean).length, 1, 'concurrent claims: one winner');
+    t.true(await ledger.hasAlertMarker(a.alertId, a.openedAt, 'escalated'));
+    t.false(await ledger.hasAlertMarker(a.alertId, a.openedAt, 'recovered'));
+    t.false(await ledger.hasAlertMarker(a.alertId, iso(1), 'escalated'), 'markers belong to one opening');
+    t.deepEqual(await ledger.closeAlert(a.alertId), a);
+    t.is(await ledger.closeAlert(a.alertId), null);
+    t.deepEqual((await ledger.openAlerts()).map((x) => x.alertId), ['check|x|c']);
+    t.true(await ledger.openAlert({ ...a, openedAt: iso(200) }), 'reopened after its recovery');
+    t.true(await ledger.claimAlertMarker(a.alertId, iso(200), 'escalated', iso(300)), 'a new opening escalates anew');
+  });
 }

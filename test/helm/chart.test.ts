@@ -1026,3 +1026,43 @@ test('ui.enabled: a Deployment and a ClusterIP Service for `sfpipe ui`, hardened
     t.regex(r.stderr, /values don't meet the specifications of the schema/, label);
   }
 });
+
+test('alerts by email and escalation, and the docs CronJob: the config parses, the SMTP credentials come from their Secret, docs publishes without Salesforce credentials', async (t) => {
+  if (!toolsPresent(t)) return;
+  const extra = [
+    '--set', 'alerts.email.host=smtp.example.com',
+    '--set', 'alerts.email.from=sfpipe@example.com',
+    '--set', 'alerts.email.to={data@example.com,ops@example.com}',
+    '--set', 'alerts.email.existingSecret=smtp-credentials',
+    '--set', 'alerts.escalation.minutes=45',
+    '--set', 'alerts.escalation.emailTo={lead@example.com}',
+    '--set', 'cronjobs.docs.enabled=true',
+    '--set', 'docs.s3Location=s3://acme-docs/sf-user-pipeline/',
+  ];
+  const r = await template('existing-secret', ...extra);
+  t.is(r.code, 0, r.stderr);
+  await assertKubeconform(t, r.stdout, 'email+docs');
+  const objs = docs(r.stdout);
+  const [cm] = ofKind(objs, 'ConfigMap');
+  t.notRegex(cm.data['pipeline.yaml'], /smtp-credentials|password: [^{n]/, 'no secret in the ConfigMap');
+  const config = parsePipelineConfig('email:pipeline.yaml', cm.data['pipeline.yaml']);
+  t.like(config.alerts.email, { host: 'smtp.example.com', port: 587, security: 'starttls', from: 'sfpipe@example.com', to: ['data@example.com', 'ops@example.com'], username: { env: 'SFPIPE_SMTP_USERNAME' }, password: { env: 'SFPIPE_SMTP_PASSWORD' } });
+  t.is(config.alerts.escalationMs, 45 * 60_000);
+  t.deepEqual(config.alerts.escalation, { slackWebhookUrl: { env: 'SFPIPE_ESCALATION_SLACK_WEBHOOK_URL' }, webhookUrl: { env: 'SFPIPE_ESCALATION_WEBHOOK_URL' }, emailTo: ['lead@example.com'] });
+  const jobs = byComponentOf(objs);
+  const container = (c: any) => c.spec.jobTemplate.spec.template.spec.containers[0];
+  const env = (c: any) => Object.fromEntries(container(c).env.map((e: any) => [e.name, e]));
+  t.deepEqual(env(jobs.check).SFPIPE_SMTP_PASSWORD.valueFrom.secretKeyRef, { name: 'smtp-credentials', key: 'password', optional: true });
+  t.deepEqual(env(jobs.check).SFPIPE_ESCALATION_WEBHOOK_URL.valueFrom.secretKeyRef, { name: 'sfpipe-alerts', key: 'escalation_webhook_url', optional: true });
+  t.deepEqual(container(jobs.docs).args, ['docs', 'generate', '--publish', 's3://acme-docs/sf-user-pipeline/']);
+  t.is(jobs.docs.spec.schedule, '30 4 * * *');
+  t.false(JSON.stringify(jobs.docs.spec.jobTemplate.spec.template.spec.volumes).includes('sf-credentials'), 'docs mounts no Salesforce credentials');
+
+  const noLocation = await template('existing-secret', '--set', 'cronjobs.docs.enabled=true');
+  t.not(noLocation.code, 0);
+  t.regex(noLocation.stderr, /cronjobs\.docs\.enabled needs docs\.s3Location/);
+  const noRecipients = await template('existing-secret', '--set', 'alerts.email.host=smtp.example.com');
+  t.regex(noRecipients.stderr, /alerts\.email\.host needs alerts\.email\.from and alerts\.email\.to/);
+  const badAddress = await template('existing-secret', '--set', 'alerts.escalation.emailTo={not-an-address}');
+  t.regex(badAddress.stderr, /emailTo/);
+});

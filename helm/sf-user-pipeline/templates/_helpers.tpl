@@ -145,6 +145,14 @@ reported at once (one per line), each naming the value and what to set.
 {{- if and .Values.serviceAccount.irsaRoleArn (not .Values.serviceAccount.create) }}
 {{- $errs = append $errs "serviceAccount.irsaRoleArn needs serviceAccount.create=true (the chart annotates only the ServiceAccount it creates): annotate your own ServiceAccount with eks.amazonaws.com/role-arn and unset serviceAccount.irsaRoleArn" }}
 {{- end }}
+{{- if and .Values.cronjobs.docs.enabled (not .Values.docs.s3Location) }}
+{{- $errs = append $errs "cronjobs.docs.enabled needs docs.s3Location, the s3:// prefix the dbt docs are published under (e.g. --set docs.s3Location=s3://my-docs/sf-user-pipeline/)" }}
+{{- end }}
+{{- with .Values.alerts.email }}
+{{- if and .host (or (not .from) (not .to)) }}
+{{- $errs = append $errs "alerts.email.host needs alerts.email.from and alerts.email.to (e.g. --set alerts.email.from=sfpipe@example.com --set 'alerts.email.to={data-oncall@example.com}')" }}
+{{- end }}
+{{- end }}
 {{- if hasKey .Values.cronjobs.check "lockTimeoutSeconds" }}
 {{- $errs = append $errs "cronjobs.check.lockTimeoutSeconds: check never takes the run lock; unset it" }}
 {{- end }}

@@ -65,17 +65,24 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
             ...(def.unavailable ? { unavailable: { ...def.unavailable } } : {}),
           });
         }
+      } catch (err) {
+        await eventLog.close();
+        throw err;
+      }
+      const obs = c.pipeline.observability ? await c.pipeline.observability(c.pipelineContext()) : null;
+      try {
+        // The event log's alert ledger: alerts left unresolved are escalated from here (every check run).
+        await alertOnTransitions(
+          obs,
+          evaluations
+            .filter((e) => e.changed && e.state !== 'NOT_APPLICABLE')
+            .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: e.lastRunId })),
+          c.logger,
+          eventLog.alerts,
+        );
       } finally {
         await eventLog.close();
       }
-      const obs = c.pipeline.observability ? await c.pipeline.observability(c.pipelineContext()) : null;
-      await alertOnTransitions(
-        obs,
-        evaluations
-          .filter((e) => e.changed && e.state !== 'NOT_APPLICABLE')
-          .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: e.lastRunId })),
-        c.logger,
-      );
       await pushSamples(obs, freshnessSamples(evaluations), 'check', c.logger);
       c.write(opts.json ? JSON.stringify({ evaluatedAt: now.toISOString(), evaluations }, null, 2) + '\n' : render(evaluations, Boolean((c.stdout as NodeJS.WriteStream).isTTY)));
       setExit(evaluations.some((e) => e.state === 'FAIL' || e.unavailable?.expected) ? EXIT.FAILURE : EXIT.OK);

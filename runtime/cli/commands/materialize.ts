@@ -138,7 +138,7 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       if (lease.tookOverFrom) {
         // Nobody was told when that process died: its run's failure is alerted now (and becomes the
         // previous outcome this run's own alert is judged against).
-        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog);
+        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog, eventLog.alerts);
         await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert);
       }
       let opened;
@@ -152,7 +152,7 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
         // The same broken config may make observability unusable too: then there is nobody to tell.
         const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
         const transitions = await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure });
-        await alertOnTransitions(await observability().catch(() => null), transitions, runLog);
+        await alertOnTransitions(await observability().catch(() => null), transitions, runLog, eventLog.alerts);
         return EXIT.FAILURE;
       }
       const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
@@ -182,7 +182,7 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint) : renderRun(result));
       const obs = await observability();
       const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) });
-      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], runLog);
+      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], runLog, eventLog.alerts);
       await pushSamples(obs, runSamples(result), 'materialize', runLog);
       if (lostLock && result.status === 'CANCELED') {
         ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId, exitCode: EXIT.FAILURE });
