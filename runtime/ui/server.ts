@@ -16,6 +16,10 @@ export interface UiServerOptions {
   port: number;
   /** The pipeline's name, in every page's header. */
   title: string;
+  /** The CLI's program name, in the commands the pages show (`<program> lineage --json`). */
+  program: string;
+  /** Materialization metadata numbers charted on an asset's page (the pipeline's chartedMetadata); none by default. */
+  chartedMetadata?: readonly string[];
   definitions: readonly AssetDef<any>[];
   eventLog: EventLog;
   extension?: UiExtension;
@@ -55,7 +59,7 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
   const host = options.host ?? '127.0.0.1';
   const extension = options.extension ?? {};
   const now = options.now ?? (() => new Date());
-  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, eventLog: options.eventLog, extension, now }), ...(extension.routes ?? [])];
+  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, eventLog: options.eventLog, extension, now, program: options.program, chartedMetadata: options.chartedMetadata ?? [] }), ...(extension.routes ?? [])];
   const nav = [{ label: 'Graph', href: '/' }, { label: 'Runs', href: '/runs' }, ...(extension.nav ?? [])];
   const loopback = LOOPBACK.test(host);
 
@@ -75,7 +79,7 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
-      send(res, false, 405, 'text/plain; charset=utf-8', 'sfpipe ui is read-only: only GET and HEAD\n', { allow: 'GET, HEAD' });
+      send(res, false, 405, 'text/plain; charset=utf-8', `${options.program} ui is read-only: only GET and HEAD\n`, { allow: 'GET, HEAD' });
       return;
     }
     const head = method === 'HEAD';
