@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { AssetKey } from './keys.js';
 import type { Metadata } from './definitions.js';
 import { UsageError } from './errors.js';
+import { backoffDelay } from './retry.js';
 import type {
   AssetHistory,
   CheckResultRecord,
@@ -502,8 +503,9 @@ function toRunRecord(row: RunRow): RunRecord {
   };
 }
 
+/** Wait before busy retry `attempt` (0-based): 50-100 ms, doubling. */
 function backoffMs(attempt: number): number {
-  return 50 * 2 ** attempt + Math.floor(Math.random() * 50);
+  return backoffDelay({ baseDelayMs: 100, maxDelayMs: 5000, jitter: 0.5 }, attempt + 1);
 }
 
 /** Synchronous retry on SQLITE_BUSY, for open() which is synchronous. */

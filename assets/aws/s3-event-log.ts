@@ -30,6 +30,7 @@
  * moto 5.2 implements both (PreconditionFailed 412), which the tests exercise over HTTP.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -40,6 +41,7 @@ import {
 
 import type { Metadata } from '../../runtime/definitions.js';
 import { UsageError } from '../../runtime/errors.js';
+import { backoffDelay } from '../../runtime/retry.js';
 import type {
   CheckResultRecord,
   EventLog,
@@ -113,11 +115,10 @@ function isConditionFailure(err: unknown): boolean {
   return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
+/** Wait before conditional-write retry `attempt` (0-based): 10-20 ms, doubling, at most a second. */
 function backoffMs(attempt: number): number {
-  return Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) + Math.floor(Math.random() * 20);
+  return backoffDelay({ baseDelayMs: 20, maxDelayMs: 1000, jitter: 0.5 }, attempt + 1);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
