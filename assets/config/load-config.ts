@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
+import { deadlineCronProblem } from '../../runtime/freshness.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
 // event_log section (S3 event log): begin
 import { readEventLogConfig } from '../event-log-config.js';
@@ -130,7 +131,8 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
     const cron = r.optionalString([...p, 'cron']);
     const fc: FreshnessConfig = { dataTime: r.boolean([...p, 'data_time'], false), where: r.locate(p) };
     if (cron) {
-      if (cron.trim().split(/\s+/).length !== 5) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression`, 'write e.g. "0 9 * * *"');
+      const problem = deadlineCronProblem(cron);
+      if (problem) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression: ${problem}`, 'write minute hour day-of-month month day-of-week, e.g. "0 9 * * *" (09:00 every day)');
       fc.cron = cron;
       for (const k of ['warn_after', 'fail_after']) {
         if (r.has([...p, k])) r.fail([...p, k], 'cannot be combined with cron (a policy is a time window or a cron deadline)', `remove ${k}, or remove cron and lower_bound_delta`);
