@@ -2,21 +2,11 @@ import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
-import { embeddedConfigPath, loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
-import type { PipelineConfig } from './config/pipeline-config.js';
+import { loadPipelineConfig } from './config/load-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
-
-const configs = new Map<string, PipelineConfig>();
-/** Each config file is read once per process: definitions, resources, event log and alerts share it. */
-function loadPipelineConfig(): PipelineConfig {
-  const file = process.env.SFPIPE_CONFIG || embeddedConfigPath();
-  let config = configs.get(file);
-  if (!config) configs.set(file, (config = readPipelineConfig(file)));
-  return config;
-}
 
 /** The Salesforce User history pipeline. */
 export const salesforceUser = defineExternalAsset({

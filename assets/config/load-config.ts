@@ -21,8 +21,19 @@ export function embeddedConfigPath(): string {
   return candidates.find((p) => fs.existsSync(p)) ?? candidates[0]!;
 }
 
-/** `$SFPIPE_CONFIG` when set, else the embedded default. */
+const loaded = new Map<string, PipelineConfig>();
+
+/**
+ * `$SFPIPE_CONFIG` when set, else the embedded default. Each file is read once per process:
+ * definitions, resources, the event log, alerts and commands share it.
+ */
 export function loadPipelineConfig(file: string = process.env.SFPIPE_CONFIG || embeddedConfigPath()): PipelineConfig {
+  let config = loaded.get(file);
+  if (!config) loaded.set(file, (config = readPipelineConfig(file)));
+  return config;
+}
+
+function readPipelineConfig(file: string): PipelineConfig {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
