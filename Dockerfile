@@ -77,11 +77,12 @@ FROM ${BASE_IMAGE} AS python
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY dbt/requirements.txt /tmp/requirements.txt
+# The full set (every adapter), each package at the version of dbt/constraints.txt.
+COPY dbt/requirements.txt dbt/constraints.txt /tmp/dbt/
 RUN --mount=type=secret,id=build_ca \
     if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
  && python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
+ && /opt/venv/bin/pip install --no-cache-dir -r /tmp/dbt/requirements.txt \
  && /opt/venv/bin/dbt --version
 # Not needed at run time (issue 19, "A smaller image"):
 #   - pip itself: the image never installs anything;
@@ -125,7 +126,7 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY assets/config/embedded.yaml ./assets/config/embedded.yaml
-COPY dbt/dbt_project.yml dbt/profiles.yml dbt/requirements.txt ./dbt/
+COPY dbt/dbt_project.yml dbt/profiles.yml dbt/requirements.txt dbt/constraints.txt ./dbt/
 COPY dbt/models ./dbt/models
 COPY dbt/macros ./dbt/macros
 COPY dbt/tests ./dbt/tests

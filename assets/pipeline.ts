@@ -123,6 +123,25 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
     const { observabilityFrom } = await import('./observability.js');
     return observabilityFrom(loadPipelineConfig(), process.env, logger);
   },
+  // The Salesforce change sensor (`sfpipe sensor tick sf_user_changes`): a session per tick, through
+  // the same resources a run opens (the embedded simulator is started in simulator mode).
+  async sensors() {
+    const { sfUserChangesSensor } = await import('./sensors/sf-user-changes.js');
+    return [
+      sfUserChangesSensor({
+        config: loadPipelineConfig(),
+        async salesforce({ log, signal, tickId }) {
+          const opened = await pipelineBase.openResources({ stateDir: resolveStateDir(), logger: log, runId: tickId, fullRefresh: false });
+          try {
+            return { api: await opened.resources.salesforce({ log, signal }), close: () => opened.close() };
+          } catch (err) {
+            await opened.close();
+            throw err;
+          }
+        },
+      }),
+    ];
+  },
   registerCommands: registerPipelineCommands,
   async ui(ctx) {
     const { pipelineUi } = await import('./ui/pipeline-ui.js');

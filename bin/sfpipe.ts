@@ -46,6 +46,27 @@ async function withKubernetes(): Promise<Pipeline<any>> {
           },
         }
       : {}),
+    ...(inCluster && !pipeline.sensorLock
+      ? {
+          async sensorLock(ctx, sensorName) {
+            const [{ loadKubeContext }, { LeaseRunLock }, { sensorLeaseName }] = await Promise.all([
+              import('../k8s/kube-config.js'),
+              import('../k8s/lease-lock.js'),
+              import('../k8s/sensor-launch.js'),
+            ]);
+            return LeaseRunLock.create(await loadKubeContext(), { name: sensorLeaseName(sensorName), log: ctx.logger });
+          },
+        }
+      : {}),
+    // A sensor's run in a pod: a Job from the materialize CronJob, as `sfpipe launch` makes it.
+    ...(process.env.KUBERNETES_SERVICE_HOST && !pipeline.launchRun
+      ? {
+          async launchRun(ctx, request) {
+            const { launchSensorRun } = await import('../k8s/sensor-launch.js');
+            return launchSensorRun(request, ctx.logger);
+          },
+        }
+      : {}),
   };
 }
 

@@ -45,7 +45,10 @@ export function manualJobName(cronJobName: string, now: Date = new Date()): stri
  * a full refresh; every other flag (e.g. --lock-timeout, --concurrency) kept. Other commands'
  * args (the check CronJob) are copied unchanged.
  */
-export function manualRunArgs(cronJobArgs: string[], o: { select?: string | undefined; fullRefresh?: boolean } = {}): string[] {
+export function manualRunArgs(
+  cronJobArgs: string[],
+  o: { select?: string | undefined; fullRefresh?: boolean; trigger?: string; runId?: string } = {},
+): string[] {
   // The command is the first argument that is not a global option (--log-level debug materialize …).
   let command: string | undefined;
   for (let i = 0; i < cronJobArgs.length; i++) {
@@ -67,7 +70,7 @@ export function manualRunArgs(cronJobArgs: string[], o: { select?: string | unde
   let fullRefresh = o.fullRefresh ?? false;
   for (let i = 0; i < cronJobArgs.length; i++) {
     const a = cronJobArgs[i]!;
-    if (a === '--trigger' || a === '--select' || a === '-s') {
+    if (a === '--trigger' || a === '--select' || a === '-s' || a === '--run-id') {
       i++; // and its value
       continue;
     }
@@ -75,11 +78,12 @@ export function manualRunArgs(cronJobArgs: string[], o: { select?: string | unde
       fullRefresh = true; // the full-refresh CronJob's run stays a full refresh
       continue;
     }
-    if (a.startsWith('--trigger=') || a.startsWith('--select=')) continue;
+    if (a.startsWith('--trigger=') || a.startsWith('--select=') || a.startsWith('--run-id=')) continue;
     out.push(a);
   }
   if (command === undefined) out.push('materialize');
-  out.push('--trigger', 'manual');
+  out.push('--trigger', o.trigger ?? 'manual');
+  if (o.runId) out.push('--run-id', o.runId);
   if (o.select) out.push('--select', o.select);
   if (fullRefresh) out.push('--full-refresh');
   return out;

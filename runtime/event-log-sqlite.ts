@@ -16,11 +16,13 @@ import type {
   RunRecord,
   RunStatus,
   RunTrigger,
+  SensorRunKeyClaim,
+  SensorTickRecord,
 } from './event-log.js';
 import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from './event-log.js';
 
 /** The schema version this code writes (stored in PRAGMA user_version). */
-export const EVENT_LOG_SCHEMA_VERSION = 1;
+export const EVENT_LOG_SCHEMA_VERSION = 2;
 
 
 const BUSY_TIMEOUT_MS = 15_000;
@@ -95,6 +97,28 @@ const MIGRATIONS: readonly string[] = [
     metadata       TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS freshness_by_asset ON freshness (asset_key, ts_ms);
+  `,
+  // 1 -> 2: sensors (runtime/sensors.ts)
+  `
+  CREATE TABLE IF NOT EXISTS sensor_ticks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    sensor_name  TEXT NOT NULL,
+    tick_id      TEXT NOT NULL,
+    timestamp    TEXT NOT NULL,
+    ts_ms        INTEGER,
+    status       TEXT NOT NULL,
+    record       TEXT NOT NULL              -- JSON SensorTickRecord
+  );
+  CREATE INDEX IF NOT EXISTS sensor_ticks_by_sensor ON sensor_ticks (sensor_name, ts_ms);
+
+  CREATE TABLE IF NOT EXISTS sensor_run_keys (
+    sensor_name  TEXT NOT NULL,
+    run_key      TEXT NOT NULL,
+    run_id       TEXT NOT NULL,
+    tick_id      TEXT NOT NULL,
+    timestamp    TEXT NOT NULL,
+    PRIMARY KEY (sensor_name, run_key)
+  );
   `,
 ];
 
@@ -177,6 +201,9 @@ const RUN_END_EVENT: Record<Exclude<RunStatus, 'STARTED'>, string> = {
  * - `ASSET_CHECK_EVALUATION` `{ checkName, severity, passed, description, metadata }`
  * - `FRESHNESS_EVALUATION` `{ state, previousState, metadata }` (only when the record has a runId)
  *
+ * Sensor ticks and run-key claims are not run events: they have tables of their own
+ * (`sensor_ticks`, `sensor_run_keys`, whose primary key makes a claim atomic).
+ *
  * Several processes may use the same file at once: every write is its own
  * `BEGIN IMMEDIATE` transaction, SQLite's busy timeout waits for the other
  * writer, and SQLITE_BUSY that still comes through is retried a few times.
@@ -257,6 +284,12 @@ export class SqliteEventLog implements EventLog {
         `SELECT run_id, asset_key, check_name, severity, passed, description, timestamp, metadata FROM check_results
          WHERE asset_key = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
       ),
+      insertSensorTick: db.prepare(`INSERT INTO sensor_ticks (sensor_name, tick_id, timestamp, ts_ms, status, record) VALUES (?, ?, ?, ?, ?, ?)`),
+      sensorTicks: db.prepare(`SELECT record FROM sensor_ticks WHERE sensor_name = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`),
+      claimRunKey: db.prepare(
+        `INSERT INTO sensor_run_keys (sensor_name, run_key, run_id, tick_id, timestamp) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sensor_name, run_key) DO NOTHING`,
+      ),
+      runKeyClaim: db.prepare(`SELECT sensor_name, run_key, run_id, tick_id, timestamp FROM sensor_run_keys WHERE sensor_name = ? AND run_key = ?`),
       freshnessOf: db.prepare(
         `SELECT run_id, asset_key, state, previous_state, timestamp, metadata FROM freshness WHERE asset_key = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`,
       ),
@@ -445,6 +478,37 @@ export class SqliteEventLog implements EventLog {
       timestamp: row.timestamp,
       data: parseObject(row.data),
     }));
+  }
+
+  async recordSensorTick(tick: SensorTickRecord): Promise<void> {
+    await this.write(() => {
+      this.stmts.insertSensorTick.run(tick.sensorName, tick.tickId, tick.timestamp, toMs(tick.timestamp), tick.status, JSON.stringify(tick));
+    });
+  }
+
+  async lastSensorTick(sensorName: string): Promise<SensorTickRecord | null> {
+    return (await this.sensorTicks(sensorName, 1))[0] ?? null;
+  }
+
+  async sensorTicks(sensorName: string, limit: number): Promise<SensorTickRecord[]> {
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    const rows = await this.read(() => this.stmts.sensorTicks.all(sensorName, n) as { record: string }[]);
+    return rows.map((r) => JSON.parse(r.record) as SensorTickRecord);
+  }
+
+  async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {
+    return this.write(() => {
+      const info = this.stmts.claimRunKey.run(claim.sensorName, claim.runKey, claim.runId, claim.tickId, claim.timestamp);
+      const row = this.stmts.runKeyClaim.get(claim.sensorName, claim.runKey) as
+        | { sensor_name: string; run_key: string; run_id: string; tick_id: string; timestamp: string }
+        | undefined;
+      if (!row) throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName} was not stored`);
+      return {
+        claim: { sensorName: row.sensor_name, runKey: row.run_key, runId: row.run_id, tickId: row.tick_id, timestamp: row.timestamp },
+        created: info.changes === 1,
+      };
+    });
   }
 
   async close(): Promise<void> {

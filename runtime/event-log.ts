@@ -23,7 +23,8 @@ export function uniqueRunIdMatch(prefix: string, ids: readonly string[], more = 
 }
 
 export type RunStatus = 'STARTED' | 'SUCCESS' | 'FAILURE' | 'CANCELED';
-export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'test';
+/** What started a run; `sensor:<name>` for a run a sensor requested (runtime/sensors.ts). */
+export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'test' | `sensor:${string}`;
 export type FreshnessState = 'PASS' | 'WARN' | 'FAIL' | 'UNKNOWN' | 'NOT_APPLICABLE';
 
 export interface RunRecord {
@@ -82,6 +83,48 @@ export interface AssetHistory {
   freshness: FreshnessRecord[];
 }
 
+/** What one evaluation of a sensor came to (runtime/sensors.ts). */
+export type SensorTickStatus = 'SKIPPED' | 'REQUESTED' | 'FAILURE';
+
+/** A run a tick requested: its run key, the run id it got, and what launching it did. */
+export interface SensorRunRequestRecord {
+  runKey: string;
+  runId: string;
+  selection: string;
+  /** false: an earlier tick had requested this run key already (deduplicated). */
+  new: boolean;
+  /** LAUNCHED, ALREADY_LAUNCHED (deduplicated) or NOT_LAUNCHED (e.g. the run lock was held; a later tick retries). */
+  launch: 'LAUNCHED' | 'ALREADY_LAUNCHED' | 'NOT_LAUNCHED';
+  detail: string;
+  /** Set when the run, launched in the ticking process, failed (or launching it failed). */
+  failed?: boolean;
+}
+
+/** One evaluation of a sensor, with the cursor it left. */
+export interface SensorTickRecord {
+  sensorName: string;
+  tickId: string;
+  /** When the evaluation started. */
+  timestamp: string;
+  status: SensorTickStatus;
+  cursorBefore: string | null;
+  /** The sensor's cursor after this tick (the same as before when it failed). */
+  cursor: string | null;
+  skipReason: string | null;
+  error: string | null;
+  runRequests: SensorRunRequestRecord[];
+  metadata: Metadata;
+}
+
+/** The first request of a run key by a sensor: which run it got. */
+export interface SensorRunKeyClaim {
+  sensorName: string;
+  runKey: string;
+  runId: string;
+  tickId: string;
+  timestamp: string;
+}
+
 export interface EventLog {
   startRun(run: Omit<RunRecord, 'status' | 'endedAt' | 'error'>): Promise<void>;
   finishRun(runId: string, status: Exclude<RunStatus, 'STARTED'>, endedAt: string, error?: string | null): Promise<void>;
@@ -104,5 +147,16 @@ export interface EventLog {
    * hold no freshness evaluation made outside a run (`sfpipe check`).
    */
   assetHistory?(assetKey: AssetKey, limit: number): Promise<AssetHistory>;
+  /** Records a sensor's evaluation; its `cursor` becomes the sensor's cursor. */
+  recordSensorTick(tick: SensorTickRecord): Promise<void>;
+  /** The sensor's newest tick (its cursor), or null when it never ticked. */
+  lastSensorTick(sensorName: string): Promise<SensorTickRecord | null>;
+  /** The sensor's newest `limit` ticks, newest first. */
+  sensorTicks(sensorName: string, limit: number): Promise<SensorTickRecord[]>;
+  /**
+   * Claims a run key for a sensor, atomically: the first claim of (sensor, run key) is stored and
+   * returned with `created: true`; any later one gets the stored claim (its run id), `created: false`.
+   */
+  claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }>;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { RunLock } from './run-lock.js';
 import type { NotifierConfig } from './alerts/index.js';
 import type { PushConfig } from './metrics/index.js';
 import type { UiExtension } from './ui/extension.js';
+import type { LaunchOutcome, LaunchRequest, SensorDef } from './sensors.js';
 
 export interface PipelineContext {
   stateDir: string;
@@ -52,6 +53,15 @@ export interface Pipeline<R = unknown> {
   openEventLog?(ctx: PipelineContext): Promise<EventLog>;
   /** Defaults to a file lock in the state directory. */
   runLock?(ctx: PipelineContext): Promise<RunLock>;
+  /** Sensors (runtime/sensors.ts) that request runs of this pipeline's assets: `sfpipe sensor`. */
+  sensors?: SensorDef[] | (() => Promise<SensorDef[]>);
+  /** A sensor's evaluation lock; defaults to a file lock in the state directory. */
+  sensorLock?(ctx: PipelineContext, sensorName: string): Promise<RunLock>;
+  /**
+   * Starts a run a sensor requested somewhere else (e.g. a Kubernetes Job from the materialize
+   * CronJob), idempotently per run id; absent: the run goes in the ticking process.
+   */
+  launchRun?(ctx: PipelineContext, request: LaunchRequest): Promise<LaunchOutcome>;
   /** Where alerts and metrics go; secrets resolved. Absent: no alerts, no metrics. */
   observability?(ctx: PipelineContext): Promise<Observability>;
   /** Pipeline-specific commands (e.g. a simulator server). */

@@ -1,8 +1,9 @@
 import type { AssetDef } from './definitions.js';
-import type { EventLog, RunEvent, RunRecord } from './event-log.js';
+import type { EventLog, RunEvent, RunRecord, SensorRunRequestRecord, SensorTickRecord } from './event-log.js';
 import { buildLineage, type LineageAsset } from './lineage.js';
 import { buildAssetGraph } from './registry.js';
 import { selectAssets } from './selection/index.js';
+import type { SensorDef } from './sensors.js';
 
 /**
  * The data behind the CLI's `--json` outputs, built once for every reader: the CLI prints it,
@@ -26,6 +27,38 @@ export async function runEventsReport(eventLog: EventLog, runId: string): Promis
   const run = await eventLog.getRun(runId);
   if (!run) return null;
   return { run, events: await eventLog.runEvents(run.runId) };
+}
+
+/** A sensor, its newest tick (its cursor) and the newest run it requested. */
+export interface SensorReport {
+  name: string;
+  description: string;
+  target: string;
+  minimumIntervalSeconds: number;
+  lastTick: SensorTickRecord | null;
+  lastRequest: (SensorRunRequestRecord & { timestamp: string; tickId: string }) | null;
+}
+
+/** How many ticks back `sensorsReport` looks for the newest requested run. */
+const REQUEST_LOOKBACK_TICKS = 200;
+
+/** `sfpipe sensor list --json` (and the sensors `lineage` shows). */
+export async function sensorsReport(sensors: readonly SensorDef[], eventLog: EventLog): Promise<{ sensors: SensorReport[] }> {
+  const out: SensorReport[] = [];
+  for (const s of sensors) {
+    const ticks = await eventLog.sensorTicks(s.name, REQUEST_LOOKBACK_TICKS);
+    const requested = ticks.find((t) => t.runRequests.length > 0);
+    const last = requested?.runRequests.at(-1);
+    out.push({
+      name: s.name,
+      description: s.description,
+      target: s.target,
+      minimumIntervalSeconds: s.minimumIntervalSeconds,
+      lastTick: ticks[0] ?? null,
+      lastRequest: requested && last ? { ...last, timestamp: requested.timestamp, tickId: requested.tickId } : null,
+    });
+  }
+  return { sensors: out };
 }
 
 /** How every `--json` output is printed. */

@@ -11,7 +11,12 @@
  *                                                key order, so it lists the newest runs first
  * - `assets/<key>/last-materialization.json`, `assets/<key>/last-checks/<check>.json`,
  *   `assets/<key>/last-freshness.json`           "latest" pointers (copies of the newest record)
- * Path segments (run ids, asset keys, check names) are encodeURIComponent-encoded, so an asset key
+ * - `sensors/<name>/ticks/<9999999999999 - ms>-<tickId>.json`  one immutable object per sensor tick,
+ *                                                newest first in key order
+ * - `sensors/<name>/last-tick.json`              "latest" pointer: the sensor's cursor
+ * - `sensors/<name>/run-keys/<runKey>.json`      a run key's claim (created with If-None-Match: *,
+ *                                                so one run key gets one run id however many ticks ask)
+ * Path segments (run ids, asset keys, check names, sensor names, run keys) are encodeURIComponent-encoded, so an asset key
  * `sf_raw/sf_user` is the single segment `sf_raw%2Fsf_user` and keys cannot collide.
  *
  * Why objects in S3 and not an Iceberg table through Athena:
@@ -49,6 +54,8 @@ import type {
   RunEvent,
   RunRecord,
   RunStatus,
+  SensorRunKeyClaim,
+  SensorTickRecord,
 } from '../../runtime/event-log.js';
 import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from '../../runtime/event-log.js';
 import type { AssetKey } from '../../runtime/keys.js';
@@ -180,6 +187,10 @@ export class S3EventLog implements EventLog {
   }
   private assetPrefix(assetKey: AssetKey): string {
     return `${this.prefix}assets/${seg(assetKey)}/`;
+  }
+
+  private sensorPrefix(sensorName: string): string {
+    return `${this.prefix}sensors/${seg(sensorName)}/`;
   }
 
   // ---- S3 primitives ------------------------------------------------------------------------
@@ -449,6 +460,45 @@ export class S3EventLog implements EventLog {
     const keys = await this.listKeys(this.eventsPrefix(runId));
     const events = await mapLimit(keys, READ_CONCURRENCY, async (k) => (await this.getJson<RunEvent>(k))?.value ?? null);
     return events.filter((e): e is RunEvent => e !== null).sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- sensors ------------------------------------------------------------------------------
+
+  async recordSensorTick(tick: SensorTickRecord): Promise<void> {
+    this.assertOpen();
+    const ms = Date.parse(tick.timestamp);
+    const inverted = Number.isFinite(ms) ? Math.max(0, MAX_MS - ms) : MAX_MS;
+    const base = this.sensorPrefix(tick.sensorName);
+    await this.putJson(`${base}ticks/${String(inverted).padStart(TIME_DIGITS, '0')}-${seg(tick.tickId)}.json`, tick, { create: true });
+    await this.putIfNewer(`${base}last-tick.json`, tick);
+  }
+
+  async lastSensorTick(sensorName: string): Promise<SensorTickRecord | null> {
+    this.assertOpen();
+    return (await this.getJson<SensorTickRecord>(`${this.sensorPrefix(sensorName)}last-tick.json`))?.value ?? null;
+  }
+
+  async sensorTicks(sensorName: string, limit: number): Promise<SensorTickRecord[]> {
+    this.assertOpen();
+    const n = Math.floor(limit);
+    if (!(n > 0)) return [];
+    const keys = await this.listKeys(`${this.sensorPrefix(sensorName)}ticks/`, n);
+    const ticks = await mapLimit(keys, READ_CONCURRENCY, async (k) => (await this.getJson<SensorTickRecord>(k))?.value ?? null);
+    return ticks.filter((x): x is SensorTickRecord => x !== null);
+  }
+
+  async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {
+    this.assertOpen();
+    const key = `${this.sensorPrefix(claim.sensorName)}run-keys/${seg(claim.runKey)}.json`;
+    try {
+      await this.putJson(key, claim, { create: true });
+      return { claim: { ...claim }, created: true };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+    const stored = await this.getJson<SensorRunKeyClaim>(key);
+    if (!stored) throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName}: the claim refused as existing cannot be read`);
+    return { claim: stored.value, created: false };
   }
 
   async close(): Promise<void> {

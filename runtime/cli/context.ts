@@ -6,6 +6,7 @@ import { LiveTerminal } from '../live-terminal.js';
 import { createLogger, type LogFormat, type Logger } from '../logging.js';
 import { programName, type Pipeline, type PipelineContext } from '../pipeline.js';
 import type { RunLock } from '../run-lock.js';
+import type { SensorDef } from '../sensors.js';
 import { resolveStateDir } from '../state.js';
 import { UsageError } from '../errors.js';
 
@@ -117,6 +118,22 @@ export class CliContext {
     if (this.pipeline.runLock) return this.pipeline.runLock(this.pipelineContext());
     const { FileRunLock } = await import('../run-lock-file.js');
     return new FileRunLock(path.join(this.stateDir, 'run.lock'));
+  }
+
+  #sensors: Promise<SensorDef[]> | null = null;
+
+  /** The pipeline's sensors, loaded on first use. */
+  sensors(): Promise<SensorDef[]> {
+    const s = this.pipeline.sensors ?? [];
+    this.#sensors ??= Array.isArray(s) ? Promise.resolve(s) : s();
+    return this.#sensors;
+  }
+
+  /** A sensor's evaluation lock: the pipeline's (a Lease in a pod), else a file lock in the state directory. */
+  async sensorLock(sensorName: string): Promise<RunLock> {
+    if (this.pipeline.sensorLock) return this.pipeline.sensorLock(this.pipelineContext(), sensorName);
+    const { FileRunLock } = await import('../run-lock-file.js');
+    return new FileRunLock(path.join(this.stateDir, `sensor-${sensorName}.lock`));
   }
 
   write(text: string): void {

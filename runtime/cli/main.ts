@@ -6,6 +6,7 @@ import { lineageCommand } from './commands/lineage.js';
 import { materializeCommand } from './commands/materialize.js';
 import { eventsCommand, runsCommand } from './commands/runs.js';
 import { uiCommand } from './commands/ui.js';
+import { sensorCommand } from './commands/sensor.js';
 import { CliContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { LOG_LEVELS } from './context.js';
@@ -58,6 +59,7 @@ export async function runCli(
   program.addCommand(eventsCommand(ctx, setExit));
   program.addCommand(checkCommand(ctx, setExit));
   program.addCommand(uiCommand(ctx, setExit));
+  program.addCommand(sensorCommand(ctx, setExit));
   pipeline.registerCommands?.(program, () => ctx().pipelineContext(), setExit);
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });

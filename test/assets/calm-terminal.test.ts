@@ -6,6 +6,9 @@
  * --log-level debug.
  */
 import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { embeddedConfigPath } from '../../assets/config/load-config.js';
 
 import { runPipelineCli, runPipelineCliInTerminal } from '../helpers/cli.js';
 import { finalScreen } from '../helpers/screen.js';
@@ -44,14 +47,20 @@ test('an incremental run at a terminal is a few lines; a failing check is there,
   t.true(uncoloured.includes('▸ sf_raw/sf_user'), 'a live line for the extraction');
   t.true(uncoloured.includes('▸ sf_curated/dim_sf_user_scd'), 'a live line for the dimension');
 
-  // Two current versions of one user: the blocking SCD-integrity test fails, and the run.
+  // Two current versions of one user: the blocking SCD-integrity test fails, and the run. The
+  // user is not one the run touches, so the runs test every row (dbt.full_test_every: 0s).
+  const config = path.join(home, 'full-test.yaml');
+  const embedded = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  fs.writeFileSync(config, embedded.replace(/^  full_test_every: .*$/m, '  full_test_every: 0s'));
+  t.not(fs.readFileSync(config, 'utf8'), embedded, 'the embedded config sets dbt.full_test_every');
+  const fullTestEnv = { ...env, SFPIPE_CONFIG: config };
   await queryFile(
     `${home}/warehouse.duckdb`,
     `insert into sf_curated.dim_sf_user_scd (user_key, user_id, name, division, audit_phase__c, is_active, is_deleted, update_date, valid_from, valid_to, is_current, _scd_id, _dbt_updated_at)
      select 'calm-' || n, '005CALM0000000AAAA', name, division, audit_phase__c, is_active, is_deleted, update_date, valid_from + n * interval 1 day, null, true, _scd_id, _dbt_updated_at
      from (select * from sf_curated.dim_sf_user_scd limit 1), range(2) t(n)`,
   );
-  const failing = await runPipelineCliInTerminal(['materialize'], env, COLUMNS);
+  const failing = await runPipelineCliInTerminal(['materialize'], fullTestEnv, COLUMNS);
   const failed = screenOf(failing.output);
   const failedText = failed.join('\n');
   t.is(failing.code, 1, failedText);
@@ -61,7 +70,7 @@ test('an incremental run at a terminal is a few lines; a failing check is there,
   t.regex(failed.at(-1)!, /^run ([0-9a-f]{8})[0-9a-f-]{28} FAILURE in \S+: 3 succeeded, 2 checks failed, 2 checks warned — every event: sfpipe events \1$/);
 
   // Every detail at --log-level debug, on the same terminal.
-  const debug = await runPipelineCliInTerminal(['--log-level', 'debug', 'materialize'], env, COLUMNS);
+  const debug = await runPipelineCliInTerminal(['--log-level', 'debug', 'materialize'], fullTestEnv, COLUMNS);
   const detail = screenOf(debug.output).join('\n');
   t.is(debug.code, 1);
   t.regex(detail, /dbtEvent=LogStartLine/);

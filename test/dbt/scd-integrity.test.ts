@@ -102,7 +102,11 @@ test.serial('through the runtime, a failing SCD-integrity check blocks the dimen
   t.teardown(() => {
     if (t.passed) fs.rmSync(stateDir, { recursive: true, force: true });
   });
-  const config = parsePipelineConfig('x.yaml', fs.readFileSync(embeddedConfigPath(), 'utf8'));
+  // Every run tests every row (dbt.full_test_every: 0s): the corruption below is of a user no run
+  // touches, which an incremental run's scoped tests leave to the periodic full test.
+  const embedded = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  const config = parsePipelineConfig('x.yaml', embedded.replace(/^  full_test_every: .*$/m, '  full_test_every: 0s'));
+  t.is(config.dbt.fullTestEveryMs, 0);
   const file = path.resolve(stateDir, config.warehouse.duckdb.path);
   await loadWithWarehouse(file, HISTORY, 'integrity-rt-1', LONG_AGO);
 

@@ -38,7 +38,7 @@ function k8sVersion(): string {
   return m?.[1] ?? '1.37.2';
 }
 
-const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino', 'ui'] as const;
+const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino', 'ui', 'sensor'] as const;
 type ValueSet = (typeof VALUE_SETS)[number];
 const valuesFile = (set: ValueSet) => path.join(CHART, 'ci', `${set}-values.yaml`);
 
@@ -341,6 +341,7 @@ test('the rendered pipeline.yaml is a valid sfpipe config for every value set', 
     launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
     trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', target: 'trino' },
     ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+    sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
@@ -640,6 +641,50 @@ test('cronjobs.<job>.lockTimeoutSeconds: --lock-timeout in the args, schema-chec
   const onCheck = await template('default', '--set', 'cronjobs.check.lockTimeoutSeconds=60');
   t.not(onCheck.code, 0);
   t.regex(onCheck.stderr, /cronjobs\.check\.lockTimeoutSeconds: check never takes the run lock/);
+});
+
+test('sensor.enabled: a sensor CronJob beside the schedule, restricted like the others, granted its Lease, the materialize CronJob and Job creation only', async (t) => {
+  if (!toolsPresent(t)) return;
+  const off = byComponentOf(await rendered(t, 'default'));
+  t.false('sensor' in off, 'off by default');
+  const objs = await rendered(t, 'sensor');
+  const cron = byComponentOf(objs);
+  t.deepEqual(Object.keys(cron).sort(), ['check', 'full-refresh', 'materialize', 'sensor']);
+  const sensor = cron.sensor;
+  t.is(sensor.metadata.name, 'sfpipe-sf-user-pipeline-sensor');
+  t.is(sensor.spec.schedule, '*/5 * * * *');
+  t.is(sensor.spec.concurrencyPolicy, 'Forbid');
+  t.deepEqual(argsOf(sensor), ['sensor', 'tick', 'sf_user_changes']);
+  const pod = sensor.spec.jobTemplate.spec.template.spec;
+  const env = Object.fromEntries(pod.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  t.is(env.SFPIPE_SENSOR_LEASE_PREFIX, 'sfpipe-sf-user-pipeline-sensor');
+  t.is(env.SFPIPE_MATERIALIZE_CRONJOB, 'sfpipe-sf-user-pipeline-materialize');
+  // The same pod and container security as the materialize CronJob's.
+  const mat = cron.materialize.spec.jobTemplate.spec.template.spec;
+  t.deepEqual(pod.securityContext, mat.securityContext);
+  t.deepEqual(pod.containers[0].securityContext, mat.containers[0].securityContext);
+  t.deepEqual(pod.volumes, mat.volumes, 'credentials mounted as in materialize');
+  const rules = ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+  const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
+  t.deepEqual(flat, [
+    'batch/cronjobs:get@sfpipe-sf-user-pipeline-materialize',
+    'batch/jobs:create',
+    'coordination.k8s.io/leases:create',
+    'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-changes',
+    'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-changes',
+    'coordination.k8s.io/leases:update@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-changes',
+  ]);
+  // kubeconform, and the schema: a misspelt key, a bad name, no materialize CronJob.
+  const r = await template('sensor');
+  await assertKubeconform(t, r.stdout, 'sensor');
+  const typo = await template('sensor', '--set', 'sensor.schedul=x');
+  t.not(typo.code, 0);
+  t.regex(typo.stderr, /schedul/);
+  const badName = await template('sensor', '--set', 'sensor.name=Bad Name');
+  t.not(badName.code, 0);
+  const noMat = await template('sensor', '--set', 'cronjobs.materialize.enabled=false');
+  t.not(noMat.code, 0);
+  t.regex(noMat.stderr, /sensor\.enabled needs cronjobs\.materialize\.enabled/);
 });
 
 test('the ci value sets are the ones the tests use', (t) => {

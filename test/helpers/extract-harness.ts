@@ -11,6 +11,7 @@ import { createResources } from '../../assets/resources.js';
 import { salesforceUser } from '../../assets/pipeline.js';
 import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
 import { executeRun, type RunResult } from '../../runtime/executor.js';
+import type { RunTrigger } from '../../runtime/event-log.js';
 import { silentLogger, type Logger } from '../../runtime/logging.js';
 import { buildAssetGraph } from '../../runtime/registry.js';
 import { DEFAULT_CREDENTIALS, startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index.js';
@@ -22,8 +23,9 @@ export interface Harness {
   stateDir: string;
   config: PipelineConfig;
   duckdbPath: string;
+  eventLog: SqliteEventLog;
   /** Materializes sf_raw/sf_user once; returns the run and the step's metadata. */
-  run(opts?: { fullRefresh?: boolean; signal?: AbortSignal }): Promise<{ result: RunResult; metadata: Record<string, any> }>;
+  run(opts?: { fullRefresh?: boolean; signal?: AbortSignal; runId?: string; trigger?: RunTrigger }): Promise<{ result: RunResult; metadata: Record<string, any> }>;
   /** Reads the raw warehouse (the file must not be held open by a run). */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
     stateDir,
     config,
     duckdbPath,
+    eventLog,
     async run(runOpts = {}) {
       const resources = createResources({
         config,
@@ -58,7 +61,8 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
         resources,
         logger,
         fullRefresh: runOpts.fullRefresh ?? false,
-        trigger: 'test',
+        trigger: runOpts.trigger ?? 'test',
+        ...(runOpts.runId ? { runId: runOpts.runId } : {}),
         ...(runOpts.signal ? { signal: runOpts.signal } : {}),
         // Asset-level retries would hide what the API layer did; tests see the first attempt.
         sleep: async () => {},

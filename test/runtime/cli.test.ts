@@ -79,7 +79,7 @@ test('usage errors exit 2: unknown flag, unknown command, bad option value, unkn
   }
   const trig = await runCliProcess(['materialize'], { ...home(), SFPIPE_TRIGGER: 'cron' });
   t.is(trig.code, 2);
-  t.regex(trig.stderr, /SFPIPE_TRIGGER must be one of cli, schedule, manual \(got "cron"\)/);
+  t.regex(trig.stderr, /SFPIPE_TRIGGER must be one of cli, schedule, manual or sensor:<name> \(got "cron"\)/);
   const short = await runCliProcess(['events', 'abc'], home());
   t.regex(short.stderr, /no run with id "abc" \(a prefix needs at least 6 characters\)/);
   const env = await runCliProcess(['materialize'], { ...home(), SFPIPE_LOG_LEVEL: 'DEBUG' });

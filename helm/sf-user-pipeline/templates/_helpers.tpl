@@ -68,6 +68,14 @@ sf-user-pipeline.io/pipeline: {{ include "sfpipe.fullname" . | quote }}
 {{- printf "%s-run-lock" (include "sfpipe.fullname" .) }}
 {{- end }}
 
+{{/* The sensor's evaluation lock: the Lease <prefix>-<sensor.name with _ as ->. */}}
+{{- define "sfpipe.sensorLeasePrefix" -}}
+{{- printf "%s-sensor" (include "sfpipe.fullname" .) }}
+{{- end }}
+{{- define "sfpipe.sensorLeaseName" -}}
+{{- printf "%s-%s" (include "sfpipe.sensorLeasePrefix" .) (.Values.sensor.name | replace "_" "-") }}
+{{- end }}
+
 {{/*
 Secret with the Salesforce credentials (k8s_secret source): salesforce.existingSecret in
 salesforce mode, "" otherwise (AWS Secrets Manager, simulator). The chart creates no Secret
@@ -145,6 +153,9 @@ reported at once (one per line), each naming the value and what to set.
 {{- if and (hasKey $job "lockTimeoutSeconds") (ge (int $job.lockTimeoutSeconds) (int $job.activeDeadlineSeconds)) }}
 {{- $errs = append $errs (printf "cronjobs.%s.lockTimeoutSeconds (%d) must be less than cronjobs.%s.activeDeadlineSeconds (%d): the Job would be killed while waiting for the run lock" $key (int $job.lockTimeoutSeconds) $key (int $job.activeDeadlineSeconds)) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.sensor.enabled (not .Values.cronjobs.materialize.enabled) }}
+{{- $errs = append $errs "sensor.enabled needs cronjobs.materialize.enabled: the sensor's runs are Jobs made from the materialize CronJob" }}
 {{- end }}
 {{- if eq (len $errs) 1 }}
 {{- fail (first $errs) }}

@@ -1,6 +1,9 @@
 import { Command, Option } from 'commander';
 import { renderLineage, type LineageFormat } from '../../lineage-format.js';
-import { lineageReport } from '../../reports.js';
+import { lineageReport, sensorsReport, type SensorReport } from '../../reports.js';
+import { buildAssetGraph } from '../../registry.js';
+import { selectAssets } from '../../selection/index.js';
+import { sensorLines } from './sensor.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { parseChoice } from '../parse.js';
@@ -23,7 +26,22 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
       try {
         ({ assets } = await lineageReport(definitions, opts.select, eventLog, new Date()));
         const format = opts.json ? 'json' : opts.format;
-        c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
+        // The sensors whose target overlaps the shown assets, with their last tick.
+        const shown = new Set(assets.map((a) => a.key));
+        const graph = buildAssetGraph(definitions);
+        const sensors = (await c.sensors()).filter((s) => {
+          try {
+            return [...selectAssets(s.target, graph)].some((k) => shown.has(k));
+          } catch {
+            return opts.select === undefined; // a target the loaded assets cannot judge (no dbt here)
+          }
+        });
+        const { sensors: reported } = sensors.length ? await sensorsReport(sensors, eventLog) : { sensors: [] as SensorReport[] };
+        if (format === 'json') c.write(JSON.stringify(reported.length ? { assets, sensors: reported } : { assets }, null, 2) + '\n');
+        else {
+          c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
+          if (format === 'text' && reported.length) c.write(reported.map((s) => sensorLines(s).join('\n') + '\n').join('\n'));
+        }
       } finally {
         await eventLog.close();
       }

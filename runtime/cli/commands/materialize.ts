@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { executeRun, type RunResult } from '../../executor.js';
 import { errorMessage, UsageError } from '../../errors.js';
 import { newRunId } from '../../ids.js';
@@ -8,20 +8,24 @@ import type { Logger } from '../../logging.js';
 import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { metricPrefix, type Observability } from '../../pipeline.js';
-import { parseChoice, parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
+import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { StateTransition } from '../../alerts/index.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
-import type { CheckResultRecord, EventLog } from '../../event-log.js';
+import type { CheckResultRecord, EventLog, RunTrigger } from '../../event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
-interface MaterializeOptions {
+export interface MaterializeOptions {
   select?: string;
   fullRefresh: boolean;
   json: boolean;
   lockTimeout: number;
   concurrency: number;
-  trigger?: 'cli' | 'schedule' | 'manual';
+  trigger?: RunTrigger;
+  /** The run's id (a sensor's run: derived from its run key); refused when already in the event log. */
+  runId?: string;
+  /** Where the run's result goes (stdout by default; a sensor tick sends it to stderr). */
+  write?: (text: string) => void;
 }
 
 export function materializeCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
@@ -37,26 +41,41 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
     .option('--lock-timeout <seconds>', 'wait this long for a running run to finish', parseNonNegativeNumber('--lock-timeout'), 0)
     .option('--concurrency <n>', 'independent assets materialized at once', parsePositiveInt('--concurrency'), 2)
     .addOption(
-      new Option('--trigger <kind>', 'what started this run, recorded in the event log: cli, schedule or manual (default: $SFPIPE_TRIGGER or cli)')
-        .argParser(parseChoice('--trigger', TRIGGERS)),
+      new Option('--trigger <kind>', 'what started this run, recorded in the event log: cli, schedule, manual or sensor:<name> (default: $SFPIPE_TRIGGER or cli)')
+        .argParser((v) => {
+          if (!isTrigger(v)) throw new InvalidArgumentError(`--trigger must be one of ${TRIGGERS.join(', ')} or sensor:<name>.`);
+          return v;
+        }),
     )
+    .addOption(new Option('--run-id <id>', "the run's id (a sensor's Job passes the id its run key was given); refused when the event log has it already").hideHelp())
     .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
 }
 
 const TRIGGERS = ['cli', 'schedule', 'manual'] as const;
+const isTrigger = (v: string): v is RunTrigger => (TRIGGERS as readonly string[]).includes(v) || /^sensor:[a-z][a-z0-9_-]*$/.test(v);
 
-async function materialize(ctx: CliContext, options: MaterializeOptions): Promise<number> {
+/** `sfpipe materialize`; a sensor's tick runs it in-process with its run id and trigger. Resolves to the exit code. */
+export async function materialize(ctx: CliContext, options: MaterializeOptions): Promise<number> {
   const trigger = options.trigger ?? (process.env.SFPIPE_TRIGGER || 'cli');
-  if (!(TRIGGERS as readonly string[]).includes(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} (got "${trigger}")`);
-  const opts = { ...options, trigger: trigger as (typeof TRIGGERS)[number] };
+  if (!isTrigger(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} or sensor:<name> (got "${trigger}")`);
+  const write = options.write ?? ((text: string) => ctx.write(text));
+  const opts = { ...options, trigger };
   // On a terminal: live lines and one line per asset instead of every log line (before anything logs).
   const terminal = ctx.liveTerminal();
   const graph = buildAssetGraph(await ctx.definitions());
   const materializable = selectMaterializable(opts.select, graph);
   const selection = new Set(materializable);
   const logger = ctx.logger;
-  const runId = newRunId();
+  const runId = opts.runId ?? newRunId();
   const eventLog = await ctx.openEventLog();
+  if (opts.runId !== undefined) {
+    const existing = await eventLog.getRun(opts.runId).catch(() => null);
+    if (existing?.runId === opts.runId) {
+      await eventLog.close();
+      ctx.reportError(`run ${opts.runId} is in the event log already (${existing.status}, trigger ${existing.trigger}): a run id runs once`, { runId, exitCode: EXIT.FAILURE });
+      return EXIT.FAILURE;
+    }
+  }
   const lock = await ctx.runLock();
   const controller = new AbortController();
   let signalName: NodeJS.Signals | null = null;
@@ -106,7 +125,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
         ctx.reportError(`${err.message}; try again later or pass --lock-timeout SECONDS to wait`, { exitCode: EXIT.FAILURE });
         // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
         // this attempt is not in the event log (`sfpipe events` would not find it).
-        if (opts.json) ctx.write(JSON.stringify({ status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
+        if (opts.json) write(JSON.stringify({ status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
         return EXIT.FAILURE;
       }
       throw err;
@@ -160,7 +179,7 @@ async function materialize(ctx: CliContext, options: MaterializeOptions): Promis
       }
       // The terminal showed each asset's outcome already: the same screen gets the run's line only.
       const sameScreen = terminal !== null && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
-      ctx.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint, ctx.program) : renderRun(result));
+      write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint, ctx.program) : renderRun(result));
       const obs = await observability();
       const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) }, ctx.program);
       await alertOnTransitions(obs, [...checkTransitions(checksBefore, result, ctx.program), ...ran], runLog, ctx.program);

@@ -58,10 +58,11 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
 }
 
 function renderRuns(runs: RunRecord[]): string {
-  const lines = ['RUN ID                                STATUS    TRIGGER   STARTED                   DURATION  SELECTION'];
+  const width = Math.max(9, ...runs.map((r) => r.trigger.length));
+  const lines = [`RUN ID                                STATUS    ${'TRIGGER'.padEnd(width)} STARTED                   DURATION  SELECTION`];
   for (const r of runs) {
     const dur = r.endedAt ? `${((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)}s` : '-';
-    lines.push(`${r.runId.padEnd(37)} ${r.status.padEnd(9)} ${r.trigger.padEnd(9)} ${r.startedAt.padEnd(25)} ${dur.padEnd(9)} ${r.selection}${r.fullRefresh ? ' (full refresh)' : ''}`);
+    lines.push(`${r.runId.padEnd(37)} ${r.status.padEnd(9)} ${r.trigger.padEnd(width)} ${r.startedAt.padEnd(25)} ${dur.padEnd(9)} ${r.selection}${r.fullRefresh ? ' (full refresh)' : ''}`);
     if (r.error) lines.push(`    ${r.error}`);
   }
   return lines.join('\n') + '\n';
