@@ -2,21 +2,11 @@ import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
-import { embeddedConfigPath, loadPipelineConfig as readPipelineConfig } from './config/load-config.js';
-import type { PipelineConfig } from './config/pipeline-config.js';
+import { loadPipelineConfig } from './config/load-config.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
-
-const configs = new Map<string, PipelineConfig>();
-/** Each config file is read once per process: definitions, resources, event log and alerts share it. */
-function loadPipelineConfig(): PipelineConfig {
-  const file = process.env.SFPIPE_CONFIG || embeddedConfigPath();
-  let config = configs.get(file);
-  if (!config) configs.set(file, (config = readPipelineConfig(file)));
-  return config;
-}
 
 /** The Salesforce User history pipeline. */
 export const salesforceUser = defineExternalAsset({
@@ -77,6 +67,22 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
 
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   name: 'sf-user-pipeline',
+  program: 'sfpipe',
+  description: 'Dagster-style asset runtime for the Salesforce User history pipeline',
+  metrics: {
+    prefix: 'sfpipe_',
+    // What the raw step and the dbt models record in their materializations (assets/raw, assets/dbt).
+    fromMetadata: [
+      { metadata: 'records_fetched', name: 'records_extracted', help: 'Records read from the source in the last run' },
+      { metadata: 'versions_inserted', name: 'versions_inserted', help: 'New raw versions in the last run' },
+      { metadata: 'versions_opened', name: 'versions_opened', help: 'SCD versions opened in the last run' },
+      { metadata: 'versions_closed', name: 'versions_closed', help: 'SCD versions closed in the last run' },
+      { metadata: 'quarantined', name: 'records_quarantined', help: 'Records quarantined in the last run' },
+      { metadata: 'api_calls_total', name: 'api_calls', help: 'Source API calls in the last run' },
+      { metadata: 'api_usage.remaining', name: 'api_quota_remaining', help: 'Daily API calls left at the end of the last run' },
+    ],
+  },
+  chartedMetadata: ['records_fetched', 'versions_inserted', 'versions_opened', 'versions_closed', 'versions', 'current_versions', 'observations', 'users', 'api_calls_total', 'quarantined', 'tombstones', 'rows'],
   async openResources({ stateDir, logger: cliLogger, runId }) {
     const config = loadPipelineConfig();
     // Resource log lines (simulator, warehouse statements) belong to the run.

@@ -70,5 +70,5 @@ async function withKubernetes(): Promise<Pipeline<any>> {
   };
 }
 
-const code = await runCli(process.argv.slice(2), withKubernetes);
+const code = await runCli(process.argv.slice(2), withKubernetes, undefined, 'sfpipe');
 process.exitCode = code;

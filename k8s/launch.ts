@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Job } from '@kubernetes/client-node';
 import type { Logger } from '../runtime/logging.js';
 import { jobFromCronJob, manualJobName } from './job-from-cronjob.js';
@@ -61,7 +62,7 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
     const conditions = current.status?.conditions ?? [];
     if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { job: current, succeeded: true };
     if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return { job: current, succeeded: false };
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs);
   }
 }
 

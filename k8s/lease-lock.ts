@@ -2,6 +2,7 @@ import os from 'node:os';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import { LockHeldError, type LockHolder, type LockLease, type RunLock } from '../runtime/run-lock.js';
 import type { Logger } from '../runtime/logging.js';
+import { abortableSleep } from '../runtime/retry.js';
 import type { KubeContext } from './kube-config.js';
 
 export interface LeaseLockOptions {
@@ -17,6 +18,7 @@ export interface LeaseLockOptions {
 
 const ANNOTATION_SINCE = 'sfpipe.io/since';
 const ANNOTATION_HOST = 'sfpipe.io/host';
+const abortedWaiting = () => Object.assign(new Error('aborted while waiting for the run lock'), { name: 'AbortError' });
 
 /**
  * The run lock on a coordination.k8s.io Lease: acquire by create; renew while running; take
@@ -49,8 +51,10 @@ export class LeaseRunLock implements RunLock {
       const got = await this.#tryAcquire(runId);
       if ('lease' in got) return got.lease;
       if (Date.now() >= deadline) throw new LockHeldError(got.holder);
-      if (opts.signal?.aborted) throw Object.assign(new Error('aborted while waiting for the run lock'), { name: 'AbortError' });
-      await new Promise((r) => setTimeout(r, Math.min(this.#o.pollMs, Math.max(1, deadline - Date.now()))));
+      if (opts.signal?.aborted) throw abortedWaiting();
+      // Woken by an abort too, which is then thrown before another try could take the lock.
+      await abortableSleep(Math.min(this.#o.pollMs, Math.max(1, deadline - Date.now())), opts.signal).catch(() => undefined);
+      if (opts.signal?.aborted) throw abortedWaiting();
     }
   }
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { AssetKey } from './keys.js';
 import type { Metadata } from './definitions.js';
-import { UsageError } from './errors.js';
+import { backoffDelay } from './retry.js';
 import type {
   AlertLedger,
   AlertMarker,
@@ -22,12 +22,11 @@ import type {
   SensorRunKeyClaim,
   SensorTickRecord,
 } from './event-log.js';
+import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from './event-log.js';
 
 /** The schema version this code writes (stored in PRAGMA user_version). */
 export const EVENT_LOG_SCHEMA_VERSION = 3;
 
-/** Shortest run id prefix `getRun` resolves. */
-export const MIN_RUN_ID_PREFIX = 6;
 
 const BUSY_TIMEOUT_MS = 15_000;
 const BUSY_RETRIES = 5;
@@ -294,7 +293,7 @@ export class SqliteEventLog implements EventLog {
       recentRuns: db.prepare(`SELECT * FROM runs ORDER BY started_ms DESC, rowid DESC LIMIT ?`),
       runById: db.prepare(`SELECT * FROM runs WHERE run_id = ?`),
       runsByPrefix: db.prepare(
-        `SELECT * FROM runs WHERE substr(run_id, 1, length(@prefix)) = @prefix ORDER BY started_ms DESC, rowid DESC LIMIT 6`,
+        `SELECT * FROM runs WHERE substr(run_id, 1, length(@prefix)) = @prefix ORDER BY started_ms DESC, rowid DESC LIMIT @limit`,
       ),
       runEvents: db.prepare(`SELECT * FROM events WHERE run_id = ? ORDER BY seq`),
       materializationsOf: db.prepare(
@@ -475,23 +474,16 @@ export class SqliteEventLog implements EventLog {
   /**
    * The run with this id, or, for an id of at least MIN_RUN_ID_PREFIX characters that is
    * no run's full id, the one run whose id starts with it. Throws a UsageError when
-   * several runs match the prefix.
+   * several runs match the prefix (uniqueRunIdMatch, the rule every event log shares).
    */
   async getRun(runId: string): Promise<RunRecord | null> {
     return this.read(() => {
       const exact = this.stmts.runById.get(runId) as RunRow | undefined;
       if (exact) return toRunRecord(exact);
       if (runId.length < MIN_RUN_ID_PREFIX) return null;
-      const rows = this.stmts.runsByPrefix.all({ prefix: runId }) as RunRow[];
-      if (rows.length === 0) return null;
-      if (rows.length > 1) {
-        const shown = rows.slice(0, 5).map((r) => r.run_id);
-        const more = rows.length > 5 ? ', …' : '';
-        throw new UsageError(
-          `run id prefix "${runId}" is ambiguous: it matches ${rows.length > 5 ? 'more than 5' : rows.length} runs (${shown.join(', ')}${more}); give more characters`,
-        );
-      }
-      return toRunRecord(rows[0]!);
+      const rows = this.stmts.runsByPrefix.all({ prefix: runId, limit: RUN_ID_PREFIX_LOOKUP }) as RunRow[];
+      const id = uniqueRunIdMatch(runId, rows.map((r) => r.run_id));
+      return id === null ? null : toRunRecord(rows.find((r) => r.run_id === id)!);
     });
   }
 
@@ -626,8 +618,9 @@ function toRunRecord(row: RunRow): RunRecord {
   };
 }
 
+/** Wait before busy retry `attempt` (0-based): 50-100 ms, doubling. */
 function backoffMs(attempt: number): number {
-  return 50 * 2 ** attempt + Math.floor(Math.random() * 50);
+  return backoffDelay({ baseDelayMs: 100, maxDelayMs: 5000, jitter: 0.5 }, attempt + 1);
 }
 
 /** Synchronous retry on SQLITE_BUSY, for open() which is synchronous. */

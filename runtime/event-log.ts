@@ -1,5 +1,26 @@
 import type { CheckSeverity, Metadata } from './definitions.js';
+import { UsageError } from './errors.js';
 import type { AssetKey } from './keys.js';
+
+/** Shortest run id prefix `getRun` resolves. */
+export const MIN_RUN_ID_PREFIX = 6;
+/** How many runs a store looks up for a prefix: one more than an ambiguous prefix's error names. */
+export const RUN_ID_PREFIX_LOOKUP = 6;
+
+/**
+ * The prefix rule of every event log's `getRun`, after the store found no run with that exact id
+ * and looked up the ids that start with it (at most RUN_ID_PREFIX_LOOKUP; `more` when it has more):
+ * the one match, null for none (or for a prefix shorter than MIN_RUN_ID_PREFIX, which the store
+ * need not look up), and a UsageError naming up to five when several match.
+ */
+export function uniqueRunIdMatch(prefix: string, ids: readonly string[], more = false): string | null {
+  if (prefix.length < MIN_RUN_ID_PREFIX || ids.length === 0) return null;
+  if (ids.length === 1) return ids[0]!;
+  const many = ids.length > 5 || more;
+  throw new UsageError(
+    `run id prefix "${prefix}" is ambiguous: it matches ${many ? 'more than 5' : ids.length} runs (${ids.slice(0, 5).join(', ')}${many ? ', …' : ''}); give more characters`,
+  );
+}
 
 export type RunStatus = 'STARTED' | 'SUCCESS' | 'FAILURE' | 'CANCELED';
 /** What started a run; `sensor:<name>` for a run a sensor requested (runtime/sensors.ts). */

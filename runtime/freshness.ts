@@ -71,6 +71,23 @@ function parseTime(v: unknown): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+/**
+ * Why `cron` cannot be a cron policy's deadline, or null when it can: five fields (minute hour
+ * day-of-month month day-of-week) that cron-parser, which computes the ticks, accepts. The count
+ * is checked first because cron-parser also takes four fields (filling in the rest) and six
+ * (seconds first), which would move every field's meaning.
+ */
+export function deadlineCronProblem(cron: string): string | null {
+  const fields = cron.trim().split(/\s+/).filter(Boolean).length;
+  if (fields !== 5) return `has ${fields} field${fields === 1 ? '' : 's'}, not 5 (minute hour day-of-month month day-of-week)`;
+  try {
+    CronExpressionParser.parse(cron);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export function lastCompletedTick(cron: string, now: Date, timezone = 'UTC'): Date {
   const it = CronExpressionParser.parse(cron, { currentDate: new Date(now.getTime() + 1), tz: timezone });
   return it.prev().toDate();

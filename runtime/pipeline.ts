@@ -25,6 +25,17 @@ export interface OpenedResources<R> {
 export interface Pipeline<R = unknown> {
   name: string;
   /**
+   * The CLI's program name: its usage line, its `<program>: …` error lines and the commands it
+   * suggests (`<program> events <run-id>`). Default: `name`.
+   */
+  program?: string;
+  /** One line for the CLI's help. */
+  description?: string;
+  /** How its metrics are named and which materialization metadata become metrics. */
+  metrics?: PipelineMetrics;
+  /** Numbers of materialization metadata charted on an asset's page of the web view, in this order (others are listed in its table). */
+  chartedMetadata?: readonly string[];
+  /**
    * The assets, or a function that loads them (called only by commands that need them). An asset
    * that cannot be loaded here is returned as an unavailable one (defineUnavailableAsset), never
    * left out: `materialize` then fails it, `lineage` and `check` show why.
@@ -69,6 +80,31 @@ export interface Observability {
    * recovery too (runtime/alerts/escalation.ts; the state is the event log's alert ledger).
    */
   escalation?: { afterMs: number; notifiers: NotifierConfig } | null;
+}
+
+export interface PipelineMetrics {
+  /** Put before every metric's name, e.g. `myapp_`. Default: the program name, letters and digits kept, and `_`. */
+  prefix?: string;
+  /** Per-asset gauges from a materialization's metadata: the value at `metadata` (a key, or a dotted path into an object), when it is a number. */
+  fromMetadata?: readonly MetadataMetric[];
+}
+
+export interface MetadataMetric {
+  /** A metadata key, or a dotted path into an object (e.g. `usage.remaining`). */
+  metadata: string;
+  /** The metric's name after the prefix. */
+  name: string;
+  help: string;
+}
+
+/** The program name the CLI shows for this pipeline. */
+export function programName(pipeline: Pick<Pipeline, 'name' | 'program'>): string {
+  return pipeline.program ?? pipeline.name;
+}
+
+/** The prefix of this pipeline's metric names. */
+export function metricPrefix(pipeline: Pick<Pipeline, 'name' | 'program' | 'metrics'>): string {
+  return pipeline.metrics?.prefix ?? `${programName(pipeline).replace(/[^A-Za-z0-9]+/g, '_')}_`;
 }
 
 export type PipelineLoader = () => Promise<Pipeline<any>>;

@@ -10,11 +10,31 @@ import type { SensorDef } from './sensors.js';
  * `sfpipe ui` serves it (and renders its pages from it), so the two never disagree.
  */
 
-/** `sfpipe lineage --json`: the selected assets (all when `select` is undefined) with their last known state. */
-export async function lineageReport(definitions: readonly AssetDef<any>[], select: string | undefined, eventLog: EventLog, now: Date): Promise<{ assets: LineageAsset[] }> {
+/**
+ * `sfpipe lineage --json`: the selected assets (all when `select` is undefined) with their last
+ * known state, and the sensors whose target overlaps them, with their last tick (`sensors` only
+ * when there are some).
+ */
+export async function lineageReport(
+  definitions: readonly AssetDef<any>[],
+  select: string | undefined,
+  eventLog: EventLog,
+  now: Date,
+  sensors: readonly SensorDef[] = [],
+): Promise<{ assets: LineageAsset[]; sensors?: SensorReport[] }> {
   const graph = buildAssetGraph(definitions);
   const selection = selectAssets(select, graph);
-  return { assets: await buildLineage(graph, selection, eventLog, now) };
+  const assets = await buildLineage(graph, selection, eventLog, now);
+  const shown = new Set(assets.map((a) => a.key));
+  const overlapping = sensors.filter((s) => {
+    try {
+      return [...selectAssets(s.target, graph)].some((k) => shown.has(k));
+    } catch {
+      return select === undefined; // a target the loaded assets cannot judge (no dbt here)
+    }
+  });
+  if (overlapping.length === 0) return { assets };
+  return { assets, sensors: (await sensorsReport(overlapping, eventLog)).sensors };
 }
 
 /** `sfpipe runs --json`: the newest runs, newest first. */

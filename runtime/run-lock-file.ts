@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { AbortError, abortableSleep } from './retry.js';
 import { LockHeldError, type LockHolder, type LockLease, type RunLock } from './run-lock.js';
 
 /** A lock file that can't be parsed is taken over once it is this old (its writer died mid-write). */
@@ -70,29 +71,6 @@ function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
-/** Like node:timers/promises: an Error named AbortError whose cause is the signal's reason. */
-function abortError(signal: AbortSignal): Error {
-  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
-    name: 'AbortError',
-    code: 'ABORT_ERR',
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
  * The embedded run lock: a JSON file `{ runId, since, pid, host }` created exclusively.
  *
@@ -122,7 +100,7 @@ export class FileRunLock implements RunLock {
     // lock first and we get it later: that holder is still gone, its run maybe still recorded as running.
     let tookOverFrom: LockHolder | undefined;
     for (;;) {
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       const lease = this.tryCreate(runId, tookOverFrom);
       if (lease) return lease;
 
@@ -139,7 +117,7 @@ export class FileRunLock implements RunLock {
       if (remaining <= 0) {
         throw new LockHeldError(state.holder ?? unknownHolder(this.path), `if that run is gone (its host renamed, its pid reused), delete ${this.path}`);
       }
-      await sleep(Math.min(this.pollMs, remaining), signal);
+      await abortableSleep(Math.min(this.pollMs, remaining), signal);
     }
   }
 

@@ -10,7 +10,6 @@ export { FaultInjector } from './faults.js';
 export type { FaultSpec, FaultAction, FaultOn, RequestKind } from './faults.js';
 export type { FieldType } from './schema.js';
 export type { SfValue } from './record.js';
-export { parseCsv } from './csv.js';
 export { formatSf, parseSfDatetime } from './datetime.js';
 
 export interface SimulatorOptions {

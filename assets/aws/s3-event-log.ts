@@ -35,6 +35,7 @@
  * moto 5.2 implements both (PreconditionFailed 412), which the tests exercise over HTTP.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -45,7 +46,7 @@ import {
 } from '@aws-sdk/client-s3';
 
 import type { Metadata } from '../../runtime/definitions.js';
-import { UsageError } from '../../runtime/errors.js';
+import { backoffDelay } from '../../runtime/retry.js';
 import type {
   AlertLedger,
   AlertMarker,
@@ -60,11 +61,10 @@ import type {
   SensorRunKeyClaim,
   SensorTickRecord,
 } from '../../runtime/event-log.js';
+import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from '../../runtime/event-log.js';
 import type { AssetKey } from '../../runtime/keys.js';
 import { addAwsErrorHints } from './error-hints.js';
 
-/** Shortest run id prefix `getRun` resolves (as the SQLite event log). */
-export const MIN_RUN_ID_PREFIX = 6;
 
 const SEQ_DIGITS = 10;
 const TIME_DIGITS = 13;
@@ -124,11 +124,10 @@ function isConditionFailure(err: unknown): boolean {
   return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
+/** Wait before conditional-write retry `attempt` (0-based): 10-20 ms, doubling, at most a second. */
 function backoffMs(attempt: number): number {
-  return Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) + Math.floor(Math.random() * 20);
+  return backoffDelay({ baseDelayMs: 20, maxDelayMs: 1000, jitter: 0.5 }, attempt + 1);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -444,7 +443,7 @@ export class S3EventLog implements EventLog {
 
   /**
    * The run with this id, or, for an id of at least MIN_RUN_ID_PREFIX characters that is no run's
-   * full id, the one run whose id starts with it. Throws a UsageError when several runs match.
+   * full id, the one run whose id starts with it. Throws a UsageError when several runs match (uniqueRunIdMatch).
    */
   async getRun(runId: string): Promise<RunRecord | null> {
     this.assertOpen();
@@ -453,18 +452,11 @@ export class S3EventLog implements EventLog {
     if (runId.length < MIN_RUN_ID_PREFIX) return null;
     const runsPrefix = `${this.prefix}runs/`;
     const res = await this.s3.send(
-      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${runsPrefix}${seg(runId)}`, Delimiter: '/', MaxKeys: 6 }),
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${runsPrefix}${seg(runId)}`, Delimiter: '/', MaxKeys: RUN_ID_PREFIX_LOOKUP }),
     );
     const ids = (res.CommonPrefixes ?? []).map((p) => decodeURIComponent(p.Prefix!.slice(runsPrefix.length, -1)));
-    if (ids.length === 0) return null;
-    if (ids.length > 1) {
-      const shown = ids.slice(0, 5);
-      const more = ids.length > 5 || res.IsTruncated;
-      throw new UsageError(
-        `run id prefix "${runId}" is ambiguous: it matches ${more ? 'more than 5' : ids.length} runs (${shown.join(', ')}${more ? ', …' : ''}); give more characters`,
-      );
-    }
-    return (await this.getJson<RunRecord>(this.runKey(ids[0]!)))?.value ?? null;
+    const id = uniqueRunIdMatch(runId, ids, res.IsTruncated === true);
+    return id === null ? null : ((await this.getJson<RunRecord>(this.runKey(id)))?.value ?? null);
   }
 
   async runEvents(runId: string): Promise<RunEvent[]> {

@@ -1,4 +1,5 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { editDistance } from '../../runtime/selection/index.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -151,17 +152,6 @@ export class ConfigReader {
     if (!isSeq(node)) this.fail(path, 'must be a list', `write ${formatPath(path)} as a YAML list ("- item" lines)`);
     return node.items.length;
   }
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 export function formatPath(path: Path): string {

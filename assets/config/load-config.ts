@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { readAlertsConfig } from './alerts-config.js';
+import { deadlineCronProblem } from '../../runtime/freshness.js';
 import { ConfigError, ConfigReader } from './config-reader.js';
 // event_log section (S3 event log): begin
 import { readEventLogConfig } from '../event-log-config.js';
@@ -21,8 +22,19 @@ export function embeddedConfigPath(): string {
   return candidates.find((p) => fs.existsSync(p)) ?? candidates[0]!;
 }
 
-/** `$SFPIPE_CONFIG` when set, else the embedded default. */
+const loaded = new Map<string, PipelineConfig>();
+
+/**
+ * `$SFPIPE_CONFIG` when set, else the embedded default. Each file is read once per process:
+ * definitions, resources, the event log, alerts and commands share it.
+ */
 export function loadPipelineConfig(file: string = process.env.SFPIPE_CONFIG || embeddedConfigPath()): PipelineConfig {
+  let config = loaded.get(file);
+  if (!config) loaded.set(file, (config = readPipelineConfig(file)));
+  return config;
+}
+
+function readPipelineConfig(file: string): PipelineConfig {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -128,7 +140,8 @@ function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
     const cron = r.optionalString([...p, 'cron']);
     const fc: FreshnessConfig = { dataTime: r.boolean([...p, 'data_time'], false), where: r.locate(p) };
     if (cron) {
-      if (cron.trim().split(/\s+/).length !== 5) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression`, 'write e.g. "0 9 * * *"');
+      const problem = deadlineCronProblem(cron);
+      if (problem) r.fail([...p, 'cron'], `"${cron}" is not a 5-field cron expression: ${problem}`, 'write minute hour day-of-month month day-of-week, e.g. "0 9 * * *" (09:00 every day)');
       fc.cron = cron;
       for (const k of ['warn_after', 'fail_after']) {
         if (r.has([...p, k])) r.fail([...p, k], 'cannot be combined with cron (a policy is a time window or a cron deadline)', `remove ${k}, or remove cron and lower_bound_delta`);

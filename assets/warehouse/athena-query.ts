@@ -13,6 +13,7 @@ import {
   type QueryExecution,
 } from '@aws-sdk/client-athena';
 
+import { abortableSleep } from '../../runtime/retry.js';
 import { firstLine } from './athena-sql.js';
 
 export interface AthenaQueryOptions {
@@ -65,18 +66,8 @@ export class AthenaQueryCancelledError extends AthenaQueryError {
   override name = 'AthenaQueryCancelledError';
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits, or less when the signal aborts (the caller then stops the query). */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> => abortableSleep(ms, signal).catch(() => undefined);
 
 export class AthenaQueryRunner {
   private readonly pollInitialMs: number;

@@ -2,6 +2,7 @@
  * HTTP delivery with retries, shared by the alert notifiers and the metrics
  * pusher. Never throws; never logs a URL (callers log with a name they choose).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorText, redact } from './redact.js';
 import { backoffDelay } from '../retry.js';
 
@@ -37,7 +38,7 @@ export const DEFAULT_MAX_DELAY_MS = 30_000;
 
 /** Exponential backoff with jitter: uniform over [exp/2, exp], capped. `retry` is 1-based. */
 export function backoffMs(baseDelayMs: number, retry: number, maxDelayMs = DEFAULT_MAX_DELAY_MS, random: () => number = Math.random): number {
-  return backoffDelay({ maxRetries: retry, baseDelayMs: Math.max(0, baseDelayMs), maxDelayMs, jitter: 0.5 }, retry, random);
+  return backoffDelay({ baseDelayMs: Math.max(0, baseDelayMs), maxDelayMs, jitter: 0.5 }, retry, random);
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
@@ -53,8 +54,6 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
 function retryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function deliver(opts: DeliveryOptions): Promise<DeliveryResult> {
   const maxRetries = Math.max(0, Math.floor(opts.maxRetries));

@@ -4,7 +4,7 @@ import type { AssetDef } from '../definitions.js';
 import type { EventLog } from '../event-log.js';
 import { LiveTerminal } from '../live-terminal.js';
 import { createLogger, type LogFormat, type Logger } from '../logging.js';
-import type { Pipeline, PipelineContext } from '../pipeline.js';
+import { programName, type Pipeline, type PipelineContext } from '../pipeline.js';
 import type { RunLock } from '../run-lock.js';
 import type { SensorDef } from '../sensors.js';
 import { resolveStateDir } from '../state.js';
@@ -141,7 +141,7 @@ export class CliContext {
   }
 
   /**
-   * The line a command fails with. A terminal or a pipe gets the plain `sfpipe: …` line a shell
+   * The line a command fails with. A terminal or a pipe gets the plain `<program>: …` line a shell
    * user expects; in a cluster, or with --log-format json, it is a JSON log line (level error,
    * with the run id when there is one) so that log pipelines parse the failures that matter most.
    */
@@ -154,6 +154,11 @@ export class CliContext {
       // A bad --log-format or level is itself the error being reported: plain text.
     }
     if (json) this.logger.error(message, meta);
-    else this.stderr.write(`sfpipe: ${message}\n`);
+    else this.stderr.write(`${this.program}: ${message}\n`);
+  }
+
+  /** The CLI's name, as the pipeline says it: in error lines and the commands it suggests. */
+  get program(): string {
+    return programName(this.pipeline);
   }
 }

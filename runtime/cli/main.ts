@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DefinitionError, errorMessage, UsageError } from '../errors.js';
-import type { PipelineLoader } from '../pipeline.js';
+import { programName, type PipelineLoader } from '../pipeline.js';
 import { checkCommand } from './commands/check.js';
 import { lineageCommand } from './commands/lineage.js';
 import { materializeCommand } from './commands/materialize.js';
@@ -16,14 +16,22 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
 }
 
-/** Runs the `sfpipe` CLI and resolves to its exit code. */
-export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+/**
+ * Runs the CLI of the pipeline `loadPipeline` loads and resolves to its exit code. Its name and
+ * description are the pipeline's (Pipeline.program, .description); `fallbackName` names it in the
+ * one line said when the pipeline cannot be loaded.
+ */
+export async function runCli(
+  argv: string[],
+  loadPipeline: PipelineLoader,
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+  fallbackName = 'cli',
+): Promise<number> {
   let exitCode: number = EXIT.OK;
   const setExit = (code: number) => {
     exitCode = code;
   };
-  const program = new Command('sfpipe')
-    .description('Dagster-style asset runtime for the Salesforce User history pipeline')
+  const program = new Command()
     .addOption(new Option('--log-format <format>', 'log lines: json, text, or auto (json when not a TTY or in a cluster)').choices(['auto', 'json', 'text']).default('auto'))
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: $SFPIPE_LOG_LEVEL or info)').choices(LOG_LEVELS))
     .showHelpAfterError('(add --help for usage)')
@@ -37,9 +45,11 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
   try {
     pipeline = await loadPipeline();
   } catch (err) {
-    io.stderr.write(`sfpipe: could not load the pipeline definitions: ${errorMessage(err)}\n`);
+    io.stderr.write(`${fallbackName}: could not load the pipeline definitions: ${errorMessage(err)}\n`);
     return EXIT.FAILURE;
   }
+  program.name(programName(pipeline));
+  if (pipeline.description) program.description(pipeline.description);
   let context: CliContext | null = null;
   const ctx = () => (context ??= new CliContext(pipeline, program, io));
 
@@ -75,7 +85,7 @@ export async function runCli(argv: string[], loadPipeline: PipelineLoader, io: C
         // e.g. an unusable state directory: fall back to the plain line
       }
       if (context) context.reportError(message, { exitCode: code });
-      else io.stderr.write(`sfpipe: ${message}\n`);
+      else io.stderr.write(`${program.name()}: ${message}\n`);
       return code;
     };
     if (err instanceof UsageError) return report(err.message, EXIT.USAGE);

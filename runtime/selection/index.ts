@@ -7,7 +7,7 @@ export type { SelectionNode, SelectionFunction, AttributeName } from './ast.js';
 export { SelectionSyntaxError, UnknownAssetError } from './errors.js';
 export { parseSelection } from './parser.js';
 export { resolveSelection } from './resolve.js';
-export { suggestKeys } from './suggest.js';
+export { editDistance, suggestKeys } from './suggest.js';
 
 /**
  * Resolves a selection expression; no expression (undefined) or `*` selects every asset.

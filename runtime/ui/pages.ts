@@ -5,6 +5,7 @@ import { formatDuration } from '../freshness.js';
 import type { AssetGraph } from '../graph.js';
 import type { LineageAsset } from '../lineage.js';
 import { buildAssetGraph } from '../registry.js';
+import type { SensorDef } from '../sensors.js';
 import { jsonText, lineageReport, runEventsReport, runsReport } from '../reports.js';
 import { selectAssets } from '../selection/index.js';
 import { assetHistory } from './asset-history.js';
@@ -16,16 +17,20 @@ import { cellText, href, html, type Html } from './html.js';
 
 export interface PagesContext {
   definitions: readonly AssetDef<any>[];
+  /** The pipeline's sensors (in the lineage JSON, as the CLI's). */
+  sensors: readonly SensorDef[];
   eventLog: EventLog;
   extension: UiExtension;
   now: () => Date;
+  /** The CLI's program name, in the commands the pages show. */
+  program: string;
+  /** Metadata numbers charted on an asset's page when present, in this order (others are listed in its table). */
+  chartedMetadata: readonly string[];
 }
 
 const RUN_STATUSES: readonly RunStatus[] = ['STARTED', 'SUCCESS', 'FAILURE', 'CANCELED'];
 const RUN_TRIGGERS: readonly RunTrigger[] = ['cli', 'schedule', 'manual', 'test'];
 const HEALTHS: readonly Health[] = ['ok', 'warn', 'fail', 'unknown', 'external'];
-/** Metadata numbers charted on an asset's page when present (others are listed in its table). */
-const CHARTED = ['records_fetched', 'versions_inserted', 'versions_opened', 'versions_closed', 'versions', 'current_versions', 'observations', 'users', 'api_calls_total', 'quarantined', 'tombstones', 'rows'];
 const MAX_SELECT_LENGTH = 2000;
 
 /** A query parameter, length-checked; '' when absent. */
@@ -61,9 +66,9 @@ export function shellWord(s: string): string {
 }
 
 /** The command that runs the same materialization again. */
-export function reproduceCommand(run: RunRecord): string {
+export function reproduceCommand(run: RunRecord, program: string): string {
   const select = run.selection && run.selection !== '*' ? ` --select ${shellWord(run.selection)}` : '';
-  return `sfpipe materialize${select}${run.fullRefresh ? ' --full-refresh' : ''}`;
+  return `${program} materialize${select}${run.fullRefresh ? ' --full-refresh' : ''}`;
 }
 
 function duration(run: RunRecord): string {
@@ -84,7 +89,7 @@ export function coreRoutes(ctx: PagesContext): UiRoute[] {
     { pattern: /^\/runs\/([^/]+)$/, handle: async (m) => runPage(ctx, checkRunId(decodeURIComponent(m[1]!))) },
     {
       pattern: /^\/api\/lineage$/,
-      handle: async (_m, req) => ({ kind: 'json', text: jsonText(await lineageReport(ctx.definitions, selectionOrAll(req), ctx.eventLog, ctx.now())) }),
+      handle: async (_m, req) => ({ kind: 'json', text: jsonText(await lineageReport(ctx.definitions, selectionOrAll(req), ctx.eventLog, ctx.now(), ctx.sensors)) }),
     },
     { pattern: /^\/api\/runs$/, handle: async (_m, req) => ({ kind: 'json', text: jsonText(await runsReport(ctx.eventLog, positiveInt(req, 'limit', 20, 1000))) }) },
     {
@@ -146,7 +151,7 @@ async function graphPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
 ${result}
 <div class="legend">${legend}<span class="muted">badges: M latest materialization · C checks · F freshness</span></div>
 <div class="graph-wrap">${graphSvg(nodes, selected)}</div>
-<p class="muted">${assets.length} assets, ${edges} dependencies. JSON: <a href="/api/lineage">/api/lineage</a> (= <code>sfpipe lineage --json</code>).</p>
+<p class="muted">${assets.length} assets, ${edges} dependencies. JSON: <a href="/api/lineage">/api/lineage</a> (= <code>${ctx.program} lineage --json</code>).</p>
 <h2>Assets</h2>
 <table id="assets"><thead><tr><th>asset</th><th>health</th><th>last materialization</th><th>freshness</th><th>why</th></tr></thead><tbody>${rows}</tbody></table>`;
   return { kind: 'page', title: 'Asset graph', body };
@@ -161,7 +166,7 @@ async function assetPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
   const history = await assetHistory(ctx.eventLog, key, 100);
   const mats = [...history.materializations].reverse();
   const numericKeys = [...new Set(mats.flatMap((m) => Object.keys(m.metadata).filter((k) => typeof m.metadata[k] === 'number')))];
-  const charted = CHARTED.filter((k) => numericKeys.includes(k));
+  const charted = ctx.chartedMetadata.filter((k) => numericKeys.includes(k));
   const charts = charted.map((k) =>
     barChart(
       k,
@@ -179,7 +184,7 @@ async function assetPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
     (c) => html`<tr><td>${c.timestamp}</td><td>${runLink(c.runId)}</td><td class="mono">${c.checkName}</td><td>${c.severity}</td><td class="res-${c.passed ? 'PASSED' : 'FAILED'}">${c.passed ? 'PASSED' : 'FAILED'}</td><td>${c.description ?? ''}</td></tr>`,
   );
   const freshRows = history.freshness.map(
-    (f) => html`<tr><td>${f.timestamp}</td><td class="fr-${f.state}">${f.state}</td><td>${f.previousState ?? ''}</td><td>${cellText(f.metadata.reason)}</td><td>${f.runId ? runLink(f.runId) : 'sfpipe check'}</td></tr>`,
+    (f) => html`<tr><td>${f.timestamp}</td><td class="fr-${f.state}">${f.state}</td><td>${f.previousState ?? ''}</td><td>${cellText(f.metadata.reason)}</td><td>${f.runId ? runLink(f.runId) : `${ctx.program} check`}</td></tr>`,
   );
   const f = a.freshness;
   const sections = (await ctx.extension.assetSections?.(key)) ?? [];
@@ -188,14 +193,14 @@ async function assetPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
 ${a.description ? html`<p>${a.description}</p>` : ''}
 ${a.unavailable ? html`<div class="error-box">unavailable here: ${a.unavailable.reason}</div>` : ''}
 <dl class="facts"><dt>kind</dt><dd>${a.external ? 'external source' : a.kinds.join(', ')}</dd><dt>group</dt><dd>${a.group}</dd><dt>owners</dt><dd>${a.owners.join(', ') || '-'}</dd><dt>tags</dt><dd>${Object.entries(a.tags).map(([k, v]) => `${k}${v ? `=${v}` : ''}`).join(', ') || '-'}</dd><dt>upstream</dt><dd id="upstream">${list(a.deps)}</dd><dt>downstream</dt><dd id="downstream">${list(a.downstream)}</dd><dt>last materialization</dt><dd>${a.lastMaterialization ? html`${a.lastMaterialization.timestamp} (run ${runLink(a.lastMaterialization.runId)})` : a.external ? 'external' : 'never'}</dd><dt>freshness</dt><dd class="fr-${f.state}">${f.state}${f.lagMs !== null ? ` (age ${formatDuration(f.lagMs)})` : ''}${f.deadline ? `, deadline ${f.deadline}` : ''} — ${f.reason}</dd><dt>health</dt><dd>${health.reasons.join('; ') || 'nothing to report'}</dd></dl>
-<p class="muted">CLI: <code>sfpipe lineage --select ${shellWord(`key:${a.key}`)}</code></p>
+<p class="muted">CLI: <code>${ctx.program} lineage --select ${shellWord(`key:${a.key}`)}</code></p>
 ${a.external ? '' : html`<h2>Materializations</h2>${charts.length ? html`<div class="charts">${charts}</div>` : ''}
 <table id="materializations"><thead><tr><th>time</th><th>run</th><th>metadata</th></tr></thead><tbody>${matRows.length ? matRows : html`<tr><td colspan="3">none yet</td></tr>`}</tbody></table>`}
 <h2>Checks</h2>
 ${checkDefs.length ? html`<table id="checks"><thead><tr><th>check</th><th>severity</th><th>last result</th><th>evaluated</th></tr></thead><tbody>${checkDefs}</tbody></table>` : html`<p class="muted">no checks</p>`}
 ${checkRows.length ? html`<details><summary>Results (${checkRows.length}, newest first)</summary><table id="check-results"><thead><tr><th>time</th><th>run</th><th>check</th><th>severity</th><th>result</th><th>description</th></tr></thead><tbody>${checkRows}</tbody></table></details>` : ''}
 <h2>Freshness evaluations</h2>
-${freshRows.length ? html`<table id="freshness"><thead><tr><th>time</th><th>state</th><th>was</th><th>reason</th><th>by</th></tr></thead><tbody>${freshRows}</tbody></table>` : html`<p class="muted">none recorded (<code>sfpipe check</code> records them)</p>`}
+${freshRows.length ? html`<table id="freshness"><thead><tr><th>time</th><th>state</th><th>was</th><th>reason</th><th>by</th></tr></thead><tbody>${freshRows}</tbody></table>` : html`<p class="muted">none recorded (<code>${ctx.program} check</code> records them)</p>`}
 ${sections.map((s) => html`<h2>${s.title}</h2>${s.body}`)}`;
   return { kind: 'page', title: a.key, body };
 }
@@ -217,7 +222,7 @@ async function runsPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
   const body = html`<h1>Runs</h1>
 <form class="inline" method="get" action="/runs"><label>status <select name="status">${options(RUN_STATUSES, status)}</select></label><label>trigger <select name="trigger">${options(RUN_TRIGGERS, trigger)}</select></label><label>limit <input type="text" name="limit" value="${limit}" size="4"></label><button type="submit">Filter</button></form>
 <table id="runs"><thead><tr><th>run</th><th>status</th><th>trigger</th><th>started</th><th>duration</th><th>selection</th><th>error</th></tr></thead><tbody>${rows.length ? rows : html`<tr><td colspan="7">no runs</td></tr>`}</tbody></table>
-<p class="muted">JSON: <a href="${href('/api/runs', { limit })}">/api/runs</a> (= <code>sfpipe runs --json --limit ${limit}</code>)</p>`;
+<p class="muted">JSON: <a href="${href('/api/runs', { limit })}">/api/runs</a> (= <code>${ctx.program} runs --json --limit ${limit}</code>)</p>`;
   return { kind: 'page', title: 'Runs', body };
 }
 
@@ -232,8 +237,8 @@ async function runPage(ctx: PagesContext, id: string): Promise<UiResult> {
   const body = html`<h1>Run <span class="mono">${run.runId}</span></h1>
 <dl class="facts"><dt>status</dt><dd class="status-${run.status}">${run.status}</dd><dt>trigger</dt><dd>${run.trigger}</dd><dt>selection</dt><dd class="mono">${run.selection}${run.fullRefresh ? ' (full refresh)' : ''}</dd><dt>assets</dt><dd>${run.assets.map((k, i) => html`${i ? ', ' : ''}${assetLink(k)}`)}</dd><dt>started</dt><dd>${run.startedAt}</dd><dt>ended</dt><dd>${run.endedAt ?? '-'} (${duration(run)})</dd>${run.error ? html`<dt>error</dt><dd class="status-FAILURE">${run.error}</dd>` : ''}</dl>
 <h2>Reproduce</h2>
-<pre id="reproduce">${reproduceCommand(run)}</pre>
-<p class="muted">These events in a terminal: <code>sfpipe events ${run.runId.slice(0, 8)}</code> · JSON: <a href="${href(`/api/runs/${encodeURIComponent(run.runId)}`)}">/api/runs/${run.runId.slice(0, 8)}…</a></p>
+<pre id="reproduce">${reproduceCommand(run, ctx.program)}</pre>
+<p class="muted">These events in a terminal: <code>${ctx.program} events ${run.runId.slice(0, 8)}</code> · JSON: <a href="${href(`/api/runs/${encodeURIComponent(run.runId)}`)}">/api/runs/${run.runId.slice(0, 8)}…</a></p>
 <h2>Events</h2>
 <table id="events"><thead><tr><th>#</th><th>time</th><th>type</th><th>asset</th><th>data</th></tr></thead><tbody>${rows}</tbody></table>`;
   return { kind: 'page', title: `Run ${run.runId.slice(0, 8)}`, body };

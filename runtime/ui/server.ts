@@ -1,3 +1,4 @@
+import type { SensorDef } from '../sensors.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AssetDef } from '../definitions.js';
@@ -16,7 +17,13 @@ export interface UiServerOptions {
   port: number;
   /** The pipeline's name, in every page's header. */
   title: string;
+  /** The CLI's program name, in the commands the pages show (`<program> lineage --json`). */
+  program: string;
+  /** Materialization metadata numbers charted on an asset's page (the pipeline's chartedMetadata); none by default. */
+  chartedMetadata?: readonly string[];
   definitions: readonly AssetDef<any>[];
+  /** The pipeline's sensors (the lineage JSON names them, as the CLI's does). */
+  sensors?: readonly SensorDef[];
   eventLog: EventLog;
   extension?: UiExtension;
   log?: Logger;
@@ -55,7 +62,7 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
   const host = options.host ?? '127.0.0.1';
   const extension = options.extension ?? {};
   const now = options.now ?? (() => new Date());
-  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, eventLog: options.eventLog, extension, now }), ...(extension.routes ?? [])];
+  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, sensors: options.sensors ?? [], eventLog: options.eventLog, extension, now, program: options.program, chartedMetadata: options.chartedMetadata ?? [] }), ...(extension.routes ?? [])];
   const nav = [{ label: 'Graph', href: '/' }, { label: 'Runs', href: '/runs' }, ...(extension.nav ?? [])];
   const loopback = LOOPBACK.test(host);
 
@@ -75,7 +82,7 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
-      send(res, false, 405, 'text/plain; charset=utf-8', 'sfpipe ui is read-only: only GET and HEAD\n', { allow: 'GET, HEAD' });
+      send(res, false, 405, 'text/plain; charset=utf-8', `${options.program} ui is read-only: only GET and HEAD\n`, { allow: 'GET, HEAD' });
       return;
     }
     const head = method === 'HEAD';

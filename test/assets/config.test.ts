@@ -147,6 +147,16 @@ test('settings that do not apply to this config say what they apply to', (t) => 
   }
 });
 
+test('a freshness cron is validated by cron-parser, five fields: what is wrong and the fix', (t) => {
+  const withCron = (cron: string) => parsePipelineConfig('p.yaml', embedded().replace('sf_raw/sf_user: { warn_after: 26h, fail_after: 50h, data_time: true }', `sf_raw/sf_user: { cron: "${cron}" }`));
+  t.is(withCron('0 9 * * MON-FRI').freshness['sf_raw/sf_user']!.cron, '0 9 * * MON-FRI');
+  const range = t.throws(() => withCron('61 9 * * *'), { instanceOf: ConfigError });
+  t.regex(range!.message, /freshness\.sf_raw\/sf_user\.cron \(line \d+\): "61 9 \* \* \*" is not a 5-field cron expression: .*61.*0-59.*\. Fix: write minute hour day-of-month month day-of-week, e\.g\. "0 9 \* \* \*"/);
+  for (const bad of ['0 9 * *', '0 0 9 * * *']) {
+    t.regex(t.throws(() => withCron(bad), { instanceOf: ConfigError })!.message, /is not a 5-field cron expression: has \d fields, not 5/, bad);
+  }
+});
+
 test('ui.base_url: where sfpipe ui is served (alerts link to it); credentials, a query or another scheme name the fix', (t) => {
   t.is(parsePipelineConfig('cfg.yaml', embedded()).ui.baseUrl, null);
   const withUrl = (url: string) => parsePipelineConfig('cfg.yaml', `${embedded()}\nui:\n  base_url: ${JSON.stringify(url)}\n`);

@@ -165,19 +165,19 @@ test('escalation with a simulated clock: once after escalation_minutes across tw
   const fail = { kind: 'freshness' as const, assetKey: 'sf_raw/sf_user', previousState: 'PASS', state: 'FAIL', reason: 'stale', runId: 'r1' };
 
   // 10:00 pod A: the alert goes to slack and email, and opens in the ledger.
-  await alertOnTransitions(obs, [fail], log, podA.alerts, now);
+  await alertOnTransitions(obs, [fail], log, 'sfpipe', podA.alerts, now);
   t.is(slack.requests.length, 1);
   t.deepEqual(server.mails.map((m) => m.to), [['data@example.test']]);
   t.is(escalationHook.requests.length, 0);
 
   // 10:29 pod B: still failing (no change), not yet 30 minutes: nothing.
   clock += 29 * 60_000;
-  await alertOnTransitions(obs, [], log, podB.alerts, now);
+  await alertOnTransitions(obs, [], log, 'sfpipe', podB.alerts, now);
   t.is(escalationHook.requests.length, 0);
 
   // 10:30 pods A and B at once: escalated exactly once, to the escalation channel only.
   clock += 60_000;
-  await Promise.all([alertOnTransitions(obs, [], log, podA.alerts, now), alertOnTransitions(obs, [], log, podB.alerts, now)]);
+  await Promise.all([alertOnTransitions(obs, [], log, 'sfpipe', podA.alerts, now), alertOnTransitions(obs, [], log, 'sfpipe', podB.alerts, now)]);
   t.is(escalationHook.requests.length, 1);
   const escalated = JSON.parse(escalationHook.requests[0]!.body) as AlertEvent;
   t.like(escalated, { assetKey: 'sf_raw/sf_user', state: 'FAIL', recovered: false, escalated: { openedAt: '2026-01-01T10:00:00.000Z', afterMinutes: 30 } });
@@ -188,24 +188,24 @@ test('escalation with a simulated clock: once after escalation_minutes across tw
 
   // An hour later, still failing: never again.
   clock += 60 * 60_000;
-  await alertOnTransitions(obs, [], log, podB.alerts, now);
+  await alertOnTransitions(obs, [], log, 'sfpipe', podB.alerts, now);
   t.is(escalationHook.requests.length, 1);
 
   // Recovery: to the usual channels and, as it was escalated, to the escalation channel once.
   clock += 60_000;
   const recover = { ...fail, previousState: 'FAIL', state: 'PASS', reason: 'fresh again' };
-  await Promise.all([alertOnTransitions(obs, [recover], log, podA.alerts, now), alertOnTransitions(obs, [recover], log, podB.alerts, now)]);
+  await Promise.all([alertOnTransitions(obs, [recover], log, 'sfpipe', podA.alerts, now), alertOnTransitions(obs, [recover], log, 'sfpipe', podB.alerts, now)]);
   t.is(escalationHook.requests.length, 2);
   t.like(JSON.parse(escalationHook.requests[1]!.body), { recovered: true, state: 'PASS', escalated: { openedAt: '2026-01-01T10:00:00.000Z' } });
   t.is(server.mails.filter((m) => m.to[0] === 'lead@example.test').length, 2);
   t.deepEqual(await podA.alerts.openAlerts(), []);
 
   // A new failure that recovers within the window never reaches the escalation channel.
-  await alertOnTransitions(obs, [{ ...fail, timestamp: undefined }], log, podA.alerts, now);
+  await alertOnTransitions(obs, [{ ...fail, timestamp: undefined }], log, 'sfpipe', podA.alerts, now);
   clock += 10 * 60_000;
-  await alertOnTransitions(obs, [recover], log, podA.alerts, now);
+  await alertOnTransitions(obs, [recover], log, 'sfpipe', podA.alerts, now);
   clock += 60 * 60_000;
-  await alertOnTransitions(obs, [], log, podA.alerts, now);
+  await alertOnTransitions(obs, [], log, 'sfpipe', podA.alerts, now);
   t.is(escalationHook.requests.length, 2);
   await flush();
   t.false(lines.join('\n').includes(PASSWORD));

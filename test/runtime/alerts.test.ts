@@ -301,7 +301,7 @@ test('checkTransitions: a WARN check that keeps failing alerts once, not on ever
     steps: [{ key: 'dim', status: 'SUCCESS', attempts: 1, startedAt: null, endedAt: null, error: null, reason: null, metadata: {}, checks, blocked: false }],
   });
   const before = (...checks: CheckResultRecord[]) => new Map([['dim', new Map(checks.map((c) => [c.checkName, c]))]]);
-  const alerts = (b: Map<string, Map<string, CheckResultRecord>>, r: RunResult) => alertsForTransitions(checkTransitions(b, r)).map((e) => [e.checkName, e.previousState, e.state]);
+  const alerts = (b: Map<string, Map<string, CheckResultRecord>>, r: RunResult) => alertsForTransitions(checkTransitions(b, r, 'sfpipe')).map((e) => [e.checkName, e.previousState, e.state]);
 
   t.deepEqual(alerts(new Map(), run(record('accepted_values', 'WARN', false))), [['accepted_values', null, 'WARN']], 'first failure');
   t.deepEqual(alerts(before(record('accepted_values', 'WARN', false)), run(record('accepted_values', 'WARN', false))), [], 'still failing: no message');

@@ -19,7 +19,7 @@ test('run outcomes alert on change per selection: a first failure, a failure aft
     await log.finishRun(runId, status, iso(minute));
     const failed = status === 'FAILURE' ? ['sf_raw/sf_user'] : [];
     const error = status === 'FAILURE' ? 'sf_raw/sf_user failed: INVALID_LOGIN' : null;
-    return alertsForTransitions(await runTransition(log, { runId, status, startedAt: iso(minute), selection, failedAssets: failed, error }));
+    return alertsForTransitions(await runTransition(log, { runId, status, startedAt: iso(minute), selection, failedAssets: failed, error }, 'sfpipe'));
   };
   const first = await run('FAILURE');
   t.is(first.length, 1, 'the very first run failing alerts (nothing ever worked)');

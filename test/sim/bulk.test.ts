@@ -1,7 +1,7 @@
 import test from 'ava';
 import jsforce from 'jsforce';
-import { parseCsv, startSimulator, type Simulator } from '../../sim/index.js';
-import { api, tokenFor, V } from './helpers.js';
+import { startSimulator, type Simulator } from '../../sim/index.js';
+import { api, parseCsv, tokenFor, V } from './helpers.js';
 
 let sim: Simulator;
 let token: string;

@@ -2,8 +2,8 @@ import test from 'ava';
 import jsforce from 'jsforce';
 import { startSimulator, type Simulator } from '../../sim/index.js';
 import { FaultInjector } from '../../sim/faults.js';
-import { api, postForm, q, tokenFor, V, type QueryPage } from './helpers.js';
-import { DEFAULT_CREDENTIALS as C, parseCsv } from '../../sim/index.js';
+import { api, parseCsv, postForm, q, tokenFor, V, type QueryPage } from './helpers.js';
+import { DEFAULT_CREDENTIALS as C } from '../../sim/index.js';
 
 // Each test gets its own simulator: faults are global to a simulator.
 async function withSim(fn: (sim: Simulator, token: string) => Promise<void>): Promise<void> {

@@ -1,4 +1,10 @@
+import { parse } from 'csv-parse/sync';
 import { DEFAULT_CREDENTIALS, type Simulator } from '../../sim/index.js';
+
+/** Bulk API CSV as rows, read with csv-parse (as the extractor reads it); an unquoted empty field is null. */
+export function parseCsv(text: string, delimiter = ','): Array<Array<string | null>> {
+  return parse(text, { delimiter, record_delimiter: ['\r\n', '\n'], cast: (value, ctx) => (value === '' && !ctx.quoting ? null : value) }) as Array<Array<string | null>>;
+}
 
 export const V = '62.0';
 

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { serveCommand } from '../../sim/serve.js';
-import { csvRow, parseCsv } from '../../sim/csv.js';
+import { csvRow } from '../../sim/csv.js';
+import { parseCsv } from './helpers.js';
 import { formatSf, parseSfDatetime } from '../../sim/datetime.js';
 import { caseSafeSuffix, idNumber, makeId } from '../../sim/ids.js';
 

@@ -6,6 +6,7 @@ import { buildAssetGraph } from '../../registry.js';
 import { selectAssets } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { metricPrefix } from '../../pipeline.js';
 import { alertOnTransitions, freshnessSamples, pushSamples } from '../observability.js';
 
 interface Evaluation {
@@ -78,12 +79,13 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
             .filter((e) => e.changed && e.state !== 'NOT_APPLICABLE')
             .map((e) => ({ kind: 'freshness' as const, assetKey: e.key, previousState: e.previousState, state: e.state, reason: e.reason, runId: e.lastRunId })),
           c.logger,
+          c.program,
           eventLog.alerts,
         );
       } finally {
         await eventLog.close();
       }
-      await pushSamples(obs, freshnessSamples(evaluations), 'check', c.logger);
+      await pushSamples(obs, freshnessSamples(evaluations, metricPrefix(c.pipeline)), 'check', c.logger);
       c.write(opts.json ? JSON.stringify({ evaluatedAt: now.toISOString(), evaluations }, null, 2) + '\n' : render(evaluations, Boolean((c.stdout as NodeJS.WriteStream).isTTY)));
       setExit(evaluations.some((e) => e.state === 'FAIL' || e.unavailable?.expected) ? EXIT.FAILURE : EXIT.OK);
     });

@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
 import { renderLineage, type LineageFormat } from '../../lineage-format.js';
-import { lineageReport, sensorsReport, type SensorReport } from '../../reports.js';
-import { buildAssetGraph } from '../../registry.js';
-import { selectAssets } from '../../selection/index.js';
+import { lineageReport } from '../../reports.js';
 import { sensorLines } from './sensor.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -24,20 +22,11 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
       const eventLog = await c.openEventLog();
       let assets;
       try {
-        ({ assets } = await lineageReport(definitions, opts.select, eventLog, new Date()));
+        const report = await lineageReport(definitions, opts.select, eventLog, new Date(), await c.sensors());
+        ({ assets } = report);
         const format = opts.json ? 'json' : opts.format;
-        // The sensors whose target overlaps the shown assets, with their last tick.
-        const shown = new Set(assets.map((a) => a.key));
-        const graph = buildAssetGraph(definitions);
-        const sensors = (await c.sensors()).filter((s) => {
-          try {
-            return [...selectAssets(s.target, graph)].some((k) => shown.has(k));
-          } catch {
-            return opts.select === undefined; // a target the loaded assets cannot judge (no dbt here)
-          }
-        });
-        const { sensors: reported } = sensors.length ? await sensorsReport(sensors, eventLog) : { sensors: [] as SensorReport[] };
-        if (format === 'json') c.write(JSON.stringify(reported.length ? { assets, sensors: reported } : { assets }, null, 2) + '\n');
+        const reported = report.sensors ?? [];
+        if (format === 'json') c.write(JSON.stringify(report, null, 2) + '\n');
         else {
           c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
           if (format === 'text' && reported.length) c.write(reported.map((s) => sensorLines(s).join('\n') + '\n').join('\n'));

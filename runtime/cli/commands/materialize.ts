@@ -7,7 +7,7 @@ import { holderWhere, LockHeldError, type LockHolder } from '../../run-lock.js';
 import type { Logger } from '../../logging.js';
 import { selectMaterializable } from '../../selection/index.js';
 import type { CliContext } from '../context.js';
-import type { Observability } from '../../pipeline.js';
+import { metricPrefix, type Observability } from '../../pipeline.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { StateTransition } from '../../alerts/index.js';
@@ -138,8 +138,8 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       if (lease.tookOverFrom) {
         // Nobody was told when that process died: its run's failure is alerted now (and becomes the
         // previous outcome this run's own alert is judged against).
-        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog, eventLog.alerts);
-        await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert);
+        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog, ctx.program, eventLog.alerts);
+        await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert, ctx.program);
       }
       let opened;
       try {
@@ -151,8 +151,8 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
         ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId, exitCode: EXIT.FAILURE });
         // The same broken config may make observability unusable too: then there is nobody to tell.
         const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
-        const transitions = await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure });
-        await alertOnTransitions(await observability().catch(() => null), transitions, runLog, eventLog.alerts);
+        const transitions = await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure }, ctx.program);
+        await alertOnTransitions(await observability().catch(() => null), transitions, runLog, ctx.program, eventLog.alerts);
         return EXIT.FAILURE;
       }
       const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
@@ -179,11 +179,12 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       }
       // The terminal showed each asset's outcome already: the same screen gets the run's line only.
       const sameScreen = terminal !== null && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
-      write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint) : renderRun(result));
+      write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint, ctx.program) : renderRun(result));
       const obs = await observability();
-      const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) });
-      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result), ...ran], runLog, eventLog.alerts);
-      await pushSamples(obs, runSamples(result), 'materialize', runLog);
+      const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) }, ctx.program);
+      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result, ctx.program), ...ran], runLog, ctx.program, eventLog.alerts);
+      const { metrics } = ctx.pipeline;
+      await pushSamples(obs, runSamples(result, { prefix: metricPrefix(ctx.pipeline), ...(metrics?.fromMetadata ? { fromMetadata: metrics.fromMetadata } : {}) }), 'materialize', runLog);
       if (lostLock && result.status === 'CANCELED') {
         ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId, exitCode: EXIT.FAILURE });
         return EXIT.FAILURE;
@@ -214,6 +215,7 @@ async function finishAbandonedRun(
   eventLog: EventLog,
   logger: Logger,
   alert: (transitions: StateTransition[]) => Promise<void>,
+  program: string,
 ): Promise<void> {
   const meta = { runId, previousRunId: previous.runId, ...(previous.pid !== undefined ? { previousPid: previous.pid } : {}), ...(previous.host ? { previousHost: previous.host } : {}) };
   logger.warn(`took over the run lock from run ${previous.runId}${holderWhere(previous)}, held since ${previous.since}: its holder is gone`, meta);
@@ -224,7 +226,7 @@ async function finishAbandonedRun(
     const reason = `its process stopped without finishing (lock taken over by run ${runId})`;
     await eventLog.finishRun(previous.runId, 'FAILURE', new Date().toISOString(), reason);
     logger.warn(`recorded run ${previous.runId} as FAILURE: ${reason}`, meta);
-    await alert(await runTransition(eventLog, { runId: run.runId, status: 'FAILURE', startedAt: run.startedAt, selection: run.selection, failedAssets: [], error: reason }));
+    await alert(await runTransition(eventLog, { runId: run.runId, status: 'FAILURE', startedAt: run.startedAt, selection: run.selection, failedAssets: [], error: reason }, program));
   } catch (err) {
     logger.warn(`could not record run ${previous.runId} as FAILURE: ${errorMessage(err)}`, meta);
   }
@@ -244,7 +246,7 @@ async function forceStop(runId: string, eventLog: EventLog, sig: NodeJS.Signals)
 }
 
 /** The run in one line, after its assets' outcome lines on a terminal. */
-function renderRunLine(result: RunResult, p: Paint): string {
+function renderRunLine(result: RunResult, p: Paint, program: string): string {
   const count = (status: string) => result.steps.filter((s) => s.status === status).length;
   const failedChecks = (severity: string) => result.steps.reduce((n, s) => n + s.checks.filter((c) => !c.passed && c.severity === severity).length, 0);
   const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -256,7 +258,7 @@ function renderRunLine(result: RunResult, p: Paint): string {
   if (failedChecks('WARN')) parts.push(plural(failedChecks('WARN'), 'check warned', 'checks warned'));
   const status = result.status === 'SUCCESS' ? p.green(result.status) : p.red(result.status);
   const took = formatDuration(result.startedAt, result.endedAt);
-  const more = result.status === 'SUCCESS' ? '' : ` — every event: sfpipe events ${result.runId.slice(0, 8)}`;
+  const more = result.status === 'SUCCESS' ? '' : ` — every event: ${program} events ${result.runId.slice(0, 8)}`;
   return `run ${result.runId} ${status}${took ? ` in ${took}` : ''}: ${parts.join(', ')}${more}\n`;
 }
 

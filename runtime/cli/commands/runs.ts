@@ -35,7 +35,7 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
         const report = await runEventsReport(eventLog, runIdArg);
         if (!report) {
           const short = runIdArg.length < 6 ? ` (a prefix needs at least 6 characters)` : '';
-          c.reportError(`no run with id "${runIdArg}"${short}; list runs with: sfpipe runs`, { exitCode: EXIT.FAILURE });
+          c.reportError(`no run with id "${runIdArg}"${short}; list runs with: ${c.program} runs`, { exitCode: EXIT.FAILURE });
           setExit(EXIT.FAILURE);
           return;
         }

@@ -32,13 +32,24 @@ export function uiCommand(ctx: () => CliContext, setExit: (code: number) => void
       let ui;
       try {
         const extension = (await c.pipeline.ui?.(c.pipelineContext())) ?? {};
-        ui = await startUiServer({ host: opts.host, port: opts.port, title: c.pipeline.name, definitions, eventLog, extension, log: c.logger });
+        ui = await startUiServer({
+          host: opts.host,
+          port: opts.port,
+          title: c.pipeline.name,
+          program: c.program,
+          ...(c.pipeline.chartedMetadata ? { chartedMetadata: c.pipeline.chartedMetadata } : {}),
+          definitions,
+          sensors: await c.sensors(),
+          eventLog,
+          extension,
+          log: c.logger,
+        });
       } catch (err) {
         await eventLog.close();
         throw err;
       }
-      if (!/^(127\.|::1$|localhost$)/.test(opts.host)) c.logger.warn(`sfpipe ui listens on ${opts.host}: anyone who can reach it can read the event log and the warehouse's history pages`);
-      c.write(`sfpipe ui: listening on ${ui.url}\n`);
+      if (!/^(127\.|::1$|localhost$)/.test(opts.host)) c.logger.warn(`${c.program} ui listens on ${opts.host}: anyone who can reach it can read the event log and the warehouse's history pages`);
+      c.write(`${c.program} ui: listening on ${ui.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
