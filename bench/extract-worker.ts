@@ -1,6 +1,6 @@
 /**
  * Extractor child of bench/extract.ts: ONE full materialization of sf_raw/sf_user through the
- * runtime executor (like test/helpers/extract-harness.ts) against a simulator in another process,
+ * runtime's programmatic API (like test/helpers/extract-harness.ts) against a simulator in another process,
  * into a fresh temp state dir. Prints one JSON line on stdout with the figures.
  * Usage: node dist/bench/extract-worker.js <n> <rest|bulk> <simulator url>
  * Env: BENCH_DUCKDB_MEMORY_LIMIT=256MB caps DuckDB (experiment); BENCH_DUCKDB_SET='name=value;…' sets other
@@ -20,9 +20,8 @@ import { salesforceUser } from '../assets/pipeline.js';
 import { sfUserAsset } from '../assets/raw/sf-user-asset.js';
 import { createResources } from '../assets/resources.js';
 import type { RawWarehouse } from '../assets/warehouse/raw-warehouse.js';
+import { materialize, PipelineInstance } from '../runtime/api/index.js';
 import { SqliteEventLog } from '../runtime/event-log-sqlite.js';
-import { executeRun } from '../runtime/executor.js';
-import { buildAssetGraph } from '../runtime/registry.js';
 import { DEFAULT_CREDENTIALS } from '../sim/index.js';
 
 const MB = 2 ** 20;
@@ -106,7 +105,6 @@ for (const [re, to] of edits) {
 }
 const config = parsePipelineConfig('bench-extract.yaml', yaml);
 const eventLog = SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
-const graph = buildAssetGraph([salesforceUser, sfUserAsset(config)]);
 const base = createResources({
   config,
   stateDir,
@@ -152,26 +150,23 @@ const resources: typeof base = {
   },
 };
 
+const instance = new PipelineInstance(
+  { name: 'bench-extract', definitions: [salesforceUser, sfUserAsset(config)], openResources: async () => ({ resources, close: () => resources.close() }) },
+  { stateDir, logger },
+);
+
 const rssBeforeMb = process.memoryUsage().rss / MB;
 const maxRssBeforeMb = process.resourceUsage().maxRSS / 1024;
 const timer = setInterval(sample, 50);
 sample();
 const t0 = performance.now();
-const result = await executeRun({
-  graph,
-  selection: new Set(['sf_raw/sf_user']),
-  eventLog,
-  resources,
-  logger,
-  fullRefresh: false,
-  trigger: 'cli',
-  sleep: async () => {},
-});
+const outcome = await materialize(instance, { selection: 'sf_raw/sf_user', eventLog, retrySleep: async () => {} });
 const seconds = (performance.now() - t0) / 1000;
 sample();
 clearInterval(timer);
-await resources.close();
 await eventLog.close();
+if (outcome.kind !== 'ran') throw new Error(`the run did not run: ${JSON.stringify(outcome)}`);
+const { result } = outcome;
 
 const step = result.steps[0];
 const md = (step?.metadata ?? {}) as Record<string, any>;

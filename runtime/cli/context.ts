@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { AssetDef } from '../definitions.js';
 import type { EventLog } from '../event-log.js';
@@ -8,6 +7,7 @@ import { programName, type Pipeline, type PipelineContext } from '../pipeline.js
 import type { RunLock } from '../run-lock.js';
 import type { SensorDef } from '../sensors.js';
 import { resolveStateDir } from '../state.js';
+import { PipelineInstance } from '../api/instance.js';
 import { UsageError } from '../errors.js';
 
 export interface GlobalOptions {
@@ -42,8 +42,7 @@ export class CliContext {
    * are said once: an error where they should load, a warning where the machine is only not set up.
    */
   definitions(): Promise<AssetDef<any>[]> {
-    const d = this.pipeline.definitions;
-    this.#definitions ??= (Array.isArray(d) ? Promise.resolve(d) : d()).then((defs) => {
+    this.#definitions ??= this.instance().definitions().then((defs) => {
       this.#reportUnavailable(defs);
       return defs;
     });
@@ -108,32 +107,30 @@ export class CliContext {
     return { stateDir: this.stateDir, logger: this.logger };
   }
 
-  async openEventLog(): Promise<EventLog> {
-    if (this.pipeline.openEventLog) return this.pipeline.openEventLog(this.pipelineContext());
-    const { SqliteEventLog } = await import('../event-log-sqlite.js');
-    return SqliteEventLog.open(path.join(this.stateDir, 'events.sqlite'));
+  #instance: PipelineInstance<any> | null = null;
+
+  /** The pipeline bound to this CLI's state directory and logger: what the programmatic API runs on. */
+  instance(): PipelineInstance<any> {
+    this.#instance ??= new PipelineInstance(this.pipeline, this.pipelineContext());
+    return this.#instance;
   }
 
-  async runLock(): Promise<RunLock> {
-    if (this.pipeline.runLock) return this.pipeline.runLock(this.pipelineContext());
-    const { FileRunLock } = await import('../run-lock-file.js');
-    return new FileRunLock(path.join(this.stateDir, 'run.lock'));
+  openEventLog(): Promise<EventLog> {
+    return this.instance().openEventLog();
   }
 
-  #sensors: Promise<SensorDef[]> | null = null;
+  runLock(): Promise<RunLock> {
+    return this.instance().runLock();
+  }
 
   /** The pipeline's sensors, loaded on first use. */
   sensors(): Promise<SensorDef[]> {
-    const s = this.pipeline.sensors ?? [];
-    this.#sensors ??= Array.isArray(s) ? Promise.resolve(s) : s();
-    return this.#sensors;
+    return this.instance().sensors();
   }
 
   /** A sensor's evaluation lock: the pipeline's (a Lease in a pod), else a file lock in the state directory. */
-  async sensorLock(sensorName: string): Promise<RunLock> {
-    if (this.pipeline.sensorLock) return this.pipeline.sensorLock(this.pipelineContext(), sensorName);
-    const { FileRunLock } = await import('../run-lock-file.js');
-    return new FileRunLock(path.join(this.stateDir, `sensor-${sensorName}.lock`));
+  sensorLock(sensorName: string): Promise<RunLock> {
+    return this.instance().sensorLock(sensorName);
   }
 
   write(text: string): void {

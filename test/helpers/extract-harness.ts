@@ -1,6 +1,7 @@
 /**
- * Drives the real sf_raw/sf_user asset through the runtime's executor against an
- * in-process simulator (over HTTP, through jsforce) and a DuckDB file in a temp state dir.
+ * Drives the real sf_raw/sf_user asset through the runtime's programmatic API (materialize: the
+ * run lock, the run's events) against an in-process simulator (over HTTP, through jsforce) and a
+ * DuckDB file in a temp state dir.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,11 +10,13 @@ import type { PipelineConfig } from '../../assets/config/pipeline-config.js';
 import { sfUserAsset } from '../../assets/raw/sf-user-asset.js';
 import { createResources } from '../../assets/resources.js';
 import { salesforceUser } from '../../assets/pipeline.js';
+import { materialize, PipelineInstance } from '../../runtime/api/index.js';
 import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
-import { executeRun, type RunResult } from '../../runtime/executor.js';
+import type { RunResult } from '../../runtime/executor.js';
 import type { RunTrigger } from '../../runtime/event-log.js';
 import { silentLogger, type Logger } from '../../runtime/logging.js';
-import { buildAssetGraph } from '../../runtime/registry.js';
+import type { Pipeline } from '../../runtime/pipeline.js';
+import type { PipelineResources } from '../../assets/resources.js';
 import { DEFAULT_CREDENTIALS, startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index.js';
 import { queryFile } from '../assets/fixtures/duckdb-fixture.js';
 import { tempDir } from './temp.js';
@@ -39,7 +42,20 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
   const config = parsePipelineConfig('test-config.yaml', opts.editConfig ? opts.editConfig(yaml) : yaml);
   const logger = opts.logger ?? silentLogger();
   const eventLog = SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
-  const graph = buildAssetGraph([salesforceUser, sfUserAsset(config)]);
+  const pipeline: Pipeline<PipelineResources> = {
+    name: 'extract-harness',
+    definitions: [salesforceUser, sfUserAsset(config)],
+    async openResources() {
+      const resources = createResources({
+        config,
+        stateDir,
+        logger,
+        endpoint: async () => ({ loginUrl: sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } }),
+      });
+      return { resources, close: () => resources.close() };
+    },
+  };
+  const instance = new PipelineInstance(pipeline, { stateDir, logger });
   const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
   return {
     sim,
@@ -48,26 +64,18 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
     duckdbPath,
     eventLog,
     async run(runOpts = {}) {
-      const resources = createResources({
-        config,
-        stateDir,
-        logger,
-        endpoint: async () => ({ loginUrl: sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } }),
-      });
-      const result = await executeRun({
-        graph,
-        selection: new Set(['sf_raw/sf_user']),
+      const outcome = await materialize(instance, {
+        selection: 'sf_raw/sf_user',
         eventLog,
-        resources,
-        logger,
         fullRefresh: runOpts.fullRefresh ?? false,
         trigger: runOpts.trigger ?? 'test',
         ...(runOpts.runId ? { runId: runOpts.runId } : {}),
         ...(runOpts.signal ? { signal: runOpts.signal } : {}),
         // Asset-level retries would hide what the API layer did; tests see the first attempt.
-        sleep: async () => {},
+        retrySleep: async () => {},
       });
-      await resources.close();
+      if (outcome.kind !== 'ran') throw new Error(`the harness's run did not run: ${JSON.stringify(outcome)}`);
+      const { result } = outcome;
       return { result, metadata: (result.steps[0]?.metadata ?? {}) as Record<string, any> };
     },
     query: (sql) => queryFile(duckdbPath, sql),

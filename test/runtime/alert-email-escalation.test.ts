@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { EmailNotifier, type AlertEvent, type EmailConfig } from '../../runtime/alerts/index.js';
-import { alertOnTransitions } from '../../runtime/cli/observability.js';
+import { alertOnTransitions } from '../../runtime/observability.js';
 import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
 import type { Observability } from '../../runtime/pipeline.js';
 import { captureLogger } from '../helpers/capture-logger.js';

@@ -10,7 +10,7 @@ import {
   type AlertEvent,
   type StateTransition,
 } from '../../runtime/alerts/index.js';
-import { checkTransitions } from '../../runtime/cli/observability.js';
+import { checkTransitions } from '../../runtime/observability.js';
 import { uiPageFor } from '../../runtime/ui/links.js';
 import type { CheckResultRecord } from '../../runtime/event-log.js';
 import type { RunResult } from '../../runtime/executor.js';

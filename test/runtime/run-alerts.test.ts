@@ -1,7 +1,7 @@
 import test from 'ava';
 import path from 'node:path';
 import { alertsForTransitions } from '../../runtime/alerts/index.js';
-import { runTransition } from '../../runtime/cli/observability.js';
+import { runTransition } from '../../runtime/observability.js';
 import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
 import type { RunStatus } from '../../runtime/event-log.js';
 import { tempDir } from '../helpers/temp.js';

@@ -1,18 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { executeRun, type RunResult } from '../../executor.js';
-import { errorMessage, UsageError } from '../../errors.js';
-import { newRunId } from '../../ids.js';
-import { buildAssetGraph } from '../../registry.js';
-import { holderWhere, LockHeldError, type LockHolder } from '../../run-lock.js';
-import type { Logger } from '../../logging.js';
-import { selectMaterializable } from '../../selection/index.js';
+import { materialize as runMaterialize, type MaterializeOutcome } from '../../api/materialize.js';
+import type { RunResult } from '../../executor.js';
+import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import { metricPrefix, type Observability } from '../../pipeline.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import type { StateTransition } from '../../alerts/index.js';
-import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
-import type { CheckResultRecord, EventLog, RunTrigger } from '../../event-log.js';
+import type { RunTrigger } from '../../event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {
@@ -59,189 +52,83 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
   const trigger = options.trigger ?? (process.env.SFPIPE_TRIGGER || 'cli');
   if (!isTrigger(trigger)) throw new UsageError(`SFPIPE_TRIGGER must be one of ${TRIGGERS.join(', ')} or sensor:<name> (got "${trigger}")`);
   const write = options.write ?? ((text: string) => ctx.write(text));
-  const opts = { ...options, trigger };
   // On a terminal: live lines and one line per asset instead of every log line (before anything logs).
   const terminal = ctx.liveTerminal();
-  const graph = buildAssetGraph(await ctx.definitions());
-  const materializable = selectMaterializable(opts.select, graph);
-  const selection = new Set(materializable);
+  // Loaded here first so that assets that could not be loaded are said before the run.
+  await ctx.definitions();
   const logger = ctx.logger;
-  const runId = opts.runId ?? newRunId();
-  const eventLog = await ctx.openEventLog();
-  if (opts.runId !== undefined) {
-    const existing = await eventLog.getRun(opts.runId).catch(() => null);
-    if (existing?.runId === opts.runId) {
-      await eventLog.close();
-      ctx.reportError(`run ${opts.runId} is in the event log already (${existing.status}, trigger ${existing.trigger}): a run id runs once`, { runId, exitCode: EXIT.FAILURE });
-      return EXIT.FAILURE;
-    }
-  }
-  const lock = await ctx.runLock();
-  const controller = new AbortController();
+  const cancel = new AbortController();
+  const stopAtOnce = new AbortController();
   let signalName: NodeJS.Signals | null = null;
-  let forcing = false;
+  let runId: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalName) {
       // A second signal: a step that ignores cancellation must not keep the run alive.
-      if (forcing) return;
-      forcing = true;
-      logger.warn(`received ${sig} again: stopping now without waiting for running steps`, { runId });
-      void forceStop(runId, eventLog, sig).finally(() => process.exit(sig === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM));
+      stopAtOnce.abort(new Error(`received ${sig} again`));
       return;
     }
     signalName = sig;
-    logger.warn(`received ${sig}: no new work starts, running steps are canceled (send it again to stop at once)`, { runId });
-    controller.abort(new Error(`received ${sig}`));
+    logger.warn(`received ${sig}: no new work starts, running steps are canceled (send it again to stop at once)`, runId ? { runId } : {});
+    cancel.abort(new Error(`received ${sig}`));
   };
-  let lostLock: string | null = null;
+  const signalExit = () => (signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let outcome: MaterializeOutcome;
   try {
-    let lease;
-    try {
-      try {
-        lease = await lock.acquire(runId, { timeoutMs: 0, signal: controller.signal });
-      } catch (err) {
-        if (!(err instanceof LockHeldError) || opts.lockTimeout <= 0) throw err;
-        logger.info(`${err.message}; waiting up to ${opts.lockTimeout} s for it`, { runId });
-        terminal?.print(`${err.message}; waiting up to ${opts.lockTimeout} s for it`);
-        lease = await lock.acquire(runId, { timeoutMs: opts.lockTimeout * 1000, signal: controller.signal });
-      }
-      lease.lost?.addEventListener(
-        'abort',
-        () => {
-          lostLock = (lease!.lost!.reason as Error | undefined)?.message ?? 'lost the run lock';
-          controller.abort(new Error(lostLock));
-        },
-        { once: true },
-      );
-    } catch (err) {
-      if (signalName) {
-        const code = signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-        ctx.reportError(`stopped by ${signalName} while waiting for the run lock; nothing ran`, { exitCode: code });
-        return code;
-      }
-      if (err instanceof LockHeldError) {
-        ctx.reportError(`${err.message}; try again later or pass --lock-timeout SECONDS to wait`, { exitCode: EXIT.FAILURE });
-        // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
-        // this attempt is not in the event log (`sfpipe events` would not find it).
-        if (opts.json) write(JSON.stringify({ status: 'LOCKED', holder: err.holder, steps: [] }, null, 2) + '\n');
-        return EXIT.FAILURE;
-      }
-      throw err;
-    }
-    try {
-      const runLog = logger.child({ runId });
-      // Where alerts and metrics go: read once per run, when first needed.
-      let observed: Promise<Observability | null> | undefined;
-      const observability = () => (observed ??= ctx.pipeline.observability?.(ctx.pipelineContext()) ?? Promise.resolve(null));
-      if (lease.tookOverFrom) {
-        // Nobody was told when that process died: its run's failure is alerted now (and becomes the
-        // previous outcome this run's own alert is judged against).
-        const alert = async (transitions: StateTransition[]) => alertOnTransitions(await observability().catch(() => null), transitions, runLog, ctx.program, eventLog.alerts);
-        await finishAbandonedRun(lease.tookOverFrom, runId, eventLog, logger, alert, ctx.program);
-      }
-      let opened;
-      try {
-        opened = await ctx.pipeline.openResources({ ...ctx.pipelineContext(), fullRefresh: opts.fullRefresh, runId });
-      } catch (err) {
-        const now = new Date().toISOString();
-        await eventLog.startRun({ runId, selection: opts.select ?? '*', assets: materializable, trigger: opts.trigger, fullRefresh: opts.fullRefresh, startedAt: now });
-        await eventLog.finishRun(runId, 'FAILURE', now, `could not open resources: ${errorMessage(err)}`);
-        ctx.reportError(`could not open the pipeline's resources: ${errorMessage(err)}`, { runId, exitCode: EXIT.FAILURE });
-        // The same broken config may make observability unusable too: then there is nobody to tell.
-        const failure = { failedAssets: [], error: `could not open the pipeline's resources: ${errorMessage(err)}` };
-        const transitions = await runTransition(eventLog, { runId, status: 'FAILURE', startedAt: now, selection: opts.select ?? '*', ...failure }, ctx.program);
-        await alertOnTransitions(await observability().catch(() => null), transitions, runLog, ctx.program, eventLog.alerts);
-        return EXIT.FAILURE;
-      }
-      const checksBefore = new Map<string, Map<string, CheckResultRecord>>();
-      for (const key of materializable) checksBefore.set(key, await eventLog.lastCheckResults(key));
-      let result: RunResult;
-      try {
-        result = await executeRun({
-          graph,
-          selection,
-          selectionText: opts.select ?? '*',
-          eventLog,
-          resources: opened.resources,
-          logger,
-          runId,
-          trigger: opts.trigger,
-          fullRefresh: opts.fullRefresh,
-          concurrency: opts.concurrency,
-          signal: controller.signal,
-          ...(terminal ? { reporter: new TerminalRunReporter(terminal, { showWarnings: ctx.globals.logLevel !== 'error' }) } : {}),
-        });
-      } finally {
+    outcome = await runMaterialize(ctx.instance(), {
+      ...(options.select !== undefined ? { selection: options.select } : {}),
+      fullRefresh: options.fullRefresh,
+      trigger,
+      ...(options.runId !== undefined ? { runId: options.runId } : {}),
+      onRunId: (id) => (runId = id),
+      concurrency: options.concurrency,
+      lockTimeoutMs: options.lockTimeout * 1000,
+      onLockWait: (message) => terminal?.print(message),
+      signal: cancel.signal,
+      stopAtOnce: stopAtOnce.signal,
+      ...(terminal ? { reporter: new TerminalRunReporter(terminal, { showWarnings: ctx.globals.logLevel !== 'error' }) } : {}),
+      onResult: (result) => {
         terminal?.close();
-        await opened.close();
-      }
-      // The terminal showed each asset's outcome already: the same screen gets the run's line only.
-      const sameScreen = terminal !== null && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
-      write(opts.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint, ctx.program) : renderRun(result));
-      const obs = await observability();
-      const ran = await runTransition(eventLog, { ...result, selection: opts.select ?? '*', ...runFailure(result) }, ctx.program);
-      await alertOnTransitions(obs, [...checkTransitions(checksBefore, result, ctx.program), ...ran], runLog, ctx.program, eventLog.alerts);
-      const { metrics } = ctx.pipeline;
-      await pushSamples(obs, runSamples(result, { prefix: metricPrefix(ctx.pipeline), ...(metrics?.fromMetadata ? { fromMetadata: metrics.fromMetadata } : {}) }), 'materialize', runLog);
-      if (lostLock && result.status === 'CANCELED') {
-        ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId, exitCode: EXIT.FAILURE });
-        return EXIT.FAILURE;
-      }
-      if (result.status === 'CANCELED') return signalName === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-      return result.status === 'SUCCESS' ? EXIT.OK : EXIT.FAILURE;
-    } finally {
-      await lease.release();
-    }
+        // The terminal showed each asset's outcome already: the same screen gets the run's line only.
+        const sameScreen = terminal !== null && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
+        write(options.json ? JSON.stringify(result, null, 2) + '\n' : sameScreen ? renderRunLine(result, terminal.paint, ctx.program) : renderRun(result));
+      },
+    });
   } finally {
+    terminal?.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    await eventLog.close();
   }
-}
-
-/**
- * The lock was taken over from a holder that is gone (its process died: kill -9, OOM kill; its
- * Lease expired). Says so, and records that holder's run as FAILURE if the event log still has it
- * as STARTED, so `sfpipe runs` and freshness stop showing it as running. A run that finished is
- * left alone. The lock decides who is gone (the file lock only takes over dead processes of this
- * host; the Lease only expired leases), so a live run is never marked here — except a Lease
- * holder cut off for longer than its lease, which stops itself and then records CANCELED over this.
- */
-async function finishAbandonedRun(
-  previous: LockHolder,
-  runId: string,
-  eventLog: EventLog,
-  logger: Logger,
-  alert: (transitions: StateTransition[]) => Promise<void>,
-  program: string,
-): Promise<void> {
-  const meta = { runId, previousRunId: previous.runId, ...(previous.pid !== undefined ? { previousPid: previous.pid } : {}), ...(previous.host ? { previousHost: previous.host } : {}) };
-  logger.warn(`took over the run lock from run ${previous.runId}${holderWhere(previous)}, held since ${previous.since}: its holder is gone`, meta);
-  try {
-    const run = await eventLog.getRun(previous.runId);
-    // getRun also resolves prefixes: only the holder's own run, and only while it is STARTED.
-    if (!run || run.runId !== previous.runId || run.status !== 'STARTED') return;
-    const reason = `its process stopped without finishing (lock taken over by run ${runId})`;
-    await eventLog.finishRun(previous.runId, 'FAILURE', new Date().toISOString(), reason);
-    logger.warn(`recorded run ${previous.runId} as FAILURE: ${reason}`, meta);
-    await alert(await runTransition(eventLog, { runId: run.runId, status: 'FAILURE', startedAt: run.startedAt, selection: run.selection, failedAssets: [], error: reason }, program));
-  } catch (err) {
-    logger.warn(`could not record run ${previous.runId} as FAILURE: ${errorMessage(err)}`, meta);
-  }
-}
-
-/**
- * Records the run as CANCELED (if it was started), bounded to a few seconds. The lock is not
- * released: work the step started (a dbt child, an Athena query) may outlive this process, so
- * the lock ends as a dead holder's does (the file lock with this process, a Lease by expiry).
- */
-async function forceStop(runId: string, eventLog: EventLog, sig: NodeJS.Signals): Promise<void> {
-  const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
-  const run = await bounded(eventLog.getRun(runId));
-  if (run && (run as { status: string }).status === 'STARTED') {
-    await bounded(eventLog.finishRun(runId, 'CANCELED', new Date().toISOString(), `stopped by a second ${sig} while steps were still running`));
+  switch (outcome.kind) {
+    case 'duplicate-run-id':
+      ctx.reportError(`run ${outcome.runId} is in the event log already (${outcome.status}, trigger ${outcome.trigger}): a run id runs once`, { runId: outcome.runId, exitCode: EXIT.FAILURE });
+      return EXIT.FAILURE;
+    case 'canceled-before-start':
+      ctx.reportError(`stopped by ${signalName ?? 'a signal'} while waiting for the run lock; nothing ran`, { exitCode: signalExit() });
+      return signalExit();
+    case 'locked':
+      ctx.reportError(`${outcome.message}; try again later or pass --lock-timeout SECONDS to wait`, { exitCode: EXIT.FAILURE });
+      // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
+      // this attempt is not in the event log (`sfpipe events` would not find it).
+      if (options.json) write(JSON.stringify({ status: 'LOCKED', holder: outcome.holder, steps: [] }, null, 2) + '\n');
+      return EXIT.FAILURE;
+    case 'resources-failed':
+      ctx.reportError(`could not open the pipeline's resources: ${outcome.error}`, { runId: outcome.runId, exitCode: EXIT.FAILURE });
+      return EXIT.FAILURE;
+    case 'stopped-at-once':
+      // Steps may still be running: leave now (their work, and the run lock, end with this process).
+      process.exit(signalExit());
+    // falls through (process.exit never returns)
+    case 'ran': {
+      const { result, lostLock } = outcome;
+      if (lostLock && result.status === 'CANCELED') {
+        ctx.reportError(`${lostLock}; the run was stopped so that two runs never write at once`, { runId: result.runId, exitCode: EXIT.FAILURE });
+        return EXIT.FAILURE;
+      }
+      if (result.status === 'CANCELED') return signalExit();
+      return result.status === 'SUCCESS' ? EXIT.OK : EXIT.FAILURE;
+    }
   }
 }
 

@@ -1,10 +1,10 @@
-import { alertsForTransitions, createNotifiers, sendAlerts, trackAndEscalate, type StateTransition } from '../alerts/index.js';
-import type { RunResult } from '../executor.js';
-import type { AlertLedger, CheckResultRecord, EventLog, FreshnessState, RunStatus } from '../event-log.js';
-import type { Logger } from '../logging.js';
-import { pushMetrics, type MetricSample } from '../metrics/index.js';
-import type { MetadataMetric, Observability } from '../pipeline.js';
-import { uiPageFor } from '../ui/links.js';
+import { alertsForTransitions, createNotifiers, sendAlerts, trackAndEscalate, type StateTransition } from './alerts/index.js';
+import type { RunResult } from './executor.js';
+import type { AlertLedger, CheckResultRecord, EventLog, FreshnessState, RunStatus } from './event-log.js';
+import type { Logger } from './logging.js';
+import { pushMetrics, type MetricSample } from './metrics/index.js';
+import type { MetadataMetric, Observability } from './pipeline.js';
+import { uiPageFor } from './ui/links.js';
 
 /**
  * Sends one message per state change to every configured notifier (`program` names the CLI in
