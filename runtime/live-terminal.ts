@@ -211,7 +211,8 @@ export function outcomeLines(step: StepResult, notices: CheckNotice[], p: Paint,
   switch (step.status) {
     case 'SUCCESS': {
       const summary = typeof step.metadata.summary === 'string' && step.metadata.summary ? step.metadata.summary : 'materialized';
-      line = `${p.green('✓')} ${step.key}  ${summary}${tail}`;
+      // Materialized, but a failed blocking check stops what depends on it: not a success to the eye.
+      line = step.blocked ? `${p.red('✗')} ${step.key}  ${summary}, ${p.red('blocked by a failed check')}${tail}` : `${p.green('✓')} ${step.key}  ${summary}${tail}`;
       break;
     }
     case 'FAILED': {

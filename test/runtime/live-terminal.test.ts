@@ -107,6 +107,29 @@ test('a run on a live terminal: live lines while steps run, then one line per as
   t.regex(tty.output, /\u001b\[\?25h$/, 'the cursor is shown again at the end');
 });
 
+test('an asset whose blocking check failed is marked ✗ (materialized, blocked), with the check under it and its downstream skipped', async (t) => {
+  const { tty, terminal, logger, reporter } = liveRun();
+  const defs: AssetDef<unknown>[] = [
+    defineAsset({
+      key: 'raw/a',
+      materialize: async () => ({ metadata: { summary: '10 records' } }),
+      checks: [{ name: 'row_count_in_range', severity: 'ERROR', blocking: true, evaluate: async () => ({ passed: false, description: 'row count 0 outside [4000, 6000]' }) }],
+    }),
+    defineAsset({ key: 'mid/b', deps: ['raw/a'], materialize: async () => undefined }),
+  ];
+  const graph = buildAssetGraph(defs);
+  const result = await executeRun({ graph, selection: new Set(graph.keys()), eventLog: SqliteEventLog.open(path.join(tempDir(), 'events.sqlite')), resources: {}, logger, reporter });
+  await settle();
+  terminal.close();
+  t.is(result.status, 'FAILURE');
+  const screen = finalScreen(tty.output, tty.columns).map((l) => l.replace(/ {2}\d+\.\ds$/, '  <t>'));
+  t.deepEqual(screen, [
+    '✗ raw/a  10 records, blocked by a failed check  <t>',
+    '    ✗ row_count_in_range: row count 0 outside [4000, 6000] (ERROR, blocks downstream)',
+    '- mid/b  skipped: blocking check row_count_in_range on raw/a failed',
+  ]);
+});
+
 test('live lines are cut to the terminal width, so that none wraps and a redraw replaces them all', async (t) => {
   const { tty, terminal, reporter } = liveRun(40);
   reporter.stepStarted('sf_curated/dim_sf_user_scd');
