@@ -12,7 +12,7 @@ import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
 import type { StateTransition } from '../../alerts/index.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
-import type { CheckResultRecord, EventLog, RunTrigger } from '../../event-log.js';
+import type { CheckResultRecord, EventLog, RunRecord, RunTrigger } from '../../event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {
@@ -22,7 +22,7 @@ export interface MaterializeOptions {
   lockTimeout: number;
   concurrency: number;
   trigger?: RunTrigger;
-  /** The run's id (a sensor's run: derived from its run key); refused when already in the event log. */
+  /** The run's id (a sensor's run: derived from its run key); a retry of a failed one runs as the next attempt (runAttempt). */
   runId?: string;
   /** Where the run's result goes (stdout by default; a sensor tick sends it to stderr). */
   write?: (text: string) => void;
@@ -47,7 +47,9 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
           return v;
         }),
     )
-    .addOption(new Option('--run-id <id>', "the run's id (a sensor's Job passes the id its run key was given); refused when the event log has it already").hideHelp())
+    .addOption(
+      new Option('--run-id <id>', "the run's id (a sensor's Job passes the id its run key was given); a retry of one that did not succeed runs as <id>.2, <id>.3, …; refused once one succeeded").hideHelp(),
+    )
     .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
 }
 
@@ -66,14 +68,24 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
   const materializable = selectMaterializable(opts.select, graph);
   const selection = new Set(materializable);
   const logger = ctx.logger;
-  const runId = opts.runId ?? newRunId();
+  let runId = opts.runId ?? newRunId();
   const eventLog = await ctx.openEventLog();
   if (opts.runId !== undefined) {
-    const existing = await eventLog.getRun(opts.runId).catch(() => null);
-    if (existing?.runId === opts.runId) {
+    const attempt = await runAttempt(eventLog, opts.runId);
+    if ('done' in attempt) {
       await eventLog.close();
-      ctx.reportError(`run ${opts.runId} is in the event log already (${existing.status}, trigger ${existing.trigger}): a run id runs once`, { runId, exitCode: EXIT.FAILURE });
+      const { done } = attempt;
+      ctx.reportError(`run ${done.runId} is in the event log already (${done.status}, trigger ${done.trigger}): a run id runs once`, { runId: done.runId, exitCode: EXIT.FAILURE });
       return EXIT.FAILURE;
+    }
+    runId = attempt.runId;
+    if (attempt.previous) {
+      const { previous } = attempt;
+      logger.info(`run ${previous.runId} did not succeed (${previous.status}): this is its retry, run ${runId}`, { runId, retryOf: previous.runId });
+      // Its events say where it went on (`sfpipe events <its id>`).
+      await eventLog
+        .recordEvent({ runId: previous.runId, assetKey: null, type: 'RUN_RETRIED', timestamp: new Date().toISOString(), data: { retryRunId: runId } })
+        .catch((err: unknown) => logger.warn(`could not record the retry on run ${previous.runId}: ${errorMessage(err)}`, { runId }));
     }
   }
   const lock = await ctx.runLock();
@@ -209,6 +221,29 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
  * host; the Lease only expired leases), so a live run is never marked here — except a Lease
  * holder cut off for longer than its lease, which stops itself and then records CANCELED over this.
  */
+/** The most attempts of one run id (a Job's backoffLimit is far below it). */
+const MAX_ATTEMPTS = 100;
+
+/**
+ * The id a run given `--run-id ID` runs with. ID itself when the event log does not have it. A
+ * sensor's Job passes the same ID to every pod it starts, so when the Job retries a pod (its
+ * backoffLimit) the event log has ID already: if ID did not succeed (FAILURE, CANCELED, or STARTED
+ * by a pod that died, which the run lock's take-over records as FAILURE), the retry is the next
+ * attempt `ID.2`, `ID.3`, … (`previous`: the attempt before it); once one attempt succeeded, `done`.
+ */
+export async function runAttempt(eventLog: EventLog, runId: string): Promise<{ runId: string; previous: RunRecord | null } | { done: RunRecord }> {
+  let previous: RunRecord | null = null;
+  for (let n = 1; n <= MAX_ATTEMPTS; n++) {
+    const id = n === 1 ? runId : `${runId}.${n}`;
+    const run = await eventLog.getRun(id);
+    // getRun also resolves prefixes: only this very id counts.
+    if (run?.runId !== id) return { runId: id, previous };
+    if (run.status === 'SUCCESS') return { done: run };
+    previous = run;
+  }
+  return { done: previous! };
+}
+
 async function finishAbandonedRun(
   previous: LockHolder,
   runId: string,
