@@ -219,6 +219,18 @@ k8sTest('a sensor tick in a pod creates one Job equal to sfpipe launch\'s, recor
   t.regex(last!.skipReason!, /^no change: the newest SystemModstamp .* is not after raw's committed watermark/);
   t.deepEqual(last!.metadata['api_calls'], { auth: 1, sensor: 1 }, 'a login and one API call');
   t.deepEqual((await jobsIn(api, ns)).map((j) => j.metadata!.name), [job.metadata!.name], 'no new Job');
+
+  // --- The run key requested again once its Job is gone (deleted after its ttlSecondsAfterFinished),
+  // as after a run that did not move raw's watermark (here: set back by a later record): the event log
+  // has the run, so no Job is made again. ---
+  await kubectl(api, ['-n', ns, 'delete', 'job', job.metadata!.name!]);
+  await eventLog.recordMaterialization({ runId: 'set-back', assetKey: 'sf_raw/sf_user', timestamp: '2100-01-01T00:00:00.000Z', metadata: { watermark_after: loadedUpTo } });
+  const again = await sensorTick(['--force']);
+  check(t, again, 'a tick requesting the run key again');
+  const requestedAgain = await eventLog.lastSensorTick(SF_USER_SENSOR);
+  t.like(requestedAgain, { status: 'REQUESTED', runRequests: [{ runId, new: false, launch: 'ALREADY_LAUNCHED' }] });
+  t.regex(requestedAgain!.runRequests[0]!.detail, new RegExp(`^run ${runId} started .* and is SUCCESS$`));
+  t.deepEqual(await jobsIn(api, ns), [], 'no Job made again');
 });
 
 k8sTest("the sensor's ServiceAccount may create Jobs from the materialize CronJob and hold its Leases, nothing more", async (t) => {
