@@ -494,15 +494,22 @@ export class S3EventLog implements EventLog {
   async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {
     this.assertOpen();
     const key = `${this.sensorPrefix(claim.sensorName)}run-keys/${seg(claim.runKey)}.json`;
-    try {
-      await this.putJson(key, claim, { create: true });
-      return { claim: { ...claim }, created: true };
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.putJson(key, claim, { create: true });
+        return { claim: { ...claim }, created: true };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+      // 412: another claim is stored. 409 (ConditionalRequestConflict): another claim is being
+      // written and may yet fail, so nothing may be stored: read, and claim again if so.
+      const stored = await this.getJson<SensorRunKeyClaim>(key);
+      if (stored) return { claim: stored.value, created: false };
+      if (attempt >= CONDITIONAL_RETRIES) {
+        throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName}: S3 refused the claim ${attempt + 1} times as conflicting, yet no claim is stored at ${key}`);
+      }
+      await sleep(backoffMs(attempt));
     }
-    const stored = await this.getJson<SensorRunKeyClaim>(key);
-    if (!stored) throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName}: the claim refused as existing cannot be read`);
-    return { claim: stored.value, created: false };
   }
 
   // ---- alert escalation ----------------------------------------------------------------------

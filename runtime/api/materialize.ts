@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js';
-import type { CheckResultRecord, EventLog, RunTrigger } from '../event-log.js';
+import type { CheckResultRecord, EventLog, RunRecord, RunTrigger } from '../event-log.js';
 import { executeRun, type RunResult } from '../executor.js';
 import { newRunId } from '../ids.js';
 import type { Logger } from '../logging.js';
@@ -18,7 +18,11 @@ export interface MaterializeOptions {
   fullRefresh?: boolean;
   /** What started the run, recorded with it. Default: cli. */
   trigger?: RunTrigger;
-  /** The run's id (a sensor's run: derived from its run key); refused when the event log has it already. */
+  /**
+   * The run's id (a sensor's run: derived from its run key). A Job retries a pod with the same id:
+   * when that id did not succeed, the run is its next attempt (`<id>.2`, …; runAttempt); once an
+   * attempt succeeded, the id is refused (`duplicate-run-id`).
+   */
   runId?: string;
   /** Told the run's id before anything else happens (e.g. to put it on log lines of the caller's own). */
   onRunId?: (runId: string) => void;
@@ -59,7 +63,7 @@ export type MaterializeOutcome =
   | { kind: 'locked'; holder: LockHolder; message: string }
   /** `signal` was aborted while waiting for the lock: nothing ran. */
   | { kind: 'canceled-before-start' }
-  /** The given runId is in the event log already: a run id runs once. */
+  /** An attempt of the given runId succeeded already: a run id runs once. */
   | { kind: 'duplicate-run-id'; runId: string; status: string; trigger: string }
   /** The pipeline's resources could not be opened: the run is recorded as FAILURE with this error. */
   | { kind: 'resources-failed'; runId: string; error: string }
@@ -80,14 +84,26 @@ export async function materialize<R>(instance: PipelineInstance<R>, options: Mat
   const trigger = options.trigger ?? 'cli';
   const fullRefresh = options.fullRefresh ?? false;
   const { logger, program, pipeline } = instance;
-  const runId = options.runId ?? newRunId();
-  options.onRunId?.(runId);
+  let runId = options.runId ?? newRunId();
   const eventLog = options.eventLog ?? (await instance.openEventLog());
   try {
     if (options.runId !== undefined) {
-      const existing = await eventLog.getRun(options.runId).catch(() => null);
-      if (existing?.runId === options.runId) return { kind: 'duplicate-run-id', runId, status: existing.status, trigger: existing.trigger };
+      const attempt = await runAttempt(eventLog, options.runId);
+      if ('done' in attempt) {
+        const { done } = attempt;
+        return { kind: 'duplicate-run-id', runId: done.runId, status: done.status, trigger: done.trigger };
+      }
+      runId = attempt.runId;
+      if (attempt.previous) {
+        const { previous } = attempt;
+        logger.info(`run ${previous.runId} did not succeed (${previous.status}): this is its retry, run ${runId}`, { runId, retryOf: previous.runId });
+        // Its events say where it went on (`events <its id>`).
+        await eventLog
+          .recordEvent({ runId: previous.runId, assetKey: null, type: 'RUN_RETRIED', timestamp: new Date().toISOString(), data: { retryRunId: runId } })
+          .catch((err: unknown) => logger.warn(`could not record the retry on run ${previous.runId}: ${errorMessage(err)}`, { runId }));
+      }
     }
+    options.onRunId?.(runId);
     const lock = await instance.runLock();
     const controller = new AbortController();
     const cancel = () => controller.abort(options.signal?.reason);
@@ -244,6 +260,29 @@ async function finishAbandonedRun(
 }
 
 const reasonOf = (signal: AbortSignal | undefined): string => (signal?.reason instanceof Error ? signal.reason.message : 'asked to stop at once');
+
+/** The most attempts of one run id (a Job's backoffLimit is far below it). */
+const MAX_ATTEMPTS = 100;
+
+/**
+ * The id a run given `runId` runs with. `runId` itself when the event log does not have it. A
+ * sensor's Job passes the same id to every pod it starts, so when the Job retries a pod (its
+ * backoffLimit) the event log has it already: if it did not succeed (FAILURE, CANCELED, or STARTED
+ * by a pod that died, which the run lock's take-over records as FAILURE), the retry is the next
+ * attempt `ID.2`, `ID.3`, … (`previous`: the attempt before it); once one attempt succeeded, `done`.
+ */
+export async function runAttempt(eventLog: EventLog, runId: string): Promise<{ runId: string; previous: RunRecord | null } | { done: RunRecord }> {
+  let previous: RunRecord | null = null;
+  for (let n = 1; n <= MAX_ATTEMPTS; n++) {
+    const id = n === 1 ? runId : `${runId}.${n}`;
+    const run = await eventLog.getRun(id);
+    // getRun also resolves prefixes: only this very id counts.
+    if (run?.runId !== id) return { runId: id, previous };
+    if (run.status === 'SUCCESS') return { done: run };
+    previous = run;
+  }
+  return { done: previous! };
+}
 
 /** Records the run as CANCELED if it was started, bounded to a few seconds. */
 async function recordCanceled(runId: string, eventLog: EventLog, reason: string): Promise<void> {

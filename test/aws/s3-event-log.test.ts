@@ -1,5 +1,5 @@
 /**
- * S3EventLog against moto's S3 over HTTP (SigV4): the EventLog contract (test/contracts), its
+ * S3EventLog against moto's S3 over HTTP (SigV4): the EventLog and sensor contracts (test/contracts), its
  * object layout, other instances (pods) sharing it, and concurrent writers on the "latest" pointers.
  */
 import test from 'ava';
@@ -7,6 +7,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 
 import { S3EventLog } from '../../assets/aws/s3-event-log.js';
 import { eventLogContract, iso, runInput } from '../contracts/event-log-contract.js';
+import { sensorContract } from '../contracts/sensor-contract.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../services/moto/start.js';
 
 const BUCKET = 'sfpipe-events';
@@ -32,6 +33,12 @@ function openLog(t: { teardown(fn: () => void | Promise<void>): void }, prefix =
 }
 
 eventLogContract(test, (t) => openLog(t));
+// Sensors: the cursor survives a restart (a new instance on the same bucket and prefix), a run key
+// claimed once by concurrent instances (If-None-Match: *), a crashed tick run again without a second run.
+sensorContract(test, {
+  open: (t) => openLog(t),
+  reopen: (t, log) => openLog(t, (log as S3EventLog).location.slice(`s3://${BUCKET}/`.length)),
+});
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const res = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
@@ -54,6 +61,42 @@ test('the objects are where the layout says: run record, time index, numbered ev
   ]);
   const run = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'layout/runs/run-aaaa-1/run.json' }))).Body!.transformToString());
   t.is(run.status, 'FAILURE');
+});
+
+test('sensor objects are where the layout says: ticks newest first, the cursor pointer, one object per run key', async (t) => {
+  const log = openLog(t, 'sensor-layout/');
+  const tick = { sensorName: 'sf_user_changes', status: 'SKIPPED' as const, cursorBefore: null, skipReason: 'quiet', error: null, runRequests: [], metadata: {} };
+  await log.recordSensorTick({ ...tick, tickId: 'tick-1', timestamp: iso(0), cursor: 'c0' });
+  await log.recordSensorTick({ ...tick, tickId: 'tick-2', timestamp: iso(1000), cursor: 'c1' });
+  await log.claimRunKey({ sensorName: 'sf_user_changes', runKey: 'User.SystemModstamp=2024-01-01T00:00:00.000Z', runId: 'r1', tickId: 'tick-2', timestamp: iso(1000) });
+  t.deepEqual(await keysUnder('sensor-layout/'), [
+    'sensors/sf_user_changes/last-tick.json',
+    'sensors/sf_user_changes/run-keys/User.SystemModstamp%3D2024-01-01T00%3A00%3A00.000Z.json',
+    'sensors/sf_user_changes/ticks/8295932798999-tick-2.json',
+    'sensors/sf_user_changes/ticks/8295932799999-tick-1.json',
+  ]);
+});
+
+test('a run-key claim refused as conflicting (409: a concurrent write that then failed) is claimed again, not lost', async (t) => {
+  // S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in
+  // flight; that write may fail, leaving nothing stored. moto never answers 409: a client does here.
+  let conflicts = 0;
+  const client = new S3Client({ region: MOTO_REGION, endpoint: moto.endpoint, credentials: MOTO_CREDENTIALS, forcePathStyle: true });
+  t.teardown(() => client.destroy());
+  const send = client.send.bind(client) as (cmd: unknown) => Promise<unknown>;
+  (client as unknown as { send: (cmd: unknown) => Promise<unknown> }).send = async (cmd) => {
+    if (cmd instanceof PutObjectCommand && cmd.input.Key?.includes('/run-keys/') && conflicts < 2) {
+      conflicts++;
+      throw Object.assign(new Error('A conditional request to this object is in progress'), { name: 'ConditionalRequestConflict', $metadata: { httpStatusCode: 409 } });
+    }
+    return send(cmd);
+  };
+  const log = new S3EventLog({ location: `s3://${BUCKET}/conflict-${++n}/`, client });
+  t.teardown(() => log.close());
+  const claim = { sensorName: 's', runKey: 'k', runId: 'run-1', tickId: 'tick-1', timestamp: iso(0) };
+  t.deepEqual(await log.claimRunKey(claim), { claim, created: true });
+  t.is(conflicts, 2);
+  t.deepEqual(await log.claimRunKey({ ...claim, runId: 'run-2', tickId: 'tick-2' }), { claim, created: false });
 });
 
 test('another instance (another pod) reads everything back and continues the run without reusing a seq', async (t) => {

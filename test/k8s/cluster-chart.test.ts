@@ -16,7 +16,7 @@ import { LeaseRunLock } from '../../k8s/lease-lock.js';
 import { LockHeldError } from '../../runtime/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
 import { manualRunArgs } from '../../k8s/job-from-cronjob.js';
-import { CHART, KUBECTL, SIMULATOR_VALUES, clusterFixture, clusterTest, helm, installChart, kubectl, kubectlJson, run, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';
+import { CHART, SIMULATOR_VALUES, canI, clusterFixture, type CanIExpectation, rbacMismatches, clusterTest, comparableJob as comparable, helm, installChart, kubectl, kubectlJson, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';
 
 const cluster = clusterFixture({ helm: true });
 const k8sTest = clusterTest({ helm: true });
@@ -61,22 +61,6 @@ k8sTest('helm install: three CronJobs, ServiceAccount, Role and RoleBinding', as
   const status = JSON.parse(await kubectl(api, ['-n', ns, 'get', 'secret', '-l', 'owner=helm', '-o', 'json'])) as { items: Named[] };
   t.is(status.items.length, 1, 'helm stored one release revision');
 });
-
-/** The fields kubectl sets, without those the server derives from the Job's name/uid. */
-function comparable(job: V1Job) {
-  const nameDerived = (k: string) => k === 'controller-uid' || k === 'job-name' || k.startsWith('batch.kubernetes.io/');
-  const strip = (labels: Record<string, string> | undefined) =>
-    labels ? Object.fromEntries(Object.entries(labels).filter(([k]) => !nameDerived(k))) : labels;
-  const spec = structuredClone(job.spec!);
-  delete (spec as { selector?: unknown }).selector;
-  if (spec.template.metadata) spec.template.metadata.labels = strip(spec.template.metadata.labels)!;
-  return {
-    labels: strip(job.metadata!.labels),
-    annotations: job.metadata!.annotations,
-    ownerReferences: job.metadata!.ownerReferences,
-    spec,
-  };
-}
 
 k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob; --select/--full-refresh only change the args', async (t) => {
   const api = cluster.get(t);
@@ -152,14 +136,6 @@ k8sTest('sfpipe launch creates the same Job as kubectl create job --from=cronjob
   t.is((await kubectlJson<{ items: V1Job[] }>(api, ['-n', ns, 'get', 'jobs'])).items.length, jobsBefore);
 });
 
-/** `kubectl auth can-i VERB RESOURCE --as SA -n NS` → true/false. */
-async function canI(api: ApiServer, sa: string, ns: string, verb: string, resource: string, extra: string[] = []): Promise<boolean> {
-  const r = await run(KUBECTL, ['--kubeconfig', api.kubeconfigPath, 'auth', 'can-i', verb, resource, `--as=${sa}`, '-n', ns, ...extra]);
-  const answer = r.stdout.trim();
-  if (answer !== 'yes' && answer !== 'no') throw new Error(`kubectl auth can-i ${verb} ${resource}: ${r.stderr}`);
-  return answer === 'yes';
-}
-
 k8sTest("RBAC: the chart's ServiceAccount may do what launch and the run lock need, nothing more", async (t) => {
   const api = cluster.get(t);
   if (!api) return;
@@ -171,7 +147,7 @@ k8sTest("RBAC: the chart's ServiceAccount may do what launch and the run lock ne
   const saOff = `system:serviceaccount:${nsOff}:${fullnameOff}`;
   const lease = `${fullname}-run-lock`;
 
-  const expectations: [verb: string, resource: string, extra: string[], allowed: boolean][] = [
+  const expectations: CanIExpectation[] = [
     // the run lock: pinned to its name, except create
     ['get', `leases.coordination.k8s.io/${lease}`, [], true],
     ['update', `leases.coordination.k8s.io/${lease}`, [], true],
@@ -203,9 +179,7 @@ k8sTest("RBAC: the chart's ServiceAccount may do what launch and the run lock ne
     ['create', 'pods', [], false],
     ['delete', 'pods', [], false],
   ];
-  const answers = await Promise.all(expectations.map(([verb, res, extra]) => canI(api, sa, ns, verb, res, extra)));
-  const wrong = expectations.filter((e, i) => answers[i] !== e[3]).map(([verb, res, extra, allowed]) => `${verb} ${res} ${extra.join(' ')}: expected ${allowed ? 'yes' : 'no'}`);
-  t.deepEqual(wrong, []);
+  t.deepEqual(await rbacMismatches(api, sa, ns, expectations), []);
 
   // Another namespace: nothing (not even the lease of the same name).
   for (const [verb, res] of [['get', `leases.coordination.k8s.io/${lease}`], ['create', 'leases.coordination.k8s.io'], ['create', 'jobs.batch'], ['get', 'cronjobs.batch']] as const) {

@@ -113,6 +113,28 @@ test('a failing asset exits 1 and skips its downstream; runs and events show it'
   t.true(events.events.some((e: { type: string; assetKey: string }) => e.type === 'STEP_SKIPPED' && e.assetKey === 'sf_curated/dim_sf_user_scd'));
 });
 
+test('--run-id: a pod retried by its Job (the same args) runs as the next attempt of a run that failed; after a success, refused', async (t) => {
+  const env = home();
+  const id = '3c0ffee0-aaaa-8bbb-9ccc-000000000001';
+  const args = ['materialize', '--json', '--select', 'sf_raw/sf_user', '--trigger', 'sensor:test_sensor', '--run-id', id];
+  const first = await runCliProcess(args, { ...env, FIXTURE_FAIL: 'sf_raw/sf_user' });
+  t.is(first.code, 1, first.stderr);
+  t.like(JSON.parse(first.stdout), { runId: id, status: 'FAILURE' });
+  // The Job's backoffLimit starts another pod with the same args: the run is retried, not refused.
+  const retry = await runCliProcess(args, env);
+  t.is(retry.code, 0, retry.stderr);
+  t.like(JSON.parse(retry.stdout), { runId: `${id}.2`, status: 'SUCCESS' });
+  const runs = JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs as { runId: string; status: string; trigger: string }[];
+  t.deepEqual(runs.map((r) => [r.runId, r.status, r.trigger]).sort(), [[id, 'FAILURE', 'sensor:test_sensor'], [`${id}.2`, 'SUCCESS', 'sensor:test_sensor']]);
+  const events = JSON.parse((await runCliProcess(['events', id, '--json'], env)).stdout).events as { type: string; data: Record<string, unknown> }[];
+  t.deepEqual(events.at(-1), { ...events.at(-1)!, type: 'RUN_RETRIED', data: { retryRunId: `${id}.2` } }, 'the failed attempt names its retry');
+  // Once an attempt succeeded, the run id has run: nothing more runs.
+  const again = await runCliProcess(args, env);
+  t.is(again.code, 1);
+  t.regex(again.stderr, new RegExp(`run ${id.replace(/\./g, '\\.')}\\.2 is in the event log already \\(SUCCESS, trigger sensor:test_sensor\\): a run id runs once`));
+  t.is(JSON.parse((await runCliProcess(['runs', '--json'], env)).stdout).runs.length, 2);
+});
+
 test('a failed blocking check exits 1 and skips downstream', async (t) => {
   const r = await runCliProcess(['materialize', '--json'], { ...home(), FIXTURE_FAIL_CHECK: 'sf_raw/sf_user' });
   t.is(r.code, 1);

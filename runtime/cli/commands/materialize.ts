@@ -15,7 +15,7 @@ export interface MaterializeOptions {
   lockTimeout: number;
   concurrency: number;
   trigger?: RunTrigger;
-  /** The run's id (a sensor's run: derived from its run key); refused when already in the event log. */
+  /** The run's id (a sensor's run: derived from its run key); a retry of a failed one runs as the next attempt. */
   runId?: string;
   /** Where the run's result goes (stdout by default; a sensor tick sends it to stderr). */
   write?: (text: string) => void;
@@ -40,7 +40,9 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
           return v;
         }),
     )
-    .addOption(new Option('--run-id <id>', "the run's id (a sensor's Job passes the id its run key was given); refused when the event log has it already").hideHelp())
+    .addOption(
+      new Option('--run-id <id>', "the run's id (a sensor's Job passes the id its run key was given); a retry of one that did not succeed runs as <id>.2, <id>.3, …; refused once one succeeded").hideHelp(),
+    )
     .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
 }
 

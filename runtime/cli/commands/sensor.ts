@@ -96,14 +96,22 @@ async function tick(ctx: CliContext, name: string | undefined, opts: { json: boo
   return failed ? EXIT.FAILURE : EXIT.OK;
 }
 
-/** In a pod the pipeline's launcher (a Job); elsewhere the run goes here, as `sfpipe materialize` runs it. */
+/**
+ * In a pod the pipeline's launcher (a Job); elsewhere the run goes here, as `sfpipe materialize`
+ * runs it. Either way a run id the event log has was launched before: the pipeline's launcher is
+ * not asked again (its Job may be gone, deleted after its ttlSecondsAfterFinished).
+ */
 function runLauncher(ctx: CliContext, json: boolean): RunLauncher {
   const { launchRun } = ctx.pipeline;
-  if (launchRun && process.env.KUBERNETES_SERVICE_HOST) return { launch: (req) => launchRun(ctx.pipelineContext(), req) };
+  const launched = async (req: LaunchRequest): Promise<LaunchOutcome | null> => {
+    const before = await runOf(ctx, req.runId);
+    return before ? { status: 'ALREADY_LAUNCHED', detail: `run ${req.runId} started ${before.startedAt} and is ${before.status}` } : null;
+  };
+  if (launchRun && process.env.KUBERNETES_SERVICE_HOST) return { launch: async (req) => (await launched(req)) ?? launchRun(ctx.pipelineContext(), req) };
   return {
     async launch(req: LaunchRequest): Promise<LaunchOutcome> {
-      const before = await runOf(ctx, req.runId);
-      if (before) return { status: 'ALREADY_LAUNCHED', detail: `run ${req.runId} started ${before.startedAt} and is ${before.status}` };
+      const before = await launched(req);
+      if (before) return before;
       const code = await materialize(ctx, {
         select: req.selection,
         fullRefresh: false,
