@@ -90,8 +90,8 @@ lintTest('actionlint fails broken copies: an undefined step output, a bad permis
   t.true(shell.errors.length > 0 && shell.errors.every((e) => e.kind === 'shellcheck'), JSON.stringify(shell.errors));
 });
 
-lintTest('shellcheck passes deploy/deploy.sh and the actionlint build script', async (t) => {
-  const files = ['deploy/deploy.sh', 'test/services/actionlint/build.sh'];
+lintTest('shellcheck passes deploy/deploy.sh and the set-up scripts it adds', async (t) => {
+  const files = ['deploy/deploy.sh', 'test/services/actionlint/build.sh', 'test/services/apt-install.sh'];
   const r = await execFileP(SHELLCHECK!, files, { cwd: REPO }).then(
     () => ({ code: 0, out: '' }),
     (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '' }),

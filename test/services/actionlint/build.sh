@@ -30,12 +30,5 @@ else
   echo "actionlint: built $ACTIONLINT_VERSION in $((SECONDS - t0))s"
 fi
 
-if ! command -v shellcheck >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || { echo "actionlint/build.sh: no shellcheck and no apt-get to install it (install shellcheck)" >&2; exit 1; }
-  SUDO=()
-  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-  echo "actionlint/build.sh: installing shellcheck with apt-get"
-  "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq shellcheck >/dev/null
-fi
+command -v shellcheck >/dev/null 2>&1 || bash "$HERE/../apt-install.sh" actionlint/build.sh shellcheck
 echo "shellcheck: $(shellcheck --version | sed -n 's/^version: //p') ($(command -v shellcheck))"
