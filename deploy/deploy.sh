@@ -156,23 +156,24 @@ step_helm() {
   log "helm: release $RELEASE in $NAMESPACE at image $REPOSITORY:$TAG"
 }
 
+SMOKE_WAIT="${DEPLOY_SMOKE_WAIT:-1}"
+SMOKE_TIMEOUT="${DEPLOY_SMOKE_TIMEOUT:-3600}"
 step_smoke() {
-  local cronjob home
+  local cronjob home code=0
   cronjob="$("$HELM" get manifest "$RELEASE" --namespace "$NAMESPACE" | node "$HERE/chart-query.mjs" materialize-cronjob)"
+  # launch's own state directory (it reads no pipeline state; this keeps it out of the checkout).
   home="$(mktemp -d "${TMPDIR:-/tmp}/sfpipe-deploy-smoke.XXXXXX")"
   local args=(launch --cronjob "$cronjob" --namespace "$NAMESPACE")
-  if [[ "${DEPLOY_SMOKE_WAIT:-1}" == 0 ]]; then
+  if [[ "$SMOKE_WAIT" == 0 ]]; then
     log "smoke: a Job from $cronjob (not waiting for it: DEPLOY_SMOKE_WAIT=0)"
-    SFPIPE_HOME="$home" node "$SFPIPE_JS" "${args[@]}"
-    return
+    SFPIPE_HOME="$home" node "$SFPIPE_JS" "${args[@]}" || code=$?
+  else
+    log "smoke: a Job from $cronjob, followed to its end (at most ${SMOKE_TIMEOUT}s)"
+    # SIGTERM at the limit: launch stops waiting and says so (the Job keeps running).
+    SFPIPE_HOME="$home" timeout --kill-after=30 "$SMOKE_TIMEOUT" node "$SFPIPE_JS" "${args[@]}" --wait || code=$?
   fi
-  local limit="${DEPLOY_SMOKE_TIMEOUT:-3600}"
-  [[ "$limit" =~ ^[1-9][0-9]*$ ]] || usage_error "DEPLOY_SMOKE_TIMEOUT \"$limit\" is not a whole number of seconds"
-  log "smoke: a Job from $cronjob, followed to its end (at most ${limit}s)"
-  local code=0
-  # SIGTERM at the limit: launch stops waiting and says so (the Job keeps running).
-  SFPIPE_HOME="$home" timeout --kill-after=30 "$limit" node "$SFPIPE_JS" "${args[@]}" --wait || code=$?
-  [[ $code -eq 124 ]] && die "smoke: the Job from $cronjob did not end within ${limit}s (DEPLOY_SMOKE_TIMEOUT)" 124
+  rm -rf "$home"
+  [[ $code -eq 124 && "$SMOKE_WAIT" != 0 ]] && die "smoke: the Job from $cronjob did not end within ${SMOKE_TIMEOUT}s (DEPLOY_SMOKE_TIMEOUT)" 124
   return "$code"
 }
 
@@ -183,6 +184,10 @@ for step in "${STEPS[@]}"; do
   skipped "$step" && continue
   case "$step" in image|push|dbt|helm) need_image_ref "$step" ;; esac
   case "$step" in dbt|smoke) need_sfpipe ;; esac
+  if [[ "$step" == smoke ]]; then
+    [[ "$SMOKE_WAIT" =~ ^[01]$ ]] || usage_error "DEPLOY_SMOKE_WAIT \"$SMOKE_WAIT\" is neither 0 nor 1"
+    [[ "$SMOKE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || usage_error "DEPLOY_SMOKE_TIMEOUT \"$SMOKE_TIMEOUT\" is not a whole number of seconds"
+  fi
 done
 for step in "${STEPS[@]}"; do
   if skipped "$step"; then

@@ -28,6 +28,10 @@ const DEPLOY = path.join(REPO, 'deploy', 'deploy.sh');
 const TEST_VALUES = path.join(REPO, 'test', 'deploy', 'values-test.yaml');
 const REQUIRED = !!process.env['SFPIPE_REQUIRE_K8S'];
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sfpipe-deploy-test-'));
+// Before any test is declared (ava wants them declared synchronously).
+const image = hasBuildah() ? await builtImage() : { error: 'buildah is not installed (test/services/image/install.sh)' };
+const imageMissing = image.error;
+if (imageMissing && !REQUIRED) process.stderr.write(`deploy image test skipped: ${imageMissing}\n`);
 test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** helm's own dirs in the scratch dir (no writes to the user's helm config). */
@@ -65,6 +69,7 @@ test('usage: the steps and settings in --help; a missing environment, values fil
     [[...testEnv, '--values', path.join(scratch, 'none.yaml'), 'helm'], {}, /^deploy: the values file .*none\.yaml does not exist/],
     [[...testEnv, 'helm'], {}, /^deploy: step helm needs the image's repository: set DEPLOY_IMAGE_REPOSITORY/],
     [[...testEnv, '--skip', 'pushh', 'push'], {}, /^deploy: --skip\/DEPLOY_SKIP: unknown step "pushh"/],
+    [[...testEnv, 'smoke'], { DEPLOY_SMOKE_TIMEOUT: '10m' }, /^deploy: DEPLOY_SMOKE_TIMEOUT "10m" is not a whole number of seconds/],
   ];
   for (const [args, env, message] of cases) {
     const r = await deploy(args, env);
@@ -82,9 +87,6 @@ test('--skip and DEPLOY_SKIP skip steps (push and dbt where no registry or wareh
 
 // ---- image ----------------------------------------------------------------------------------
 
-const image = hasBuildah() ? await builtImage() : { error: 'buildah is not installed (test/services/image/install.sh)' };
-const imageMissing = image.error;
-if (imageMissing && !REQUIRED) process.stderr.write(`deploy image test skipped: ${imageMissing}\n`);
 
 async function imageId(ref: string): Promise<string> {
   return (await runOk('buildah', ['inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref])).trim();
@@ -229,4 +231,9 @@ k8sTest('helm: upgrade --install with the values and image; smoke: launch from t
       waiting.kill();
     }
   }
+
+  // A Job that does not end within DEPLOY_SMOKE_TIMEOUT (none ends here unless told) fails the step.
+  const late = await step(['smoke'], 'bbb222', { DEPLOY_SMOKE_TIMEOUT: '1' });
+  t.is(late.code, 124, late.stderr);
+  t.regex(late.stderr, /deploy: smoke: the Job from sfp-sf-user-pipeline-materialize did not end within 1s \(DEPLOY_SMOKE_TIMEOUT\)/);
 });
