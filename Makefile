@@ -24,7 +24,7 @@ help:
 	@echo "make build      compile TypeScript to dist/"
 	@echo "make typecheck  type-check without emitting"
 	@echo "make bench      run the benchmarks in bench/"
-	@echo "make tools      build helm, kubeconform, kube-apiserver, etcd, kubectl and kube-controller-manager into .tools/bin and lay out Trino in .tools/"
+	@echo "make tools      build helm, kubeconform, actionlint, kube-apiserver, etcd, kubectl and kube-controller-manager into .tools/bin and lay out Trino in .tools/"
 	@echo "make image      build the Dockerfile into a local image (docker, else buildah; cached by its inputs)"
 
 # The lockfile's packages, reproducibly (npm ci), in two steps. Their install scripts (only
@@ -59,10 +59,12 @@ $(VENV_FULL_STAMP): dbt/requirements.txt dbt/constraints.txt | $(VENV)/bin/pip
 setup: $(NODE_STAMP) $(VENV_FULL_STAMP)
 
 # Test tools built from the Go module proxy into .tools/bin (cached; each script skips what is
-# up to date): helm and kubeconform (+ Kubernetes JSON schemas), kube-apiserver, etcd, kubectl;
-# and Trino from Maven Central into .tools/trino-<version> (needs Maven and JDK 25).
+# up to date): helm and kubeconform (+ Kubernetes JSON schemas), kube-apiserver, etcd, kubectl,
+# actionlint (+ Debian's shellcheck); and Trino from Maven Central into .tools/trino-<version>
+# (needs Maven and JDK 25).
 tools:
 	bash test/services/helm/build.sh
+	bash test/services/actionlint/build.sh
 	bash test/services/k8s/build.sh
 	bash test/services/k8s/build-controllers.sh
 	bash test/services/trino/build.sh

@@ -3,6 +3,7 @@
 #
 #   test/services/image/build.sh          # build unless an image of the same inputs exists
 #   test/services/image/build.sh --ref    # print that image's reference (exit 1: not built)
+#   test/services/image/build.sh --engine # print the engine it builds with (docker or buildah)
 #   FORCE=1 test/services/image/build.sh  # rebuild
 #
 # Engine: docker when a Docker engine answers, else buildah (installed by install.sh),
@@ -36,6 +37,10 @@ elif command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1
   ENGINE=docker
 else
   ENGINE=buildah
+fi
+if [[ "$MODE" == --engine ]]; then
+  echo "$ENGINE"
+  exit 0
 fi
 if [[ "$ENGINE" == buildah && "$MODE" != --ref ]]; then
   bash "$HERE/install.sh"

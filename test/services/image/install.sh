@@ -12,9 +12,4 @@ for pair in buildah:buildah mmdebstrap:mmdebstrap podman:podman; do
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-command -v apt-get >/dev/null 2>&1 || { echo "image/install.sh: missing ${missing[*]} and no apt-get to install them" >&2; exit 1; }
-SUDO=()
-[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-echo "image/install.sh: installing ${missing[*]} with apt-get"
-"${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" crun >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/../apt-install.sh" image/install.sh "${missing[@]}" crun

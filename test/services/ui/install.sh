@@ -6,8 +6,4 @@ set -euo pipefail
 
 if [[ -n "${SFPIPE_CHROMIUM:-}" ]] || command -v chromium >/dev/null 2>&1; then exit 0; fi
 command -v apt-get >/dev/null 2>&1 || { echo "ui/install.sh: no chromium and no apt-get to install it (set SFPIPE_CHROMIUM to a Chromium binary)" >&2; exit 1; }
-SUDO=()
-[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-echo "ui/install.sh: installing chromium with apt-get"
-"${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/../apt-install.sh" ui/install.sh chromium
