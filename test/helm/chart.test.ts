@@ -134,6 +134,9 @@ async function assertKubeconform(t: ExecutionContext, yamlText: string, label: s
 const byComponentOf = (objs: K8sObject[]): Record<string, any> =>
   Object.fromEntries(ofKind(objs, 'CronJob').map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
 const argsOf = (c: any): string[] => c.spec.jobTemplate.spec.template.spec.containers[0].args;
+/** The materialize CronJob container's plain env values. */
+const podEnv = (objs: K8sObject[]): Record<string, string> =>
+  Object.fromEntries((byComponentOf(objs).materialize.spec.jobTemplate.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value ?? '']));
 
 // ---------------------------------------------------------------------------------------
 
@@ -333,23 +336,25 @@ test('every container runs at the "restricted" pod security level with writable 
 
 test('the rendered pipeline.yaml is a valid sfpipe config for every value set', async (t) => {
   if (!toolsPresent(t)) return;
-  const expect: Record<ValueSet, { mode: string; credentials: string; engine: string; target: string }> = {
-    default: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    hourly: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', target: 'prod' },
-    launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
-    trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', target: 'trino' },
-    ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+  const expect: Record<ValueSet, { mode: string; credentials: string; engine: string; profile: string }> = {
+    default: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    hourly: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', profile: 'sf_user_pipeline' },
+    trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', profile: 'sf_user_pipeline_trino' },
+    ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
     const [cm] = ofKind(objs, 'ConfigMap');
     const text = cm.data['pipeline.yaml'];
-    const config = parsePipelineConfig(`${set}:pipeline.yaml`, text);
+    // As the pods read it: in the environment their SFPIPE_ENV names (prod by default).
+    const config = parsePipelineConfig(`${set}:pipeline.yaml`, text, { environment: 'prod' });
+    t.is(podEnv(objs).SFPIPE_ENV, 'prod', set);
     t.deepEqual(
-      { mode: config.salesforce.mode as string, credentials: config.salesforce.auth.credentials.source as string, engine: config.warehouse.engine as string, target: config.dbt.target },
+      { mode: config.salesforce.mode as string, credentials: config.salesforce.auth.credentials.source as string, engine: config.warehouse.engine as string, profile: config.dbt.profile },
       expect[set],
       set,
     );
