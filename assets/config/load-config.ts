@@ -214,13 +214,15 @@ function readEnvironment(r: ConfigReader, config: PipelineConfig, src: { file: s
   }
   environment.protectedLocations = [...new Set(prods.map((p) => formatLocation(p.location)))];
   const written = writtenLocations({ ...config, environment });
+  // Where the fix goes: the stage's overlay when the file has overlays, else the file (or the chart's values) itself.
+  const inOverlay = src.declared.length ? ` in environments.${stage}` : '';
   for (const w of written) {
     const hit = prods.find((p) => overlaps(w.location, p.location));
     if (!hit) continue;
     const fix =
       w.setting[0] === 'warehouse' && w.setting[1] === 'schema_suffix'
-        ? `give ${stage} schemas of its own: set warehouse.schema_suffix in environments.${stage} (e.g. _${stage === 'dev' ? 'yourname' : stage}), or another ${engine === 'trino' ? 'catalog' : 'database'}`
-        : `give ${stage} a location of its own in environments.${stage} (e.g. a bucket or prefix for ${stage}); if this is production, run with --env prod (SFPIPE_ENV=prod)`;
+        ? `give ${stage} schemas of its own: set warehouse.schema_suffix${inOverlay} (e.g. _${stage === 'dev' ? 'yourname' : stage}), or another ${engine === 'trino' ? 'catalog' : 'database'}`
+        : `give ${stage} a location of its own${inOverlay} (e.g. a bucket or prefix for ${stage}); if this is production, run with --env prod (SFPIPE_ENV=prod)`;
     r.fail(w.setting, `${formatLocation(w.location)} (${w.what}) is a prod location (${hit.from}: ${formatLocation(hit.location)}), and this is the ${stage} environment: a ${stage} run must never write there`, fix);
   }
   return environment;
