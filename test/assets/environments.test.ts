@@ -8,6 +8,7 @@ import test from 'ava';
 import { ConfigError, embeddedConfigPath, parsePipelineConfig, writtenLocations } from '../../assets/config/load-config.js';
 import { describeEnvironment, formatLocation } from '../../assets/config/environment.js';
 import { dbtStageEnv } from '../../assets/dbt/dbt-env.js';
+import { modelsFromManifest } from '../../assets/dbt/manifest.js';
 
 const embedded = fs.readFileSync(embeddedConfigPath(), 'utf8');
 /** The embedded config on Athena with prod's locations, and `tail` appended (overlays). */
@@ -165,4 +166,22 @@ test('warehouse.protected_locations: S3 prefixes either way round, Glue database
   // The event log is a location too.
   const s3Log = `${athena(DEV_OVERLAY)}event_log:\n  store: s3\n  s3_location: s3://acme-prod-lake/event-log/\n  region: eu-west-1\n`;
   t.throws(() => parse(s3Log), { message: /event_log\.s3_location .*\(the event log\) is a prod location/ });
+});
+
+test("a model's asset key is its configured schema, not where this environment builds it", (t) => {
+  const node = (name: string, schema: string, deps: string[] = []) => ({
+    unique_id: `model.p.${name}`,
+    resource_type: 'model',
+    package_name: 'p',
+    name,
+    schema: `${schema}_alice`,
+    config: { materialized: 'table', schema },
+    depends_on: { nodes: deps },
+  });
+  const models = modelsFromManifest({
+    metadata: { project_name: 'p' },
+    nodes: { 'model.p.a': node('a', 'sf_staging'), 'model.p.b': node('b', 'sf_curated', ['model.p.a']) },
+    sources: {},
+  });
+  t.deepEqual(models.map((m) => [m.key, m.deps]), [['sf_curated/b', ['sf_staging/a']], ['sf_staging/a', []]]);
 });
