@@ -138,3 +138,12 @@ export function describeEnvironment(config: {
     protectedLocations: e.protectedLocations,
   };
 }
+
+/** The protected location that writing `written` would touch in this environment, or null (always null in prod). */
+export function protectedOverlap(environment: EnvironmentConfig, written: Location): string | null {
+  if (environment.name === 'prod') return null;
+  return environment.protectedLocations.find((p) => {
+    const l = parseLocation(p);
+    return l !== null && overlaps(written, l);
+  }) ?? null;
+}

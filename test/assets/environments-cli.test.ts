@@ -61,6 +61,17 @@ test('a dev config pointing at a prod location stops every command before it run
   t.false(fs.existsSync(path.join(home, 'events.sqlite')), 'no run was recorded');
 });
 
+test("docs generate --publish refuses a prod location outside prod, before dbt runs", async (t) => {
+  const dir = tempDir();
+  const file = path.join(dir, 'pipeline.yaml');
+  fs.writeFileSync(file, embedded.replace('  engine: duckdb\n', '  engine: duckdb\n  protected_locations: [s3://acme-prod-docs/]\n'));
+  const args = ['docs', 'generate', '--publish', 's3://acme-prod-docs/sf-user-pipeline/', '--region', 'eu-west-1'];
+  const r = await runPipelineCli(['--env', 'staging', ...args], { SFPIPE_HOME: path.join(dir, 'home'), SFPIPE_CONFIG: file });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^sfpipe: --publish s3:\/\/acme-prod-docs\/sf-user-pipeline\/ is a prod location \(s3:\/\/acme-prod-docs\/\), and this is the staging environment: a staging run must never write there\. Fix: publish staging's docs under a prefix of its own/m);
+  t.is(r.stdout, '', 'dbt did not run');
+});
+
 test('a schema suffix moves where dbt builds (sf_staging_alice, sf_curated_alice), not the asset keys; stats and history read it there', async (t) => {
   const home = tempDir();
   const dir = tempDir();
