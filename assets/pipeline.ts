@@ -3,6 +3,7 @@ import { resolveStateDir } from '../runtime/state.js';
 import type { Pipeline } from '../runtime/pipeline.js';
 import { registerPipelineCommands } from './cli/commands.js';
 import { loadPipelineConfig } from './config/load-config.js';
+import { DEFAULT_ENVIRONMENT, describeEnvironment, ENV_VARIABLE, ENVIRONMENTS } from './config/environment.js';
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
@@ -35,13 +36,13 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   const stateDir = resolveStateDir();
   const others = [salesforceUser, sfUserAsset(config)];
   const { loadDbtAssets, dbtExpected, unavailableDbtAssets } = await import('./dbt/load-dbt-assets.js');
-  const { dbtProfileEnv } = await import('./dbt/dbt-env.js');
+  const { dbtProfileEnv, dbtStageEnv } = await import('./dbt/dbt-env.js');
   let parseEnv: Record<string, string>;
   try {
     parseEnv = dbtProfileEnv(config, stateDir);
   } catch {
     // The engine's settings cannot be read here (e.g. a secret): parse without them; the run reports it.
-    parseEnv = { SFPIPE_DBT_TARGET: config.dbt.target };
+    parseEnv = dbtStageEnv(config);
   }
   let dbt: AssetDef<PipelineResources>[];
   let dbtLoaded = false;
@@ -52,7 +53,7 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
     const reason = (err as Error).message;
     dbtUnavailable = `the dbt assets are unavailable here: ${reason}`;
     const known = { otherKeys: others.map((d) => d.key), configuredKeys: Object.keys(config.freshness) };
-    dbt = unavailableDbtAssets(stateDir, known, { reason, expected: dbtExpected(err, config.dbt.target) });
+    dbt = unavailableDbtAssets(stateDir, known, { reason, expected: dbtExpected(err, config.warehouse.engine) });
   }
   // Freshness policies for the dbt models come from the same config.
   const withFreshness = dbt.map((d) => {
@@ -69,6 +70,8 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   name: 'sf-user-pipeline',
   program: 'sfpipe',
   description: 'Dagster-style asset runtime for the Salesforce User history pipeline',
+  // dev, staging, prod: --env / SFPIPE_ENV picks the config overlay (assets/config/environment.ts).
+  environments: { names: ENVIRONMENTS, defaultName: DEFAULT_ENVIRONMENT, variable: ENV_VARIABLE, describe: () => describeEnvironment(loadPipelineConfig()) },
   metrics: {
     prefix: 'sfpipe_',
     // What the raw step and the dbt models record in their materializations (assets/raw, assets/dbt).

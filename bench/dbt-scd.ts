@@ -220,7 +220,7 @@ async function dbt(project: DbtProject, duckdbPath: string, label: string, args:
   const lastLine = { at: 0n };
   const log = captureLogger(logLines, lastLine);
   const t0 = process.hrtime.bigint();
-  const promise = runDbt({ project, args, env: { SFPIPE_DUCKDB_PATH: duckdbPath, SFPIPE_DBT_TARGET: 'local' }, log });
+  const promise = runDbt({ project, args, env: { SFPIPE_DUCKDB_PATH: duckdbPath }, log });
   const probe = startRssProbe(); // runDbt spawned synchronously: the child is already there
   const outcome = await promise;
   const tEnd = process.hrtime.bigint();

@@ -48,7 +48,7 @@ const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `incremental-run-bench-${
 const db = path.join(stateDir, 'warehouse.duckdb');
 const snapshot = path.join(stateDir, 'snapshot.duckdb');
 const project = locateDbtProject(stateDir);
-const env = { ...process.env, SFPIPE_HOME: stateDir, SFPIPE_DUCKDB_PATH: db, SFPIPE_DBT_TARGET: 'local', DBT_SEND_ANONYMOUS_USAGE_STATS: 'false' };
+const env = { ...process.env, SFPIPE_HOME: stateDir, SFPIPE_DUCKDB_PATH: db, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false' };
 const dbtDirs = ['--project-dir', project.projectDir, '--profiles-dir', project.projectDir, '--target-path', project.targetPath, '--log-path', project.logPath];
 
 interface Exit {

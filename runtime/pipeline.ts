@@ -31,6 +31,11 @@ export interface Pipeline<R = unknown> {
   program?: string;
   /** One line for the CLI's help. */
   description?: string;
+  /**
+   * The stages it runs in (e.g. dev, staging, prod): the CLI's global `--env <name>` sets
+   * `variable` before anything is loaded, and `lineage` (and the web view) show `describe()`.
+   */
+  environments?: PipelineEnvironments;
   /** How its metrics are named and which materialization metadata become metrics. */
   metrics?: PipelineMetrics;
   /** Numbers of materialization metadata charted on an asset's page of the web view, in this order (others are listed in its table). */
@@ -68,6 +73,26 @@ export interface Pipeline<R = unknown> {
   registerCommands?(program: Command, ctx: () => PipelineContext, setExit: (code: number) => void): void;
   /** Pipeline-specific pages and asset-page sections of `sfpipe ui` (runtime/ui/extension.ts). */
   ui?(ctx: PipelineContext): UiExtension | Promise<UiExtension>;
+}
+
+export interface PipelineEnvironments {
+  /** The names `--env` accepts. */
+  names: readonly string[];
+  /** The one in effect when neither `--env` nor the variable names one. */
+  defaultName: string;
+  /** The environment variable that names the environment (what `--env` sets), e.g. MYAPP_ENV. */
+  variable: string;
+  /** The environment in effect; called after `--env` was applied. */
+  describe(): EnvironmentSummary;
+}
+
+/** Which environment a process runs in, as `lineage` shows it. */
+export interface EnvironmentSummary {
+  name: string;
+  /** One line for text output, e.g. "config pipeline.yaml + environments.dev; schemas suffixed _alice". */
+  summary: string;
+  /** Anything else a script may read (JSON values). */
+  [detail: string]: unknown;
 }
 
 export interface Observability {

@@ -4,6 +4,7 @@ import { buildLineage, type LineageAsset } from './lineage.js';
 import { buildAssetGraph } from './registry.js';
 import { selectAssets } from './selection/index.js';
 import type { SensorDef } from './sensors.js';
+import type { EnvironmentSummary } from './pipeline.js';
 
 /**
  * The data behind the CLI's `--json` outputs, built once for every reader: the CLI prints it,
@@ -13,7 +14,7 @@ import type { SensorDef } from './sensors.js';
 /**
  * `sfpipe lineage --json`: the selected assets (all when `select` is undefined) with their last
  * known state, and the sensors whose target overlaps them, with their last tick (`sensors` only
- * when there are some).
+ * when there are some), preceded by the environment it runs in when the pipeline has environments.
  */
 export async function lineageReport(
   definitions: readonly AssetDef<any>[],
@@ -21,7 +22,8 @@ export async function lineageReport(
   eventLog: EventLog,
   now: Date,
   sensors: readonly SensorDef[] = [],
-): Promise<{ assets: LineageAsset[]; sensors?: SensorReport[] }> {
+  environment?: EnvironmentSummary,
+): Promise<{ environment?: EnvironmentSummary; assets: LineageAsset[]; sensors?: SensorReport[] }> {
   const graph = buildAssetGraph(definitions);
   const selection = selectAssets(select, graph);
   const assets = await buildLineage(graph, selection, eventLog, now);
@@ -33,8 +35,9 @@ export async function lineageReport(
       return select === undefined; // a target the loaded assets cannot judge (no dbt here)
     }
   });
-  if (overlapping.length === 0) return { assets };
-  return { assets, sensors: (await sensorsReport(overlapping, eventLog)).sensors };
+  const head = environment ? { environment } : {};
+  if (overlapping.length === 0) return { ...head, assets };
+  return { ...head, assets, sensors: (await sensorsReport(overlapping, eventLog)).sensors };
 }
 
 /** `sfpipe runs --json`: the newest runs, newest first. */

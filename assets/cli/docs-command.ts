@@ -3,6 +3,7 @@ import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { loadPipelineConfig } from '../config/load-config.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
+import { parseLocation, protectedOverlap } from '../config/environment.js';
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -28,6 +29,15 @@ export function publishRegion(config: PipelineConfig, flag: string | undefined, 
   return region;
 }
 
+/** Outside prod, publishing where prod's locations are is refused, as the config refuses them. */
+function refuseProtected(config: PipelineConfig, publish: string): void {
+  const location = parseLocation(publish);
+  const hit = location ? protectedOverlap(config.environment, location) : null;
+  if (!hit) return;
+  const env = config.environment.name;
+  throw new Error(`--publish ${publish} is a prod location (${hit}), and this is the ${env} environment: a ${env} run must never write there. Fix: publish ${env}'s docs under a prefix of its own (e.g. a bucket for ${env}), or run with --env prod`);
+}
+
 /** `sfpipe docs generate [--publish s3://…]` and `sfpipe docs serve`: dbt's documentation of the models. */
 export function docsCommand(ctx: () => PipelineContext, setExit: (code: number) => void): Command {
   const docs = new Command('docs').description("dbt's documentation of the models (descriptions, columns, lineage)");
@@ -40,8 +50,9 @@ export function docsCommand(ctx: () => PipelineContext, setExit: (code: number) 
       const { stateDir, logger } = ctx();
       const config = loadPipelineConfig();
       const { generateDocs, publishDocsToS3 } = await import('../dbt/docs.js');
-      // Checked before dbt runs: a missing region fails at once.
+      // Checked before dbt runs: a missing region or a prod location fails at once.
       const region = opts.publish ? publishRegion(config, opts.region) : null;
+      if (opts.publish) refuseProtected(config, opts.publish);
       const { dir } = await generateDocs(config, stateDir, logger);
       process.stdout.write(`dbt docs: ${dir}/index.html\n`);
       if (opts.publish && region) {

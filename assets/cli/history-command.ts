@@ -8,6 +8,12 @@ import { loadPipelineConfig } from '../config/load-config.js';
 export const HISTORY_COLUMNS = ['valid_from', 'valid_to', 'is_current', 'division', 'audit_phase__c', 'is_deleted', 'is_active', 'name', 'update_date', 'user_key'];
 export const DIMENSION = 'sf_curated.dim_sf_user_scd';
 
+/** The dimension in this environment's schema (sf_curated plus its suffix, e.g. sf_curated_alice in dev). */
+function dimensionIn(schemaSuffix: string): { schema: string; relation: string } {
+  const schema = `sf_curated${schemaSuffix}`;
+  return { schema, relation: `${schema}.dim_sf_user_scd` };
+}
+
 /** A Salesforce User Id as `sfpipe history` takes it (15 or 18 letters and digits); a UsageError otherwise. */
 export function checkUserId(userId: string): string {
   if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(userId)) {
@@ -29,14 +35,15 @@ export async function userHistory(userId: string, stateDir: string): Promise<{ u
   if (missing) throw new Error(`${missing}; run sfpipe materialize first`);
   // The Id is letters and digits only (checked above), so it is safe as a literal on every engine.
   const literal = `'${userId}'`;
+  const dim = dimensionIn(config.environment.schemaSuffix);
   const rows = await engine.withReadOnly({ log: silentLogger(), purpose: 'history' }, async (query) => {
     const [found] = await query(
-      `select count(*) as n from information_schema.tables where table_schema = 'sf_curated' and table_name = 'dim_sf_user_scd'`,
+      `select count(*) as n from information_schema.tables where table_schema = '${dim.schema}' and table_name = 'dim_sf_user_scd'`,
     );
-    if (Number(found?.n ?? 0) === 0) throw new Error(`${DIMENSION} does not exist yet in ${engine.description}; run sfpipe materialize (it builds the dimension)`);
+    if (Number(found?.n ?? 0) === 0) throw new Error(`${dim.relation} does not exist yet in ${engine.description}; run sfpipe materialize (it builds the dimension)`);
     // A 15-character Id is the case-sensitive prefix of the 18-character one the table holds.
     const match = userId.length === 15 ? `substr(user_id, 1, 15) = ${literal}` : `user_id = ${literal}`;
-    return query(`select user_id, ${HISTORY_COLUMNS.join(', ')} from ${DIMENSION} where ${match} order by valid_from`);
+    return query(`select user_id, ${HISTORY_COLUMNS.join(', ')} from ${dim.relation} where ${match} order by valid_from`);
   });
   const fullId = rows.length > 0 ? String(rows[0]!.user_id) : userId;
   return { userId: fullId, versions: rows.map(({ user_id: _id, ...rest }) => rest) };

@@ -1,4 +1,4 @@
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { editDistance } from '../../runtime/selection/index.js';
 
 export class ConfigError extends Error {
@@ -14,6 +14,8 @@ export class ConfigReader {
   readonly #lines: LineCounter;
   /** Every path the loader looked at (formatPath form): the settings sfpipe knows. */
   readonly #read = new Set<string>();
+  /** Paths rejectUnknown does not look into (the overlays: the one in use is merged into the rest). */
+  readonly #opaque = new Set<string>();
 
   constructor(file: string, text: string) {
     this.file = file;
@@ -26,6 +28,29 @@ export class ConfigReader {
 
   fail(path: Path, problem: string, fix: string): never {
     throw new ConfigError(`${this.locate(path)}: ${problem}. Fix: ${fix}`);
+  }
+
+  /**
+   * Merges the overlay `<path>.<name>` (e.g. environments.dev) over the rest of the document:
+   * mappings key by key, anything else (a list, a value, null) replaces. Its nodes keep their
+   * lines, so errors in overlaid settings point into the overlay. Returns the overlays declared
+   * (each must be one of `names`) and whether `<name>` was among them.
+   */
+  applyOverlay(path: string, name: string, names: readonly string[]): { declared: string[]; applied: boolean } {
+    const declared = this.keys([path]);
+    this.#opaque.add(path);
+    for (const d of declared) {
+      if (!names.includes(d)) this.fail([path, d], `"${d}" is not an environment`, `name the overlays ${names.join(', ')}`);
+      const node = this.#doc.getIn([path, d], true);
+      if (node !== null && node !== undefined && !isMap(node) && !(typeof node === 'object' && 'value' in node && (node as { value: unknown }).value === null)) {
+        this.fail([path, d], 'must be a mapping of settings', `write settings under ${path}.${d}, e.g. "warehouse: { … }"`);
+      }
+      if (isMap(node) && node.has(path)) this.fail([path, d, path], 'an overlay cannot hold overlays', `move ${path}.${d}.${path} up to the top level`);
+    }
+    const overlay = this.#doc.getIn([path, name], true);
+    if (!isMap(overlay)) return { declared, applied: declared.includes(name) };
+    mergeMaps(this.#doc.contents as YAMLMap, overlay);
+    return { declared, applied: true };
   }
 
   /** `file: path (line N)`, for errors found after loading (e.g. against the asset graph). */
@@ -129,6 +154,7 @@ export class ConfigReader {
         const keys = node.items.map((item) => String((item.key as { value?: unknown } | null)?.value ?? item.key));
         node.items.forEach((item, i) => {
           const p = [...path, keys[i]!];
+          if (path.length === 0 && this.#opaque.has(keys[i]!)) return;
           if (!this.#read.has(formatPath(p))) {
             const prefix = formatPath(path);
             const known = [...this.#read]
@@ -151,6 +177,19 @@ export class ConfigReader {
     const node = this.#doc.getIn(path, true);
     if (!isSeq(node)) this.fail(path, 'must be a list', `write ${formatPath(path)} as a YAML list ("- item" lines)`);
     return node.items.length;
+  }
+}
+
+function keyOf(key: unknown): string {
+  return String((key as { value?: unknown } | null)?.value ?? key);
+}
+
+function mergeMaps(base: YAMLMap, overlay: YAMLMap): void {
+  for (const pair of overlay.items) {
+    const existing = base.items.find((p) => keyOf(p.key) === keyOf(pair.key));
+    if (!existing) base.items.push(pair);
+    else if (isMap(existing.value) && isMap(pair.value)) mergeMaps(existing.value, pair.value);
+    else existing.value = pair.value;
   }
 }
 

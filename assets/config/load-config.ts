@@ -4,14 +4,29 @@ import { fileURLToPath } from 'node:url';
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { readAlertsConfig } from './alerts-config.js';
 import { deadlineCronProblem } from '../../runtime/freshness.js';
-import { ConfigError, ConfigReader } from './config-reader.js';
+import { ConfigError, ConfigReader, formatPath } from './config-reader.js';
+import {
+  DBT_SCHEMAS,
+  defaultSchemaSuffix,
+  ENV_VARIABLE,
+  ENVIRONMENTS,
+  formatLocation,
+  LOCATION_FORMS,
+  overlaps,
+  parseEnvironmentName,
+  parseLocation,
+  type EnvironmentConfig,
+  type EnvironmentName,
+  type Location,
+  type WrittenLocation,
+} from './environment.js';
 // event_log section (S3 event log): begin
 import { readEventLogConfig } from '../event-log-config.js';
 // event_log section: end
 import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
 
-/** The dbt target of each warehouse engine (profiles.yml outputs). */
-const DBT_TARGET: Readonly<Record<WarehouseEngineName, PipelineConfig['dbt']['target']>> = { duckdb: 'local', athena: 'prod', trino: 'trino' };
+/** The dbt profile of each warehouse engine (dbt/profiles.yml); its targets are the stages. */
+const DBT_PROFILE: Readonly<Record<WarehouseEngineName, string>> = { duckdb: 'sf_user_pipeline', athena: 'sf_user_pipeline_athena', trino: 'sf_user_pipeline_trino' };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -25,12 +40,14 @@ export function embeddedConfigPath(): string {
 const loaded = new Map<string, PipelineConfig>();
 
 /**
- * `$SFPIPE_CONFIG` when set, else the embedded default. Each file is read once per process:
+ * `$SFPIPE_CONFIG` when set, else the embedded default, with the overlay of the environment
+ * `$SFPIPE_ENV` names (`--env` sets it). Each file is read once per process and environment:
  * definitions, resources, the event log, alerts and commands share it.
  */
 export function loadPipelineConfig(file: string = process.env.SFPIPE_CONFIG || embeddedConfigPath()): PipelineConfig {
-  let config = loaded.get(file);
-  if (!config) loaded.set(file, (config = readPipelineConfig(file)));
+  const key = `${file}\0${process.env[ENV_VARIABLE] ?? ''}`;
+  let config = loaded.get(key);
+  if (!config) loaded.set(key, (config = readPipelineConfig(file)));
   return config;
 }
 
@@ -46,8 +63,23 @@ function readPipelineConfig(file: string): PipelineConfig {
 
 const COLUMN_TYPES: readonly ColumnType[] = ['string', 'boolean', 'timestamp', 'double', 'bigint', 'date'];
 
-export function parsePipelineConfig(file: string, text: string): PipelineConfig {
+export interface ParseOptions {
+  /** Where SFPIPE_* defaults and SFPIPE_ENV are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The environment; default $SFPIPE_ENV, else dev. */
+  environment?: EnvironmentName;
+}
+
+export function parsePipelineConfig(file: string, text: string, opts: ParseOptions = {}): PipelineConfig {
+  const env = opts.env ?? process.env;
+  let stage: EnvironmentName;
+  try {
+    stage = opts.environment ?? parseEnvironmentName(env[ENV_VARIABLE], `$${ENV_VARIABLE}`);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const r = new ConfigReader(file, text);
+  const overlay = r.applyOverlay('environments', stage, ENVIRONMENTS);
   const mode = r.oneOf(['salesforce', 'mode'], ['simulator', 'salesforce'] as const, 'simulator');
   const apiVersion = r.string(['salesforce', 'api_version'], '62.0');
   if (!/^\d{2}\.0$/.test(apiVersion)) r.fail(['salesforce', 'api_version'], `"${apiVersion}" is not an API version`, 'write it like "62.0" (quoted)');
@@ -118,19 +150,110 @@ export function parsePipelineConfig(file: string, text: string): PipelineConfig 
     dbt: readDbt(r, engine),
     warehouse: {
       engine,
-      athena: engine === 'athena' ? readAthena(r) : noSection(r, ['warehouse', 'athena'], 'warehouse.engine: athena'),
-      trino: engine === 'trino' ? readTrino(r) : noSection(r, ['warehouse', 'trino'], 'warehouse.engine: trino'),
+      athena: engine === 'athena' ? readAthena(r, env) : noSection(r, ['warehouse', 'athena'], 'warehouse.engine: athena'),
+      trino: engine === 'trino' ? readTrino(r, env) : noSection(r, ['warehouse', 'trino'], 'warehouse.engine: trino'),
       duckdb: {
         path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
         memoryLimit: readMemoryLimit(r),
       },
     },
     // event_log section (S3 event log): begin
-    eventLog: readEventLogConfig(r),
+    eventLog: readEventLogConfig(r, env),
     // event_log section: end
+    environment: { name: stage, overlay: overlay.applied, schemaSuffix: '', protectedLocations: [] },
   };
+  config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env });
   r.rejectUnknown();
   return config;
+}
+
+/**
+ * The stage's schema suffix and the locations it must not write. Outside prod the config is
+ * refused when a location it writes is one of prod's: an entry of warehouse.protected_locations,
+ * or (when the file declares environments.prod) a location the file resolves to under --env prod.
+ */
+function readEnvironment(r: ConfigReader, config: PipelineConfig, src: { file: string; text: string; declared: string[]; env: NodeJS.ProcessEnv }): EnvironmentConfig {
+  const stage = config.environment.name;
+  const engine = config.warehouse.engine;
+  const suffixPath = ['warehouse', 'schema_suffix'];
+  let schemaSuffix: string;
+  if (r.has(suffixPath) && r.raw(suffixPath) !== null) {
+    const v = r.raw(suffixPath);
+    if (typeof v !== 'string' || !/^(_[a-z0-9_]+)?$/.test(v)) {
+      r.fail(suffixPath, `${JSON.stringify(v)} is not a schema suffix`, 'write "" or _ and lower-case letters, digits and _ (e.g. _alice)');
+    }
+    schemaSuffix = v;
+  } else {
+    schemaSuffix =
+      defaultSchemaSuffix(stage, engine, src.env) ??
+      r.fail(suffixPath, `cannot be derived: dev on ${engine} builds into per-developer schemas, and neither $SFPIPE_DEVELOPER nor $USER names you`, 'set SFPIPE_DEVELOPER=<your name>, or warehouse.schema_suffix (e.g. _alice) in environments.dev');
+  }
+  const listPath = ['warehouse', 'protected_locations'];
+  const listed: { location: Location; from: string }[] = [];
+  if (r.has(listPath) && r.raw(listPath) !== null) {
+    const n = r.length(listPath);
+    for (let i = 0; i < n; i++) {
+      const text = r.string([...listPath, i]);
+      const location = parseLocation(text) ?? r.fail([...listPath, i], `"${text}" is not a location`, `write ${LOCATION_FORMS}`);
+      listed.push({ location, from: 'warehouse.protected_locations' });
+    }
+  }
+  const environment: EnvironmentConfig = { name: stage, overlay: config.environment.overlay, schemaSuffix, protectedLocations: [] };
+  if (stage === 'prod') return environment;
+  const prods: { location: Location; from: string }[] = [...listed];
+  if (src.declared.includes('prod')) {
+    let prod: PipelineConfig;
+    try {
+      // Without this process's environment: a dev shell's or pod's SFPIPE_* variables are not prod's.
+      prod = parsePipelineConfig(src.file, src.text, { env: {}, environment: 'prod' });
+    } catch (err) {
+      const why = (err as Error).message.replace(`${src.file}: `, '').split('. Fix: ')[0];
+      r.fail(['environments', 'prod'], `cannot tell prod's locations (needed to keep ${stage} out of them): ${why}`, 'give environments.prod its locations in this file (not only in environment variables)');
+    }
+    for (const w of writtenLocations(prod)) prods.push({ location: w.location, from: `environments.prod's ${formatPath(w.setting)}` });
+  }
+  environment.protectedLocations = [...new Set(prods.map((p) => formatLocation(p.location)))];
+  const written = writtenLocations({ ...config, environment });
+  // Where the fix goes: the stage's overlay when the file has overlays, else the file (or the chart's values) itself.
+  const inOverlay = src.declared.length ? ` in environments.${stage}` : '';
+  for (const w of written) {
+    const hit = prods.find((p) => overlaps(w.location, p.location));
+    if (!hit) continue;
+    const fix =
+      w.setting[0] === 'warehouse' && w.setting[1] === 'schema_suffix'
+        ? `give ${stage} schemas of its own: set warehouse.schema_suffix${inOverlay} (e.g. _${stage === 'dev' ? 'yourname' : stage}), or another ${engine === 'trino' ? 'catalog' : 'database'}`
+        : `give ${stage} a location of its own${inOverlay} (e.g. a bucket or prefix for ${stage}); if this is production, run with --env prod (SFPIPE_ENV=prod)`;
+    r.fail(w.setting, `${formatLocation(w.location)} (${w.what}) is a prod location (${hit.from}: ${formatLocation(hit.location)}), and this is the ${stage} environment: a ${stage} run must never write there`, fix);
+  }
+  return environment;
+}
+
+/** Every location a run of this config writes: S3 prefixes, Glue databases, Trino schemas. */
+export function writtenLocations(config: PipelineConfig): WrittenLocation[] {
+  const out: WrittenLocation[] = [];
+  const s3 = (prefix: string | null, setting: string[], what: string) => {
+    const location = prefix ? parseLocation(prefix) : null;
+    if (location?.kind === 's3') out.push({ location, setting, what });
+  };
+  const suffix = config.environment.schemaSuffix;
+  const a = config.warehouse.athena;
+  if (a) {
+    const at = (k: string) => ['warehouse', 'athena', k];
+    s3(a.tableLocation, at('table_location'), "the raw tables' prefix");
+    s3(a.stagingLocation, at('staging_location'), "the raw load's staged files");
+    s3(a.outputLocation, at('output_location'), "Athena's query results");
+    s3(a.dbtDataLocation, at('dbt_data_location'), "the dbt models' tables");
+    out.push({ location: { kind: 'glue', database: a.database }, setting: at('database'), what: 'the raw database' });
+    for (const s of DBT_SCHEMAS) out.push({ location: { kind: 'glue', database: `${s}${suffix}` }, setting: ['warehouse', 'schema_suffix'], what: `dbt's database ${s}${suffix}` });
+  }
+  const t = config.warehouse.trino;
+  if (t) {
+    out.push({ location: { kind: 'trino', catalog: t.catalog, schema: t.rawSchema }, setting: ['warehouse', 'trino', 'raw_schema'], what: 'the raw schema' });
+    for (const s of DBT_SCHEMAS) out.push({ location: { kind: 'trino', catalog: t.catalog, schema: `${s}${suffix}` }, setting: ['warehouse', 'schema_suffix'], what: `dbt's schema ${s}${suffix}` });
+    s3(t.schemaLocation, ['warehouse', 'trino', 'schema_location'], "the raw schema's location");
+  }
+  if (config.eventLog.store === 's3') s3(config.eventLog.location, ['event_log', 's3_location'], 'the event log');
+  return out;
 }
 
 function readFreshness(r: ConfigReader): Record<string, FreshnessConfig> {
@@ -298,16 +421,18 @@ function readCatalog(r: ConfigReader, catalog: string): string {
   return 'awsdatacatalog';
 }
 
-/** dbt's target follows the warehouse: local (dbt-duckdb) on duckdb, prod (dbt-athena) on athena, trino (dbt-trino) on trino. */
+/** dbt's profile follows the warehouse engine (the adapter), its target is the environment. */
 function readDbt(r: ConfigReader, engine: WarehouseEngineName): PipelineConfig['dbt'] {
-  const expected = DBT_TARGET[engine];
-  const target = r.oneOf(['dbt', 'target'], ['local', 'prod', 'trino'] as const, expected);
-  if (target !== expected) {
-    r.fail(['dbt', 'target'], `is ${target}, but warehouse.engine is ${engine}: dbt would build where the raw data is not`, `set dbt.target: ${expected} (or remove it)`);
+  if (r.has(['dbt', 'target'])) {
+    r.fail(
+      ['dbt', 'target'],
+      "was removed: dbt's target is the environment (dev, staging or prod: --env or $SFPIPE_ENV) and warehouse.engine picks the profile (the adapter)",
+      'remove dbt.target',
+    );
   }
   const threads = r.has(['dbt', 'threads']) ? r.number(['dbt', 'threads'], { min: 1, max: 64, integer: true }) : null;
   return {
-    target,
+    profile: DBT_PROFILE[engine],
     threads,
     unitTests: r.boolean(['dbt', 'unit_tests'], true),
     fullTestEveryMs: r.duration(['dbt', 'full_test_every'], '7d'),

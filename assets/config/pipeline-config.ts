@@ -1,5 +1,6 @@
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import type { AlertsConfig } from './alerts-config.js';
+import type { EnvironmentConfig } from './environment.js';
 // event_log section (S3 event log): begin
 import type { EventLogConfig } from '../event-log-config.js';
 // event_log section: end
@@ -110,8 +111,8 @@ export interface PipelineConfig {
   ui: { baseUrl: string | null };
   metrics: { pushgatewayUrl: SecretRef | { value: string } | null; job: string };
   dbt: {
-    /** The profiles.yml target: local (dbt-duckdb), prod (dbt-athena) or trino (dbt-trino); follows the warehouse engine. */
-    target: 'local' | 'prod' | 'trino';
+    /** The profiles.yml profile of the warehouse engine (its adapter); the target is environment.name. */
+    profile: string;
     /** dbt --threads; null: the profile's. */
     threads: number | null;
     /** false: `dbt build --exclude-resource-type unit_test` (unit tests cost warehouse queries; run them in CI). */
@@ -134,4 +135,6 @@ export interface PipelineConfig {
   /** Where the event log lives: the SQLite file in the state directory (default) or objects in S3. */
   eventLog: EventLogConfig;
   // event_log section: end
+  /** The stage (dev, staging, prod; --env / $SFPIPE_ENV): its overlay, schema suffix and the locations it must not write. */
+  environment: EnvironmentConfig;
 }

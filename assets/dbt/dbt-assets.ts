@@ -60,10 +60,10 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         previous: selected.map((m) => previousMetadata(ctx.previous.get(m.key))),
         everyMs: config.dbt.fullTestEveryMs,
         now: new Date(),
-        codeChecksum: projectCodeChecksum(project, config.dbt.target),
+        codeChecksum: projectCodeChecksum(project, `${config.dbt.profile}.${config.environment.name}`),
         unitTestsEnabled: config.dbt.unitTests,
       });
-      const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.dbt.target];
+      const args = ['build', '--select', ...selected.map((m) => m.name), '--target', config.environment.name];
       if (!plan.unitTests) args.push('--exclude-resource-type', 'unit_test');
       if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
       if (ctx.fullRefresh) args.push('--full-refresh');
@@ -114,7 +114,7 @@ export function dbtAssets(models: DbtModelAsset[], project: DbtProject): AssetDe
         };
         o.metadata = { ...(o.metadata ?? {}), ...plan.metadata(previousMetadata(ctx.previous.get(m.key)), failed) };
       }
-      await addRowStats(out, statsRelations(project), (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
+      await addRowStats(out, statsRelations(project, config.environment.schemaSuffix), (fn) => engine.withReadOnly({ log: ctx.log, signal: ctx.signal, purpose: 'row statistics' }, fn), ctx);
       return out;
     },
   });
@@ -189,13 +189,13 @@ async function addRowStats(
 }
 
 /** Relations as the manifest dbt just wrote names them for this target. */
-function statsRelations(project: DbtProject): StatsRelations {
+function statsRelations(project: DbtProject, schemaSuffix: string): StatsRelations {
   try {
     const manifest = readManifestFile(manifestPath(project.targetPath));
     const raw = Object.values(manifest.sources).find((s) => s.source_name === 'sf_raw' && s.name === 'sf_user');
-    return { rawUsers: raw?.relation_name ?? null };
+    return { rawUsers: raw?.relation_name ?? null, schemaSuffix };
   } catch {
-    return { rawUsers: null };
+    return { rawUsers: null, schemaSuffix };
   }
 }
 

@@ -25,7 +25,7 @@ export function docsDir(stateDir: string): string {
  */
 export async function generateDocs(config: PipelineConfig, stateDir: string, log: Logger): Promise<{ dir: string; files: string[] }> {
   const project = locateDbtProject(stateDir);
-  const args = ['docs', 'generate', '--target', config.dbt.target];
+  const args = ['docs', 'generate', '--target', config.environment.name];
   if (config.dbt.threads) args.push('--threads', String(config.dbt.threads));
   log.info(`dbt ${args.join(' ')}`);
   const outcome = await runDbt({ project, args, env: dbtProfileEnv(config, stateDir), log });

@@ -42,15 +42,13 @@ export async function loadDbtAssets(stateDir: string, profileEnv: Record<string,
  * only a machine that is not set up yet (README, "The dbt project"). It is expected when:
  * - `SFPIPE_DBT` is set (the image sets it): dbt was put there on purpose;
  * - the process runs in a cluster (`KUBERNETES_SERVICE_HOST`);
- * - the config's dbt target is not `local` (`prod` builds on Athena: nothing to fall back to);
+ * - the warehouse is not DuckDB (Athena or Trino: nothing to fall back to);
  * - dbt is there (`.venv/bin/dbt` after `make setup`, or `dbt` on PATH) and failed: a broken model,
  *   profile or adapter is a broken pipeline wherever it happens.
- * What is left is a developer machine that never ran `make setup`: no dbt at all, target local.
- * (The config's target alone cannot tell: it always has one, `local` by default and in the
- * embedded config.)
+ * What is left is a developer machine that never ran `make setup`: no dbt at all, on DuckDB.
  */
-export function dbtExpected(cause: unknown, target: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env.SFPIPE_DBT) || Boolean(env.KUBERNETES_SERVICE_HOST) || target !== 'local' || !(cause instanceof DbtNotFoundError);
+export function dbtExpected(cause: unknown, engine: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.SFPIPE_DBT) || Boolean(env.KUBERNETES_SERVICE_HOST) || engine !== 'duckdb' || !(cause instanceof DbtNotFoundError);
 }
 
 /**

@@ -32,7 +32,8 @@ interface ManifestNode {
   schema: string;
   description?: string;
   tags?: string[];
-  config: { materialized?: string; severity?: string; meta?: Record<string, unknown> };
+  /** `schema`: the model's configured schema (+schema), before generate_schema_name adds the environment's suffix. */
+  config: { materialized?: string; severity?: string; meta?: Record<string, unknown>; schema?: string | null };
   meta?: Record<string, unknown>;
   depends_on?: { nodes?: string[] };
   attached_node?: string | null;
@@ -60,7 +61,9 @@ const metaKey = (meta: Record<string, unknown> | undefined): string | undefined 
   typeof meta?.asset_key === 'string' ? meta.asset_key : undefined;
 
 /**
- * The project's models as assets: key from meta.asset_key or `<schema>/<name>`; ephemeral
+ * The project's models as assets: key from meta.asset_key or `<schema>/<name>`, where schema is
+ * the configured one (sf_curated), not where this environment builds it (sf_curated_alice in dev),
+ * so keys, freshness policies and the event log's history are the same in every environment; ephemeral
  * models are folded into their dependents; sources map onto the assets that load them;
  * data tests and unit tests become checks of the model they test.
  */
@@ -74,7 +77,7 @@ export function modelsFromManifest(manifest: Manifest): DbtModelAsset[] {
     const n = nodes[id];
     if (!isOurModel(n)) return [];
     if (n.config.materialized === 'ephemeral') return (n.depends_on?.nodes ?? []).flatMap(keyOf);
-    return [metaKey(n.config.meta) ?? metaKey(n.meta) ?? `${n.schema}/${n.name}`];
+    return [metaKey(n.config.meta) ?? metaKey(n.meta) ?? `${n.config.schema ?? n.schema}/${n.name}`];
   };
 
   const models = Object.values(nodes).filter((n) => isOurModel(n) && n.config.materialized !== 'ephemeral');

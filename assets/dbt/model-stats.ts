@@ -5,6 +5,8 @@ import type { MaterializationRecord } from '../../runtime/event-log.js';
 export interface StatsRelations {
   /** The source sf_raw.sf_user, or null when dbt's manifest does not name it. */
   rawUsers: string | null;
+  /** The environment's schema suffix (e.g. `_alice` in dev): the models are in sf_staging<suffix>, sf_curated<suffix>. */
+  schemaSuffix: string;
 }
 
 /** Per-model row statistics for the run summary: what the model holds, what this run changed. */
@@ -17,14 +19,15 @@ export const MODEL_STATS: Record<string, ModelStatsQuery> = {
   'sf_staging/stg_sf_user': {
     // The view has one row per (id, systemmodstamp) of raw, both non-null: counted from raw, without
     // the view's window over every raw row (at 1M raw rows about a third of the time).
-    sql: ({ rawUsers }) =>
+    sql: ({ rawUsers, schemaSuffix }) =>
       rawUsers
         ? `select count(*) as observations, count(distinct id) as users from (select distinct id, systemmodstamp from ${rawUsers} where id is not null and systemmodstamp is not null) as versions`
-        : 'select count(*) as observations, count(distinct user_id) as users from sf_staging.stg_sf_user',
+        : `select count(*) as observations, count(distinct user_id) as users from sf_staging${schemaSuffix}.stg_sf_user`,
     summarize: (r) => ({ metadata: { observations: r.observations, users: r.users }, summary: `${r.observations} observations of ${r.users} users` }),
   },
   'sf_curated/dim_sf_user_scd': {
-    sql: () => 'select count(*) as versions, count(*) filter (where is_current) as current_versions, count(distinct user_id) as users, count(*) filter (where is_current and is_deleted) as deleted_users from sf_curated.dim_sf_user_scd',
+    sql: ({ schemaSuffix }) =>
+      `select count(*) as versions, count(*) filter (where is_current) as current_versions, count(distinct user_id) as users, count(*) filter (where is_current and is_deleted) as deleted_users from sf_curated${schemaSuffix}.dim_sf_user_scd`,
     summarize: (r, prev) => {
       const closed = r.versions! - r.current_versions!;
       const before = prev && typeof prev.versions === 'number' && typeof prev.current_versions === 'number' ? prev : null;

@@ -49,6 +49,15 @@ export async function runCli(
     return EXIT.FAILURE;
   }
   program.name(programName(pipeline));
+  const environments = pipeline.environments;
+  if (environments) {
+    // Set before any command loads the pipeline's config, and seen by the processes it starts (dbt).
+    program.addOption(new Option('--env <name>', `the environment: its config overlay and locations (default: $${environments.variable}, else ${environments.defaultName})`).choices(environments.names));
+    program.hook('preAction', () => {
+      const env = program.opts<{ env?: string }>().env;
+      if (env) process.env[environments.variable] = env;
+    });
+  }
   if (pipeline.description) program.description(pipeline.description);
   let context: CliContext | null = null;
   const ctx = () => (context ??= new CliContext(pipeline, program, io));

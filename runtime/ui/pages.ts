@@ -6,6 +6,7 @@ import type { AssetGraph } from '../graph.js';
 import type { LineageAsset } from '../lineage.js';
 import { buildAssetGraph } from '../registry.js';
 import type { SensorDef } from '../sensors.js';
+import type { EnvironmentSummary } from '../pipeline.js';
 import { jsonText, lineageReport, runEventsReport, runsReport } from '../reports.js';
 import { selectAssets } from '../selection/index.js';
 import { assetHistory } from './asset-history.js';
@@ -19,6 +20,8 @@ export interface PagesContext {
   definitions: readonly AssetDef<any>[];
   /** The pipeline's sensors (in the lineage JSON, as the CLI's). */
   sensors: readonly SensorDef[];
+  /** The environment (in the lineage JSON, as the CLI's, and on the graph page). */
+  environment?: EnvironmentSummary;
   eventLog: EventLog;
   extension: UiExtension;
   now: () => Date;
@@ -89,7 +92,7 @@ export function coreRoutes(ctx: PagesContext): UiRoute[] {
     { pattern: /^\/runs\/([^/]+)$/, handle: async (m) => runPage(ctx, checkRunId(decodeURIComponent(m[1]!))) },
     {
       pattern: /^\/api\/lineage$/,
-      handle: async (_m, req) => ({ kind: 'json', text: jsonText(await lineageReport(ctx.definitions, selectionOrAll(req), ctx.eventLog, ctx.now(), ctx.sensors)) }),
+      handle: async (_m, req) => ({ kind: 'json', text: jsonText(await lineageReport(ctx.definitions, selectionOrAll(req), ctx.eventLog, ctx.now(), ctx.sensors, ctx.environment)) }),
     },
     { pattern: /^\/api\/runs$/, handle: async (_m, req) => ({ kind: 'json', text: jsonText(await runsReport(ctx.eventLog, positiveInt(req, 'limit', 20, 1000))) }) },
     {
@@ -146,7 +149,9 @@ async function graphPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
       html`<tr data-key="${asset.key}" class="${selected ? (selected.has(asset.key) ? 'selected' : 'dimmed') : ''}"><td>${assetLink(asset.key)}</td><td>${pill(health.overall)}</td><td>${asset.external ? 'external' : asset.lastMaterialization ? html`${asset.lastMaterialization.timestamp} (${runLink(asset.lastMaterialization.runId)})` : 'never'}</td><td class="fr-${asset.freshness.state}">${asset.freshness.state}</td><td>${health.reasons.join('; ')}</td></tr>`,
   );
   const edges = assets.reduce((n, a) => n + a.deps.length, 0);
+  const env = ctx.environment ? html`<p id="environment" class="muted">environment: <strong>${ctx.environment.name}</strong> (${ctx.environment.summary})</p>` : html``;
   const body = html`<h1>Asset graph</h1>
+${env}
 <form id="selection-form" class="inline" method="get" action="/"><label for="select">Selection</label><input id="select" class="select-box" type="text" name="select" value="${text ?? ''}" placeholder="e.g. +sf_curated/dim_sf_user_scd, kind:dbt, tag:layer=raw" spellcheck="false" autocomplete="off"><button type="submit">Highlight</button><a href="/">clear</a></form>
 ${result}
 <div class="legend">${legend}<span class="muted">badges: M latest materialization · C checks · F freshness</span></div>

@@ -5,6 +5,7 @@ import type { AssetDef } from '../definitions.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { EventLog } from '../event-log.js';
 import type { Logger } from '../logging.js';
+import type { EnvironmentSummary } from '../pipeline.js';
 import { CSS, SCRIPT } from './client.js';
 import { UiHttpError, type UiExtension, type UiRequest, type UiResult, type UiRoute } from './extension.js';
 import { html, href, type Html } from './html.js';
@@ -24,6 +25,8 @@ export interface UiServerOptions {
   definitions: readonly AssetDef<any>[];
   /** The pipeline's sensors (the lineage JSON names them, as the CLI's does). */
   sensors?: readonly SensorDef[];
+  /** The environment it serves (the lineage JSON names it, as the CLI's does; pages show it). */
+  environment?: EnvironmentSummary;
   eventLog: EventLog;
   extension?: UiExtension;
   log?: Logger;
@@ -62,7 +65,7 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
   const host = options.host ?? '127.0.0.1';
   const extension = options.extension ?? {};
   const now = options.now ?? (() => new Date());
-  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, sensors: options.sensors ?? [], eventLog: options.eventLog, extension, now, program: options.program, chartedMetadata: options.chartedMetadata ?? [] }), ...(extension.routes ?? [])];
+  const routes: UiRoute[] = [...coreRoutes({ definitions: options.definitions, sensors: options.sensors ?? [], ...(options.environment ? { environment: options.environment } : {}), eventLog: options.eventLog, extension, now, program: options.program, chartedMetadata: options.chartedMetadata ?? [] }), ...(extension.routes ?? [])];
   const nav = [{ label: 'Graph', href: '/' }, { label: 'Runs', href: '/runs' }, ...(extension.nav ?? [])];
   const loopback = LOOPBACK.test(host);
 

@@ -55,7 +55,7 @@ test('production credentials sources parse', (t) => {
 });
 
 test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* env the chart sets; a missing location names the fix', (t) => {
-  const yaml = embedded().replace('engine: duckdb', 'engine: athena').replace(/^  target: local .*$/m, '  target: prod');
+  const yaml = embedded().replace('engine: duckdb', 'engine: athena');
   const saved = { ...process.env };
   try {
     process.env.SFPIPE_ATHENA_REGION = 'eu-west-1';
@@ -92,13 +92,12 @@ test('warehouse.engine athena: settings from the config or the SFPIPE_ATHENA_* e
   }
 });
 
-test('dbt: the target follows the warehouse engine; a mismatch, bad threads or unit_tests name the fix', (t) => {
-  const noTarget = embedded().replace(/^  target: local .*\n/m, '');
-  t.deepEqual(parsePipelineConfig('d.yaml', embedded()).dbt, { target: 'local', threads: null, unitTests: true, fullTestEveryMs: 7 * 86_400_000 });
-  t.is(parsePipelineConfig('d.yaml', noTarget).dbt.target, 'local');
+test('dbt: the profile follows the warehouse engine; the removed dbt.target, bad threads or unit_tests name the fix', (t) => {
+  const noTarget = embedded();
+  t.deepEqual(parsePipelineConfig('d.yaml', embedded()).dbt, { profile: 'sf_user_pipeline', threads: null, unitTests: true, fullTestEveryMs: 7 * 86_400_000 });
   const athena = noTarget.replace('engine: duckdb', 'engine: athena\n  athena:\n    region: us-east-1\n    table_location: s3://lake/raw\n    dbt_data_location: s3://lake/dbt');
   const a = parsePipelineConfig('a.yaml', athena);
-  t.is(a.dbt.target, 'prod', 'athena defaults to the prod target');
+  t.is(a.dbt.profile, 'sf_user_pipeline_athena', 'athena has its own profile');
   t.is(a.warehouse.athena?.dbtDataLocation, 's3://lake/dbt/');
   for (const staging of ['s3://lake/raw', 's3://lake', 's3://lake/raw/sf_user/_stage']) {
     const overlap = t.throws(() => parsePipelineConfig('o.yaml', athena.replace('    dbt_data_location', `    staging_location: ${staging}\n    dbt_data_location`)), { instanceOf: ConfigError });
@@ -108,10 +107,10 @@ test('dbt: the target follows the warehouse engine; a mismatch, bad threads or u
   t.regex(quote!.message, /dbt_data_location.*is not an s3:\/\/ location of plain characters/);
   const catalog = t.throws(() => parsePipelineConfig('c.yaml', athena.replace('    dbt_data_location', '    catalog: other_catalog\n    dbt_data_location')), { instanceOf: ConfigError });
   t.regex(catalog!.message, /warehouse\.athena\.catalog.*"other_catalog" is not supported/);
-  const mismatch = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: local\n')), { instanceOf: ConfigError });
-  t.regex(mismatch!.message, /dbt\.target.*is local, but warehouse\.engine is athena.*Fix: set dbt\.target: prod/);
+  const removed = t.throws(() => parsePipelineConfig('m.yaml', athena.replace('dbt:\n', 'dbt:\n  target: prod\n')), { instanceOf: ConfigError });
+  t.regex(removed!.message, /dbt\.target \(line \d+\): was removed: dbt's target is the environment.*Fix: remove dbt\.target/);
   const tuned = parsePipelineConfig('t.yaml', embedded().replace('unit_tests: true', 'unit_tests: false\n  threads: 2'));
-  t.deepEqual(tuned.dbt, { target: 'local', threads: 2, unitTests: false, fullTestEveryMs: 7 * 86_400_000 });
+  t.deepEqual(tuned.dbt, { profile: 'sf_user_pipeline', threads: 2, unitTests: false, fullTestEveryMs: 7 * 86_400_000 });
   t.is(parsePipelineConfig('f.yaml', embedded().replace('full_test_every: 7d', 'full_test_every: 0s')).dbt.fullTestEveryMs, 0);
   const every = t.throws(() => parsePipelineConfig('f.yaml', embedded().replace('full_test_every: 7d', 'full_test_every: weekly')), { instanceOf: ConfigError });
   t.regex(every!.message, /dbt\.full_test_every.*"weekly" is not a duration/);

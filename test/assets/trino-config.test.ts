@@ -8,13 +8,10 @@ import { ConfigError, embeddedConfigPath, parsePipelineConfig } from '../../asse
 import { trinoConnection, warehouseEngine } from '../../assets/warehouse/engine.js';
 import { tempDir } from '../helpers/temp.js';
 
-const withTrino = (trino: string, target = 'trino'): string =>
-  fs
-    .readFileSync(embeddedConfigPath(), 'utf8')
-    .replace(/^warehouse:\n  engine: duckdb\n/m, `warehouse:\n  engine: trino\n  trino:\n${trino.replace(/^/gm, '    ')}\n`)
-    .replace(/^  target: local .*$/m, `  target: ${target}`);
+const withTrino = (trino: string): string =>
+  fs.readFileSync(embeddedConfigPath(), 'utf8').replace(/^warehouse:\n  engine: duckdb\n/m, `warehouse:\n  engine: trino\n  trino:\n${trino.replace(/^/gm, '    ')}\n`);
 
-test('a Trino config parses with its defaults and selects the Trino engine and dbt target', (t) => {
+test('a Trino config parses with its defaults and selects the Trino engine and dbt profile', (t) => {
   const c = parsePipelineConfig('cfg.yaml', withTrino('server: http://trino.internal:8080/'));
   t.is(c.warehouse.engine, 'trino');
   t.deepEqual(c.warehouse.trino, {
@@ -27,7 +24,7 @@ test('a Trino config parses with its defaults and selects the Trino engine and d
     secret: null,
     caFile: null,
   });
-  t.is(c.dbt.target, 'trino');
+  t.is(c.dbt.profile, 'sf_user_pipeline_trino');
   const engine = warehouseEngine(c, '/state');
   t.is(engine.name, 'trino');
   t.like(engine.dbtEnv(), { SFPIPE_TRINO_HOST: 'trino.internal', SFPIPE_TRINO_PORT: '8080', SFPIPE_TRINO_SCHEME: 'http', SFPIPE_TRINO_CATALOG: 'iceberg', SFPIPE_RAW_SCHEMA: 'sf_raw', SFPIPE_TRINO_AUTH: 'none' });
@@ -41,11 +38,10 @@ const bad: [string, string, RegExp, string?][] = [
   ['a catalog that is not a plain name', 'server: http://trino:8080\ncatalog: "Ice-Berg"', /warehouse\.trino\.catalog.*not a plain lower-case name/],
   ['a JWT setting with auth: password', 'server: https://trino:8443\nauth: password\njwt: { env: X }', /warehouse\.trino\.jwt.*only applies to auth: jwt/],
   ['a password written into the config', 'server: https://trino:8443\nauth: password\npassword: hunter2', /warehouse\.trino\.password.*holds the password itself; it is a secret.*SFPIPE_TRINO_PASSWORD/],
-  ['dbt built somewhere else', 'server: http://trino:8080', /dbt\.target.*is prod, but warehouse\.engine is trino/, 'prod'],
 ];
-for (const [name, section, expected, target] of bad) {
+for (const [name, section, expected] of bad) {
   test(`Trino config error: ${name}`, (t) => {
-    const err = t.throws(() => parsePipelineConfig('cfg.yaml', withTrino(section, target)), { instanceOf: ConfigError });
+    const err = t.throws(() => parsePipelineConfig('cfg.yaml', withTrino(section)), { instanceOf: ConfigError });
     t.regex(err!.message, expected);
     t.notRegex(err!.message, /hunter2/);
   });

@@ -135,7 +135,7 @@ export interface DbtCall {
 
 /** Runs dbt on the repo's project with its target/ and logs under `stateDir`, on the DuckDB file. */
 export async function dbt(stateDir: string, duckdbFile: string, args: string[]): Promise<DbtCall> {
-  return dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: duckdbFile, SFPIPE_DBT_TARGET: 'local' }, args);
+  return dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: duckdbFile }, args);
 }
 
 /** Runs dbt on the repo's project with its target/ and logs under `stateDir`, with `env` (the profile's variables). */

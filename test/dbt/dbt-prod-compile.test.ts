@@ -6,18 +6,18 @@ import { runDbt } from '../../assets/dbt/run-dbt.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { tempDir } from '../helpers/temp.js';
 
-// The prod target (dbt-athena, Iceberg, merge) must compile here with no AWS account: no
+// The Athena profile's prod target (dbt-athena, Iceberg, merge) must compile here with no AWS account: no
 // credentials, no instance metadata. dbt-athena would fill its relation cache and look the
 // dimension up in Glue, so the cache is off and is_incremental() is assumed by a var.
 for (const incremental of [true, false]) {
-  test.serial(`dbt compile --target prod works offline (${incremental ? 'incremental MERGE' : 'full build'} form)`, async (t) => {
+  test.serial(`dbt compile of the Athena profile's prod target works offline (${incremental ? 'incremental MERGE' : 'full build'} form)`, async (t) => {
     const stateDir = tempDir();
     const project = locateDbtProject(stateDir);
     const outcome = await runDbt({
       project,
       args: ['compile', '--target', 'prod', '--no-populate-cache', '--select', 'stg_sf_user', 'dim_sf_user_scd', '--vars', `{scd_assume_incremental: ${incremental}}`],
       env: {
-        SFPIPE_DUCKDB_PATH: '/dev/null',
+        SFPIPE_DBT_PROFILE: 'sf_user_pipeline_athena',
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_ACCESS_KEY_ID: '',
         AWS_SECRET_ACCESS_KEY: '',

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { content, copyDuckDb, dbt, dbtWorkspace, describeFailures, insertRawRows, loadWithWarehouse, readDim } from './dbt-helpers.js';
 import { diffScd, expectedScd, type Observation } from './scd-oracle.js';
 
-const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
+const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'dev'];
 const LOOKBACK_0 = ['--vars', '{scd_extracted_at_lookback_minutes: 0}'];
 
 type Extracted = Observation & { _extracted_at: number; _extraction_run_id: string };

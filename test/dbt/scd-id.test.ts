@@ -8,7 +8,7 @@ import test from 'ava';
 import { dbt, dbtWorkspace, describeFailures, loadWithWarehouse, withDuckDb } from './dbt-helpers.js';
 import { referenceScdId, scdHashPart as part, type Observation, type ScdRow } from './scd-oracle.js';
 
-const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
+const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'dev'];
 
 interface HashedRow extends ScdRow {
   user_key: string;

@@ -51,7 +51,7 @@ const HISTORY: Observation[] = [
 const USERS = 3;
 
 async function integrityTest(stateDir: string, file: string) {
-  const call = await dbt(stateDir, file, ['test', '--select', INTEGRITY, '--target', 'local']);
+  const call = await dbt(stateDir, file, ['test', '--select', INTEGRITY, '--target', 'dev']);
   const result = call.results.find((r) => r.unique_id === INTEGRITY_ID);
   return { call, result };
 }
@@ -65,7 +65,7 @@ test.serial('the SCD-integrity test passes on a built dimension and fails on cor
   const file = path.join(dir, 'warehouse.duckdb');
   const stateDir = path.join(dir, 'state');
   await loadWithWarehouse(file, HISTORY, 'integrity-1', LONG_AGO);
-  const build = await dbt(stateDir, file, ['build', '--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local']);
+  const build = await dbt(stateDir, file, ['build', '--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'dev']);
   t.is(build.exitCode, 0, describeFailures(build));
 
   const clean = await integrityTest(stateDir, file);

@@ -28,7 +28,7 @@ import { diffScd, expectedScd, type Observation } from './scd-oracle.js';
 const SEED = Number(process.env.SFPIPE_PROPERTY_SEED ?? 20250917);
 const USERS = 520;
 const BATCHES = 4;
-const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local'];
+const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'dev'];
 const LOOKBACK_0 = ['--vars', '{scd_extracted_at_lookback_minutes: 0}'];
 
 test('dim_sf_user_scd: incremental steps == oracle == full refresh over random histories', async (t) => {

@@ -8,7 +8,7 @@ import test from 'ava';
 import { dbtWithEnv, dbtWorkspace, describeFailures, insertRawRows, loadWithWarehouse, withDuckDb, type DbtCall } from './dbt-helpers.js';
 import type { Observation } from './scd-oracle.js';
 
-const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'local', '--vars', '{scd_extracted_at_lookback_minutes: 0}'];
+const SELECT = ['--select', 'stg_sf_user', 'dim_sf_user_scd', '--target', 'dev', '--vars', '{scd_extracted_at_lookback_minutes: 0}'];
 type Scope = 'all' | 'touched';
 
 const DAY = 86_400_000;
@@ -31,7 +31,7 @@ function failing(call: DbtCall): Record<string, number> {
 test('scoped data tests read the touched users only: a broken touched user fails them, a broken untouched one is left to the full test', async (t) => {
   t.timeout(300_000);
   const { file, stateDir } = dbtWorkspace(t, 'sfpipe-scd-scope-');
-  const dbt = (scope: Scope, args: string[]) => dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: file, SFPIPE_DBT_TARGET: 'local', SFPIPE_DBT_TEST_SCOPE: scope }, args);
+  const dbt = (scope: Scope, args: string[]) => dbtWithEnv(stateDir, { SFPIPE_DUCKDB_PATH: file, SFPIPE_DBT_TEST_SCOPE: scope }, args);
 
   // Three users, loaded days ago and built.
   const past = Date.now() - 10 * DAY;
@@ -73,7 +73,7 @@ test('scoped data tests read the touched users only: a broken touched user fails
   // The scoped staging rows are the staging view's rows of the touched users (its unique test
   // reads the staging logic over their raw rows): a repeat of uA's version in raw is deduped there too.
   await insertRawRows(file, [{ ...obs('uA', 3, 'Central'), _extracted_at: Date.now(), _extraction_run_id: 'r4' }]);
-  const repeat = await dbt('touched', ['test', '--select', 'stg_sf_user', '--target', 'local', '--vars', '{scd_extracted_at_lookback_minutes: 0}']);
+  const repeat = await dbt('touched', ['test', '--select', 'stg_sf_user', '--target', 'dev', '--vars', '{scd_extracted_at_lookback_minutes: 0}']);
   t.is(repeat.exitCode, 0, describeFailures(repeat));
   t.true(repeat.results.filter((r) => r.unique_id.startsWith('test.')).length >= 4);
 });

@@ -17,7 +17,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { parsePipelineConfig } from '../../assets/config/load-config.js';
+import { parsePipelineConfig, writtenLocations } from '../../assets/config/load-config.js';
+import { formatLocation, overlaps, parseLocation } from '../../assets/config/environment.js';
 
 const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -134,6 +135,9 @@ async function assertKubeconform(t: ExecutionContext, yamlText: string, label: s
 const byComponentOf = (objs: K8sObject[]): Record<string, any> =>
   Object.fromEntries(ofKind(objs, 'CronJob').map((c) => [c.metadata.labels['app.kubernetes.io/component'], c]));
 const argsOf = (c: any): string[] => c.spec.jobTemplate.spec.template.spec.containers[0].args;
+/** The materialize CronJob container's plain env values. */
+const podEnv = (objs: K8sObject[]): Record<string, string> =>
+  Object.fromEntries((byComponentOf(objs).materialize.spec.jobTemplate.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value ?? '']));
 
 // ---------------------------------------------------------------------------------------
 
@@ -333,23 +337,25 @@ test('every container runs at the "restricted" pod security level with writable 
 
 test('the rendered pipeline.yaml is a valid sfpipe config for every value set', async (t) => {
   if (!toolsPresent(t)) return;
-  const expect: Record<ValueSet, { mode: string; credentials: string; engine: string; target: string }> = {
-    default: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    hourly: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', target: 'prod' },
-    launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', target: 'local' },
-    trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', target: 'trino' },
-    ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
-    sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', target: 'prod' },
+  const expect: Record<ValueSet, { mode: string; credentials: string; engine: string; profile: string }> = {
+    default: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    hourly: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    'existing-secret': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    irsa: { mode: 'salesforce', credentials: 'aws_secrets_manager', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    launch: { mode: 'simulator', credentials: 'simulator', engine: 'duckdb', profile: 'sf_user_pipeline' },
+    trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', profile: 'sf_user_pipeline_trino' },
+    ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
     const [cm] = ofKind(objs, 'ConfigMap');
     const text = cm.data['pipeline.yaml'];
-    const config = parsePipelineConfig(`${set}:pipeline.yaml`, text);
+    // As the pods read it: in the environment their SFPIPE_ENV names (prod by default).
+    const config = parsePipelineConfig(`${set}:pipeline.yaml`, text, { environment: 'prod' });
+    t.is(podEnv(objs).SFPIPE_ENV, 'prod', set);
     t.deepEqual(
-      { mode: config.salesforce.mode as string, credentials: config.salesforce.auth.credentials.source as string, engine: config.warehouse.engine as string, target: config.dbt.target },
+      { mode: config.salesforce.mode as string, credentials: config.salesforce.auth.credentials.source as string, engine: config.warehouse.engine as string, profile: config.dbt.profile },
       expect[set],
       set,
     );
@@ -1065,4 +1071,99 @@ test('alerts by email and escalation, and the docs CronJob: the config parses, t
   t.regex(noRecipients.stderr, /alerts\.email\.host needs alerts\.email\.from and alerts\.email\.to/);
   const badAddress = await template('existing-secret', '--set', 'alerts.escalation.emailTo={not-an-address}');
   t.regex(badAddress.stderr, /emailTo/);
+});
+
+// --- Environments: values-dev.yaml, values-staging.yaml, values-prod.yaml ---------------------
+
+const STAGES = ['dev', 'staging', 'prod'] as const;
+type Stage = (typeof STAGES)[number];
+const stageValues = (stage: Stage) => path.join(CHART, `values-${stage}.yaml`);
+/** The stage's pipeline.yaml and pod env as `helm template -f values-<stage>.yaml` renders them, parsed as the pods parse it. */
+async function stageRendered(t: ExecutionContext, stage: Stage, ...extra: string[]) {
+  const r = await helm('template', 'sfp', CHART, '--namespace', 'sfpipe', '-f', stageValues(stage), ...extra);
+  t.is(r.code, 0, `values-${stage}.yaml: ${r.stderr}`);
+  const objs = docs(r.stdout);
+  const env = podEnv(objs);
+  const text = ofKind(objs, 'ConfigMap')[0].data['pipeline.yaml'] as string;
+  // The pod's env: SFPIPE_ENV and SFPIPE_DEVELOPER from the chart, the SFPIPE_ATHENA_* defaults.
+  const parse = () => parsePipelineConfig(`values-${stage}:pipeline.yaml`, text, { env });
+  return { r, objs, env, text, parse };
+}
+
+for (const stage of STAGES) {
+  test(`values-${stage}.yaml: lints, renders, passes values.schema.json and kubeconform, and its pipeline.yaml parses as the ${stage} environment`, async (t) => {
+    if (!toolsPresent(t)) return;
+    const lint = await helm('lint', CHART, '--strict', '-f', stageValues(stage));
+    t.is(lint.code, 0, `${lint.stdout}\n${lint.stderr}`);
+    const { r, env, parse } = await stageRendered(t, stage);
+    await assertKubeconform(t, r.stdout, `values-${stage}`);
+    t.is(env.SFPIPE_ENV, stage);
+    const config = parse();
+    t.is(config.environment.name, stage);
+    t.is(config.salesforce.mode, 'salesforce');
+    t.is(config.warehouse.engine, 'athena');
+    t.is(config.environment.schemaSuffix, { dev: '_sfp', staging: '_staging', prod: '' }[stage], 'dev: the release name');
+  });
+}
+
+test('the stages differ where they should: schedules, resources, alerting, sensor, docs', async (t) => {
+  if (!toolsPresent(t)) return;
+  const [dev, staging, prod] = await Promise.all(STAGES.map((s) => stageRendered(t, s)));
+  const jobs = (x: { objs: K8sObject[] }) => byComponentOf(x.objs);
+  t.deepEqual(Object.keys(jobs(dev!)).sort(), ['check', 'materialize'], 'dev: no full refresh, sensor or docs');
+  t.deepEqual(Object.keys(jobs(staging!)).sort(), ['check', 'full-refresh', 'materialize']);
+  t.deepEqual(Object.keys(jobs(prod!)).sort(), ['check', 'docs', 'full-refresh', 'materialize', 'sensor']);
+  t.is(jobs(dev!).materialize.spec.schedule, '0 6 * * 1-5');
+  t.is(jobs(staging!).materialize.spec.schedule, '0 1 * * *', 'staging runs before prod');
+  t.is(jobs(prod!).materialize.spec.schedule, '0 2 * * *');
+  const memory = (x: { objs: K8sObject[] }) => jobs(x).materialize.spec.jobTemplate.spec.template.spec.containers[0].resources.limits.memory;
+  t.deepEqual([memory(dev!), memory(staging!), memory(prod!)], ['512Mi', '2Gi', '2Gi'], 'staging has prod-like resources');
+  const alerts = (x: { parse: () => ReturnType<typeof parsePipelineConfig> }) => x.parse().alerts;
+  t.deepEqual(alerts(dev!).channels, [], 'dev: no alerts');
+  t.deepEqual(alerts(staging!).channels, ['slack']);
+  t.deepEqual(alerts(prod!).channels, ['email', 'slack']);
+  t.is(alerts(staging!).escalationMs, 0, 'staging never escalates');
+  t.is(alerts(prod!).escalationMs, 30 * 60_000);
+});
+
+test("values-dev.yaml and values-staging.yaml protect every location values-prod.yaml writes: pointed at one, the pipeline refuses to start, naming the setting and the fix", async (t) => {
+  if (!toolsPresent(t)) return;
+  const prod = (await stageRendered(t, 'prod')).parse();
+  const prodLocations = writtenLocations(prod);
+  t.true(prodLocations.length >= 8, 'S3 prefixes, the raw database, the dbt databases and the event log');
+  for (const stage of ['dev', 'staging'] as const) {
+    const { parse } = await stageRendered(t, stage);
+    const protectedLocs = parse().environment.protectedLocations.map((p) => parseLocation(p)!);
+    for (const w of prodLocations) {
+      t.true(protectedLocs.some((p) => overlaps(w.location, p)), `${stage} protects prod's ${formatLocation(w.location)} (${w.what})`);
+    }
+    // The values a careless copy of prod's would give: each refused at start.
+    const cases: [string[], RegExp][] = [
+      [['--set', `athena.s3DataDir=${prod.warehouse.athena!.dbtDataLocation}`], /warehouse\.athena\.table_location \(line \d+\): s3:\/\/acme-sfpipe-prod-lake\/sf-user-pipeline\/sf_raw_\w+\/ \(the raw tables' prefix\) is a prod location/],
+      [['--set', `athena.rawDatabase=${prod.warehouse.athena!.database}`], /warehouse\.athena\.database \(line \d+\): glue:sf_raw \(the raw database\) is a prod location/],
+      [['--set', `eventLog.s3Location=${(prod.eventLog as { location: string }).location}`], /event_log\.s3_location \(line \d+\): s3:\/\/acme-sfpipe-prod-state\/event-log\/ \(the event log\) is a prod location/],
+      [['--set-string', 'environment.schemaSuffix='], /warehouse\.schema_suffix \(line \d+\): glue:sf_staging \(dbt's database sf_staging\) is a prod location/],
+    ];
+    for (const [extra, expected] of cases) {
+      const bad = await stageRendered(t, stage, ...extra);
+      const err = t.throws(() => bad.parse(), { instanceOf: Error }, `${stage} ${extra.join(' ')}`);
+      t.regex(err!.message, expected, `${stage} ${extra.join(' ')}`);
+      t.regex(err!.message, new RegExp(`this is the ${stage} environment: a ${stage} run must never write there\\. Fix: give ${stage} `));
+    }
+  }
+});
+
+test('values.schema.json checks environment: the stage name, the suffix and the protected locations', async (t) => {
+  if (!toolsPresent(t)) return;
+  for (const [set, re] of [
+    [['--set', 'environment.name=qa'], /environment\.name|name/],
+    [['--set', 'environment.schemaSuffix=-x'], /schemaSuffix/],
+    [['--set', 'environment.protectedLocations={prod-lake}'], /protectedLocations/],
+    [['--set', 'environment.protectedLocatons={s3://x/}'], /protectedLocatons/],
+  ] as [string[], RegExp][]) {
+    const r = await template('default', ...set);
+    t.not(r.code, 0, set.join(' '));
+    t.regex(r.stderr, /values don't meet the specifications of the schema/, set.join(' '));
+    t.regex(r.stderr, re, set.join(' '));
+  }
 });

@@ -18,7 +18,7 @@ export interface CliResult {
  * inside Kubernetes has KUBERNETES_SERVICE_HOST: JSON errors and the Lease lock): a test that
  * wants one sets it in `env`.
  */
-const MACHINE_SETTINGS = ['KUBERNETES_SERVICE_HOST', 'SFPIPE_LOCK', 'SFPIPE_LEASE_NAME', 'SFPIPE_LOG_LEVEL', 'SFPIPE_TRIGGER'];
+const MACHINE_SETTINGS = ['KUBERNETES_SERVICE_HOST', 'SFPIPE_LOCK', 'SFPIPE_LEASE_NAME', 'SFPIPE_LOG_LEVEL', 'SFPIPE_TRIGGER', 'SFPIPE_ENV', 'SFPIPE_DEVELOPER'];
 
 function testEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };

@@ -318,3 +318,26 @@ k8sTest('sfpipe launch --wait with the ServiceAccount token follows the Job to i
   t.notRegex(r1.stderr + r2.stderr, /forbidden|403/i);
   t.log(r1.stderr.split('\n')[0]);
 });
+
+for (const stage of ['dev', 'staging', 'prod'] as const) {
+  k8sTest(`helm install -f values-${stage}.yaml: the API server accepts every object; the pods run as the ${stage} environment`, async (t) => {
+    const api = cluster.get(t);
+    if (!api) return;
+    const ns = `env-${stage}`;
+    const release = `sfp-${stage}`;
+    await helm(api, ['install', release, CHART, '-n', ns, '--create-namespace', '-f', path.join(CHART, `values-${stage}.yaml`)]);
+    const fullname = `${release}-sf-user-pipeline`;
+    const cronJobs = await kubectlJson<{ items: V1CronJob[] }>(api, ['-n', ns, 'get', 'cronjobs']);
+    const components = cronJobs.items.map((c) => c.metadata!.labels!['app.kubernetes.io/component']).sort();
+    t.deepEqual(components, { dev: ['check', 'materialize'], staging: ['check', 'full-refresh', 'materialize'], prod: ['check', 'docs', 'full-refresh', 'materialize', 'sensor'] }[stage]);
+    for (const c of cronJobs.items) {
+      const env = Object.fromEntries((c.spec!.jobTemplate.spec!.template.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+      t.is(env['SFPIPE_ENV'], stage, c.metadata!.name);
+      t.is(env['SFPIPE_DEVELOPER'], stage === 'dev' ? release : undefined, `${c.metadata!.name}: dev's schema suffix is the release's name`);
+    }
+    const cm = await kubectlJson<{ data: Record<string, string> }>(api, ['-n', ns, 'get', 'configmap', `${fullname}-config`]);
+    t.regex(cm.data['pipeline.yaml']!, stage === 'prod' ? /^(?![\s\S]*protected_locations)/ : /protected_locations: \["s3:\/\/acme-sfpipe-prod-lake\/"/);
+    const notes = await helm(api, ['get', 'notes', release, '-n', ns]);
+    t.regex(notes, new RegExp(`environment ${stage}\\.`));
+  });
+}

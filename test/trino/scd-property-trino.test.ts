@@ -35,7 +35,7 @@ const USERS = 300;
 const BATCHES = 4;
 /** User ids of this test's histories: 005T00000000, 005T00000001, … */
 const ID_PREFIX = '005T';
-const SELECT = ['--select', 'dim_sf_user_scd+', 'stg_sf_user', '--exclude-resource-type', 'unit_test', '--target', 'trino'];
+const SELECT = ['--select', 'dim_sf_user_scd+', 'stg_sf_user', '--exclude-resource-type', 'unit_test', '--target', 'prod'];
 const LOOKBACK_0 = ['--vars', '{scd_extracted_at_lookback_minutes: 0}'];
 const RAW_TABLE = 'sf_user';
 const DIM = `${sqlIdentifier(TRINO_ICEBERG_CATALOG)}.${sqlIdentifier('sf_curated')}.${sqlIdentifier('dim_sf_user_scd')}`;
@@ -129,7 +129,8 @@ test('dim_sf_user_scd on Trino: incremental MERGE steps == oracle == full refres
   const runner = new TrinoQueryRunner(connection);
   const raw = `${sqlIdentifier(TRINO_ICEBERG_CATALOG)}.${sqlIdentifier(rawSchema)}.${sqlIdentifier(RAW_TABLE)}`;
   const env = {
-    SFPIPE_DBT_TARGET: 'trino',
+    SFPIPE_DBT_PROFILE: 'sf_user_pipeline_trino',
+    SFPIPE_SCHEMA_SUFFIX: '',
     SFPIPE_TRINO_AUTH: 'none',
     SFPIPE_TRINO_HOST: server.hostname,
     SFPIPE_TRINO_PORT: server.port,
@@ -153,7 +154,7 @@ test('dim_sf_user_scd on Trino: incremental MERGE steps == oracle == full refres
   const dbt = async (stateDir: string, args: string[], what: string): Promise<{ built: boolean; message: string } | null> => {
     const t0 = performance.now();
     const call = await dbtWithEnv(path.join(dir, stateDir), env, args);
-    t.log(`${what}: dbt ${args.filter((a) => a !== '--target' && a !== 'trino').join(' ')} (${seconds(t0)} s)`);
+    t.log(`${what}: dbt ${args.filter((a) => a !== '--target' && a !== 'prod').join(' ')} (${seconds(t0)} s)`);
     if (call.exitCode === 0) return null;
     const models = call.results.filter((r) => r.unique_id.startsWith('model.'));
     return { built: models.length > 0 && models.every((r) => r.status === 'success'), message: `${what} (dbt ${args.join(' ')}) failed: ${describeFailures(call)}` };

@@ -217,6 +217,20 @@ SFPIPE_ATHENA_* env the config and dbt/profiles.yml read. Renders nothing otherw
 {{- end }}
 {{- end }}
 
+{{/*
+The environment of every pod: SFPIPE_ENV (the stage: dbt's target and schema suffix, the
+protected locations), and in dev SFPIPE_DEVELOPER, the release's name (the default suffix
+_<release>, so two dev releases never share schemas).
+*/}}
+{{- define "sfpipe.environmentEnv" -}}
+- name: SFPIPE_ENV
+  value: {{ .Values.environment.name | quote }}
+{{- if eq .Values.environment.name "dev" }}
+- name: SFPIPE_DEVELOPER
+  value: {{ .Release.Name | quote }}
+{{- end }}
+{{- end }}
+
 {{/* The pod and container securityContext of every pod: the "restricted" Pod Security Standard. */}}
 {{- define "sfpipe.podSecurityContext" -}}
 runAsNonRoot: true

@@ -22,12 +22,13 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
       const eventLog = await c.openEventLog();
       let assets;
       try {
-        const report = await lineageReport(definitions, opts.select, eventLog, new Date(), await c.sensors());
+        const report = await lineageReport(definitions, opts.select, eventLog, new Date(), await c.sensors(), c.pipeline.environments?.describe());
         ({ assets } = report);
         const format = opts.json ? 'json' : opts.format;
         const reported = report.sensors ?? [];
         if (format === 'json') c.write(JSON.stringify(report, null, 2) + '\n');
         else {
+          if (format === 'text' && report.environment) c.write(`environment: ${report.environment.name} (${report.environment.summary})\n\n`);
           c.write(renderLineage(assets, format, { color: Boolean((c.stdout as NodeJS.WriteStream).isTTY) }));
           if (format === 'text' && reported.length) c.write(reported.map((s) => sensorLines(s).join('\n') + '\n').join('\n'));
         }

@@ -40,6 +40,7 @@ export function uiCommand(ctx: () => CliContext, setExit: (code: number) => void
           ...(c.pipeline.chartedMetadata ? { chartedMetadata: c.pipeline.chartedMetadata } : {}),
           definitions,
           sensors: await c.sensors(),
+          ...(c.pipeline.environments ? { environment: c.pipeline.environments.describe() } : {}),
           eventLog,
           extension,
           log: c.logger,
