@@ -95,6 +95,8 @@ export async function watchSensor(o: WatchOptions): Promise<Watcher> {
     failed = reject;
     controller.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  // Another watcher took the sensor's lock over (this one stopped renewing it): stop, as a run does.
+  lease.lost?.addEventListener('abort', () => failed?.(new Error(`lost the lock of sensor ${sensor.name} to another watcher`)), { once: true });
   const setState = (subscription: SubscriptionState, detail: string): void => {
     if (subscription !== state.subscription || detail !== state.detail) {
       Object.assign(state, { subscription, detail, since: new Date().toISOString() });

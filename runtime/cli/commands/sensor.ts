@@ -154,7 +154,7 @@ function renderSensors(sensors: SensorReport[]): string {
 
 /** A sensor as `sensor list` and `lineage` show it. */
 export function sensorLines(s: SensorReport): string[] {
-  const lines = [`sensor ${s.name} → ${s.target} (at most every ${s.minimumIntervalSeconds} s)`];
+  const lines = [`sensor ${s.name} → ${s.target} (${s.mode === 'push' ? 'pushed: sensor watch' : `at most every ${s.minimumIntervalSeconds} s`})`];
   if (s.description) lines.push(`    ${s.description}`);
   const t = s.lastTick;
   if (!t) lines.push('    last tick: never');
