@@ -7,6 +7,7 @@ import { DEFAULT_ENVIRONMENT, describeEnvironment, ENV_VARIABLE, ENVIRONMENTS } 
 import { sfUserAsset } from './raw/sf-user-asset.js';
 import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
+import type { SfUserSensorOptions } from './sensors/sf-user-changes.js';
 import type { RunningSimulator } from './simulator-endpoint.js';
 
 /** The Salesforce User history pipeline. */
@@ -126,22 +127,29 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
     const { observabilityFrom } = await import('./observability.js');
     return observabilityFrom(loadPipelineConfig(), process.env, logger);
   },
-  // The Salesforce change sensor (`sfpipe sensor tick sf_user_changes`): a session per tick, through
-  // the same resources a run opens (the embedded simulator is started in simulator mode).
+  // The Salesforce change sensors: polled (`sfpipe sensor tick sf_user_changes`), a session per tick,
+  // and pushed (`sfpipe sensor watch sf_user_cdc`), a session per subscription; both through the
+  // same resources a run opens (the embedded simulator is started in simulator mode).
   async sensors() {
-    const { sfUserChangesSensor } = await import('./sensors/sf-user-changes.js');
+    const [{ sfUserChangesSensor }, { sfUserCdcSensor }] = await Promise.all([import('./sensors/sf-user-changes.js'), import('./sensors/sf-user-cdc.js')]);
+    const config = loadPipelineConfig();
+    const salesforce: SfUserSensorOptions['salesforce'] = async ({ log, signal, tickId }) => {
+      const opened = await pipelineBase.openResources({ stateDir: resolveStateDir(), logger: log, runId: tickId, fullRefresh: false });
+      try {
+        return { api: await opened.resources.salesforce({ log, signal }), close: () => opened.close() };
+      } catch (err) {
+        await opened.close();
+        throw err;
+      }
+    };
     return [
-      sfUserChangesSensor({
-        config: loadPipelineConfig(),
-        async salesforce({ log, signal, tickId }) {
-          const opened = await pipelineBase.openResources({ stateDir: resolveStateDir(), logger: log, runId: tickId, fullRefresh: false });
-          try {
-            return { api: await opened.resources.salesforce({ log, signal }), close: () => opened.close() };
-          } catch (err) {
-            await opened.close();
-            throw err;
-          }
-        },
+      sfUserChangesSensor({ config, salesforce }),
+      sfUserCdcSensor({
+        salesforce,
+        unsupported:
+          config.salesforce.mode === 'simulator' && !config.salesforce.loginUrl
+            ? "push mode needs a Salesforce that keeps running between runs, and the embedded simulator lives only as long as one run: start one with `sfpipe sim serve --state-file <file>` and set salesforce.login_url to its URL (or use mode: salesforce)"
+            : null,
       }),
     ];
   },

@@ -57,6 +57,8 @@ export interface SensorReport {
   name: string;
   description: string;
   target: string;
+  /** poll: evaluated by ticks; push: watched (`sensor watch`). */
+  mode: 'poll' | 'push';
   minimumIntervalSeconds: number;
   lastTick: SensorTickRecord | null;
   lastRequest: (SensorRunRequestRecord & { timestamp: string; tickId: string }) | null;
@@ -76,6 +78,7 @@ export async function sensorsReport(sensors: readonly SensorDef[], eventLog: Eve
       name: s.name,
       description: s.description,
       target: s.target,
+      mode: s.push ? 'push' : 'poll',
       minimumIntervalSeconds: s.minimumIntervalSeconds,
       lastTick: ticks[0] ?? null,
       lastRequest: requested && last ? { ...last, timestamp: requested.timestamp, tickId: requested.tickId } : null,

@@ -68,7 +68,39 @@ export interface SensorDef {
   minimumIntervalSeconds: number;
   /** The asset selection its runs materialize, e.g. `sf_raw/sf_user+`. */
   target: string;
-  evaluate(ctx: SensorContext): Promise<SensorResult>;
+  /** A polled sensor's evaluation (`sensor tick`); a push sensor has none. */
+  evaluate?(ctx: SensorContext): Promise<SensorResult>;
+  /** A push sensor's subscription to its source's change events (`sensor watch`, runtime/sensor-watch.ts). */
+  push?: PushSource;
+}
+
+/** One change event a push sensor's source delivered. */
+export interface PushEvent {
+  /** Where the event is in the source's stream (e.g. a replay id): the cursor after it. */
+  position: string;
+  /** Recorded with the tick that covers it (e.g. the record ids and change type). */
+  detail?: Metadata;
+}
+
+export type SubscriptionState = 'connecting' | 'subscribed' | 'down';
+
+export interface PushSubscribeOptions {
+  /** Deliver the events after this position (null: only events from now on). */
+  after: string | null;
+  log: Logger;
+  signal: AbortSignal;
+  onEvent(event: PushEvent): void;
+  onState(state: SubscriptionState, detail: string): void;
+}
+
+/** Where a push sensor's events come from. */
+export interface PushSource {
+  /** Subscribes; resolves once the source confirmed the subscription. */
+  subscribe(o: PushSubscribeOptions): Promise<{ close(): Promise<void> }>;
+  /** Negative, 0 or positive as position a is before, at or after b. */
+  compare(a: string, b: string): number;
+  /** The run key of the run that covers the events up to `position`. */
+  runKey(position: string): string;
 }
 
 export type SensorSpec = Omit<SensorDef, 'description'> & { description?: string };
@@ -81,6 +113,7 @@ export function defineSensor(spec: SensorSpec): SensorDef {
     throw new DefinitionError(`sensor ${spec.name}: minimumIntervalSeconds must be a number ≥ 0`);
   }
   if (!spec.target.trim()) throw new DefinitionError(`sensor ${spec.name}: the target selection is blank`);
+  if (!spec.evaluate && !spec.push) throw new DefinitionError(`sensor ${spec.name}: give it an evaluate function (polled) or a push source (watched)`);
   return { ...spec, description: spec.description ?? '' };
 }
 
@@ -162,6 +195,10 @@ export async function tickSensor(o: TickOptions): Promise<TickResult> {
     metadata: {},
   });
 
+  if (!sensor.evaluate) {
+    return { evaluated: false, tick: { ...base(null), skipReason: `a push sensor: its changes arrive through \`sensor watch ${sensor.name}\`, not ticks` } };
+  }
+  const evaluate = sensor.evaluate.bind(sensor);
   let lease;
   try {
     lease = await o.sensorLock.acquire(tickId, { timeoutMs: 0, ...(o.signal ? { signal: o.signal } : {}) });
@@ -189,7 +226,7 @@ export async function tickSensor(o: TickOptions): Promise<TickResult> {
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let result: SensorResult;
     try {
-      result = await sensor.evaluate({
+      result = await evaluate({
         sensorName: sensor.name,
         tickId,
         cursor,

@@ -1,5 +1,5 @@
 export type RequestKind =
-  | 'token' | 'describe' | 'query' | 'queryMore' | 'bulkCreate' | 'bulkPoll' | 'bulkResults' | 'limits' | 'other';
+  | 'token' | 'describe' | 'query' | 'queryMore' | 'bulkCreate' | 'bulkPoll' | 'bulkResults' | 'limits' | 'streaming' | 'other';
 
 export type FaultOn = Exclude<RequestKind, 'other'> | 'any';
 

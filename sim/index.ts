@@ -11,6 +11,7 @@ export type { FaultSpec, FaultAction, FaultOn, RequestKind } from './faults.js';
 export type { FieldType } from './schema.js';
 export type { SfValue } from './record.js';
 export { formatSf, parseSfDatetime } from './datetime.js';
+export { USER_CHANGE_CHANNEL, type ChangeEventData, type ChangeEventHeader } from './cdc.js';
 
 export interface SimulatorOptions {
   /** Initial org size (ignored when stateFile exists). Default 5000. */
@@ -44,6 +45,10 @@ export interface SimulatorOptions {
   password?: string;
   /** Appended to the password in the password grant; '' accepts the bare password. */
   securityToken?: string;
+  /** How long change events are kept for replay, in simulated time. Default 72 h (as Salesforce). */
+  changeEventRetentionMs?: number;
+  /** How long a Streaming API (CometD) connect waits for events before it is answered. Default 110 s. */
+  streamingTimeoutMs?: number;
   /** PEM certificate or public key of the connected app; without it the JWT bearer grant is refused. */
   jwtCertificate?: string;
 }
@@ -55,6 +60,8 @@ export interface Simulator {
   readonly faults: FaultInjector;
   /** Counted server-side since start or the last resetStats(). */
   readonly stats: SimStats;
+  /** The Streaming API endpoint: subscribers, and a duplicate delivery for tests. */
+  readonly streaming: { subscribers(): number; redeliver(replayId: number): boolean };
   /** Invalidates every issued access token (refresh tokens stay valid). */
   expireAllTokens(): void;
   resetStats(): void;
@@ -71,7 +78,10 @@ export const DEFAULT_CREDENTIALS: Readonly<Credentials> = Object.freeze({
 });
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const org = new SimOrg({ users: opts.users, seed: opts.seed, startTime: opts.startTime, stateFile: opts.stateFile });
+  const org = new SimOrg({
+    users: opts.users, seed: opts.seed, startTime: opts.startTime, stateFile: opts.stateFile,
+    ...(opts.changeEventRetentionMs !== undefined ? { changeEventRetentionMs: opts.changeEventRetentionMs } : {}),
+  });
   const creds: Credentials = {
     clientId: opts.clientId ?? DEFAULT_CREDENTIALS.clientId,
     clientSecret: opts.clientSecret ?? DEFAULT_CREDENTIALS.clientSecret,
@@ -90,11 +100,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     dailyApiLimit: opts.dailyApiLimit ?? 105_000,
     bulkMaxRecords: opts.bulkMaxRecords ?? 50_000,
     bulkDatetimeFormat: opts.bulkDatetimeFormat ?? 'iso',
+    streamingTimeoutMs: opts.streamingTimeoutMs ?? 110_000,
   });
   const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   let closed = false;
   return {
     url, org, faults, stats,
+    streaming: {
+      subscribers: () => server.bayeux.subscribers(),
+      redeliver: (replayId) => server.bayeux.redeliver(replayId),
+    },
     expireAllTokens: () => tokens.invalidateAll(),
     resetStats() {
       stats.apiCalls = 0;

@@ -1,3 +1,4 @@
+import { ChangeEventLog, DEFAULT_RETENTION_MS, type ChangeType } from './cdc.js';
 import { DAY_MS, floorSecond, formatSf, toMs } from './datetime.js';
 import { generateUsers, pickDivision, pickName, pickPhase } from './generator.js';
 import { idNumber, makeId, podFor } from './ids.js';
@@ -11,6 +12,8 @@ export interface OrgOptions {
   seed?: number;
   startTime?: string;
   stateFile?: string;
+  /** How long (simulated time) change events are retained for replay. Default 72 h. */
+  changeEventRetentionMs?: number;
 }
 
 /** A user as the REST API would return it (datetimes in Salesforce format). */
@@ -61,6 +64,8 @@ export class SimOrg {
   private usage: { day: number; used: number };
   private readonly stateFile: string | undefined;
   private readonly profileId: string;
+  /** User's change events (Change Data Capture), delivered by the CometD endpoint. */
+  readonly changeEvents: ChangeEventLog;
 
   constructor(opts: OrgOptions = {}) {
     this.stateFile = opts.stateFile;
@@ -92,6 +97,7 @@ export class SimOrg {
     }
     this.pod = podFor(this.seed);
     this.profileId = makeId(PROFILE_ID_PREFIX, this.pod, 1);
+    this.changeEvents = new ChangeEventLog(st?.changeEvents, opts.changeEventRetentionMs ?? DEFAULT_RETENTION_MS);
     if (this.stateFile && !st) this.persist();
   }
 
@@ -179,6 +185,7 @@ export class SimOrg {
     const sysMod = Math.max(at, rec.sysMod + 1000);
     const next = this.applyPatch(rec, this.normalisePatch(patch), sysMod, opts.automated ? rec.lastMod : sysMod);
     this.records[rec.n - 1] = next;
+    this.emitChange(rec, next, sysMod);
     this.persist();
     return this.view(next);
   }
@@ -190,6 +197,7 @@ export class SimOrg {
     const rec = this.applyPatch(base, this.normalisePatch({ LastName: 'User', FirstName: 'New', ...fields }), at, at);
     this.records[n - 1] = rec;
     this.live++;
+    this.emitChange(null, rec, at);
     this.persist();
     return this.idOf(n);
   }
@@ -241,6 +249,7 @@ export class SimOrg {
     }
     const next = this.applyPatch(rec, this.normalisePatch(patch), sm, sm);
     this.records[rec.n - 1] = next;
+    this.emitChange(rec, next, Math.max(sm, floorSecond(this.clock)));
     this.persist();
     return this.view(next);
   }
@@ -443,6 +452,7 @@ export class SimOrg {
       pending: this.pending,
       recent: this.recent,
       records: this.records.filter((r): r is UserRec => r !== undefined).map(pack),
+      changeEvents: this.changeEvents.snapshot(),
     };
     saveState(this.stateFile, state);
   }
@@ -464,6 +474,7 @@ export class SimOrg {
         const base = new UserRec(ev.n, null, '', null, null, true, ev.sysMod, ev.sysMod, ev.sysMod, null);
         this.records[ev.n - 1] = this.applyPatch(base, ev.patch, ev.sysMod, ev.sysMod);
         this.live++;
+        this.emitChange(null, this.records[ev.n - 1]!, ev.visibleAt);
         continue;
       }
       const rec = this.records[ev.n - 1];
@@ -471,8 +482,35 @@ export class SimOrg {
       // Guard for tests that touch a user with a pending change: keep SystemModstamp strictly increasing.
       const sm = Math.max(ev.sysMod, rec.sysMod + 1000);
       this.records[ev.n - 1] = this.applyPatch(rec, ev.patch, sm, ev.lastMod === null ? rec.lastMod : Math.min(ev.lastMod, sm));
+      this.emitChange(rec, this.records[ev.n - 1]!, Math.max(ev.visibleAt, sm));
     }
     return due;
+  }
+
+  /**
+   * Publishes the change event of a committed change: on CREATE every field, on UPDATE the fields
+   * that changed. As in Salesforce, SystemModstamp is never in an event, so a change that moved
+   * only SystemModstamp publishes none.
+   */
+  private emitChange(prev: UserRec | null, next: UserRec, commitMs: number): void {
+    const fields: Record<string, SfValue> = {};
+    for (const def of this.schema.fields()) {
+      if (def.name === 'Id' || def.name === 'Name' || def.name === 'SystemModstamp') continue;
+      const v = this.value(next, def);
+      if (prev && v === this.value(prev, def)) continue;
+      fields[def.name] = typeof v === 'number' && def.type === 'datetime' ? new Date(v).toISOString()
+        : typeof v === 'number' && def.type === 'date' ? new Date(v).toISOString().slice(0, 10) : v;
+    }
+    const changeType: ChangeType = prev ? 'UPDATE' : 'CREATE';
+    if (changeType === 'UPDATE' && Object.keys(fields).length === 0) return;
+    this.changeEvents.append({
+      changeType,
+      recordId: this.idOf(next.n),
+      commitMs,
+      commitUser: makeId('005', this.pod, 0),
+      fields,
+      schemaFields: this.schema.fields().map((f) => `${f.name}:${f.type}`),
+    }, this.clock);
   }
 
   private recByIdOrUndefined(id: string): UserRec | undefined {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ChangeEventState } from './cdc.js';
 import type { PackedRec, SfValue } from './record.js';
 import type { FieldType } from './schema.js';
 
@@ -32,6 +33,8 @@ export interface OrgStateFile {
   pending: PendingChange[];
   recent: RecentChange[];
   records: PackedRec[];
+  /** Retained change events (absent in files written before change events existed). */
+  changeEvents?: ChangeEventState;
 }
 
 /** Writes atomically: a reader never sees a half-written file. */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultAction, FaultInjector, RequestKind } from '../faults.js';
 import type { SimOrg } from '../org.js';
+import { BayeuxServer } from './bayeux.js';
 import { BulkApi } from './bulk.js';
 import { handleToken, type Credentials, type Identity, type TokenStore } from './oauth.js';
 import {
@@ -27,11 +28,15 @@ export interface ServerDeps {
   bulkMaxRecords: number;
   bulkDatetimeFormat: 'iso' | 'salesforce';
   stats: SimStats;
+  /** How long a CometD connect waits for events before it is answered empty. */
+  streamingTimeoutMs: number;
 }
 
 interface Route {
   kind: RequestKind;
   auth: boolean;
+  /** The Streaming API: its own allocation (no API call counted), Bayeux-shaped auth failures. */
+  streaming?: boolean;
   run: (body: string) => Reply;
 }
 
@@ -44,11 +49,13 @@ export class SimServer {
   readonly server: Server;
   private readonly rest: RestApi;
   private readonly bulk: BulkApi;
+  readonly bayeux: BayeuxServer;
   baseUrl = '';
 
   constructor(private readonly d: ServerDeps) {
     this.rest = new RestApi(d.org, () => d.dailyApiLimit);
     this.bulk = new BulkApi(d.org, d.ident.userId, d.bulkMaxRecords, d.bulkDatetimeFormat);
+    this.bayeux = new BayeuxServer({ events: d.org.changeEvents, nowMs: () => d.org.nowMs(), connectTimeoutMs: d.streamingTimeoutMs });
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.send(res, json(500, [{ errorCode: 'UNKNOWN_EXCEPTION', message: String(err) }]), undefined);
@@ -70,6 +77,7 @@ export class SimServer {
   }
 
   async close(): Promise<void> {
+    this.bayeux.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -95,6 +103,10 @@ export class SimServer {
           urls: { rest: `${this.baseUrl}/services/data/v{version}/`, query: `${this.baseUrl}/services/data/v{version}/query/` },
         }),
       };
+    }
+    const cometd = /^\/cometd\/(\d+\.\d)$/.exec(p);
+    if (cometd && versionOk(cometd[1]!, d.apiVersion) && method === 'POST') {
+      return { kind: 'streaming', auth: true, streaming: true, run: (body) => this.bayeux.handle(body) };
     }
     if (p === '/services/data' && method === 'GET') return { kind: 'other', auth: false, run: () => this.rest.versions(d.apiVersion) };
     const m = /^\/services\/data\/v(\d+\.\d)(\/.*)?$/.exec(p);
@@ -167,13 +179,16 @@ export class SimServer {
     if (route.auth) {
       const m = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(req.headers.authorization ?? '');
       const token = m?.[1]?.trim();
-      if (!token || !d.tokens.check(token)) return this.send(res, INVALID_SESSION(), undefined);
+      const refused = (): Reply => (route.streaming ? this.bayeux.authFailure(body) : INVALID_SESSION());
+      if (!token || !d.tokens.check(token)) return this.send(res, refused(), undefined);
       if (f?.kind === 'invalidSession') {
         d.tokens.invalidate(token);
-        return this.send(res, INVALID_SESSION(), undefined);
+        return this.send(res, refused(), undefined);
       }
-      if (!d.org.consumeApiCall(d.dailyApiLimit)) return this.send(res, REQUEST_LIMIT(), undefined);
-      d.stats.apiCalls++;
+      if (!route.streaming) {
+        if (!d.org.consumeApiCall(d.dailyApiLimit)) return this.send(res, REQUEST_LIMIT(), undefined);
+        d.stats.apiCalls++;
+      }
     }
     if (f?.kind === 'http') {
       if (kind === 'token') return this.send(res, json(f.status, { error: 'server_error', error_description: 'injected fault' }), undefined);

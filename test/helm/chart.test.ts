@@ -39,7 +39,7 @@ function k8sVersion(): string {
   return m?.[1] ?? '1.37.2';
 }
 
-const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino', 'ui', 'sensor'] as const;
+const VALUE_SETS = ['default', 'hourly', 'existing-secret', 'irsa', 'launch', 'trino', 'ui', 'sensor', 'sensor-watch'] as const;
 type ValueSet = (typeof VALUE_SETS)[number];
 const valuesFile = (set: ValueSet) => path.join(CHART, 'ci', `${set}-values.yaml`);
 
@@ -346,6 +346,7 @@ test('the rendered pipeline.yaml is a valid sfpipe config for every value set', 
     trino: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'trino', profile: 'sf_user_pipeline_trino' },
     ui: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
     sensor: { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
+    'sensor-watch': { mode: 'salesforce', credentials: 'k8s_secret', engine: 'athena', profile: 'sf_user_pipeline_athena' },
   };
   for (const set of VALUE_SETS) {
     const objs = await rendered(t, set);
@@ -693,6 +694,57 @@ test('sensor.enabled: a sensor CronJob beside the schedule, restricted like the 
   t.regex(noMat.stderr, /sensor\.enabled needs cronjobs\.materialize\.enabled/);
 });
 
+test('sensorWatch.enabled: a `sensor watch` Deployment, off by default, hardened like the CronJobs, its liveness the subscription, granted its Lease, the materialize CronJob and Job creation only', async (t) => {
+  if (!toolsPresent(t)) return;
+  const watchOf = (objs: K8sObject[]) => ofKind(objs, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'sensor-watch');
+  for (const set of VALUE_SETS.filter((v) => v !== 'sensor-watch')) t.deepEqual(watchOf(await rendered(t, set)), [], `${set}: off by default`);
+  const objs = await rendered(t, 'sensor-watch');
+  const [deployment] = watchOf(objs);
+  t.is(deployment.metadata.name, 'sfpipe-sf-user-pipeline-sensor-watch');
+  t.is(deployment.spec.replicas, 1);
+  t.deepEqual(deployment.spec.strategy, { type: 'Recreate' }, 'never two watchers: the old one goes before the new one starts');
+  const pod = deployment.spec.template.spec;
+  const [c] = pod.containers;
+  t.deepEqual(c.args, ['sensor', 'watch', 'sf_user_cdc', '--quiet-seconds', '5', '--health-host', '0.0.0.0', '--health-port', '8643']);
+  t.like(c.livenessProbe, { httpGet: { path: '/healthz', port: 'health' } });
+  t.deepEqual(c.ports, [{ name: 'health', containerPort: 8643, protocol: 'TCP' }]);
+  const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  t.is(env.SFPIPE_SENSOR_LEASE_PREFIX, 'sfpipe-sf-user-pipeline-sensor');
+  t.is(env.SFPIPE_MATERIALIZE_CRONJOB, 'sfpipe-sf-user-pipeline-materialize');
+  t.is(env.SFPIPE_LEASE_NAME, 'sfpipe-sf-user-pipeline-run-lock');
+  t.is(env.SFPIPE_ENV, 'prod', "the release's environment, as every pod has it");
+  // The same pod and container security, service account, config and credentials as materialize.
+  const mat = byComponentOf(objs).materialize.spec.jobTemplate.spec.template.spec;
+  t.deepEqual(pod.securityContext, mat.securityContext);
+  t.deepEqual(c.securityContext, mat.containers[0].securityContext);
+  t.is(pod.serviceAccountName, mat.serviceAccountName);
+  t.deepEqual(pod.volumes, mat.volumes);
+  t.deepEqual(c.resources, mat.containers[0].resources, "the chart's resources by default");
+  const rules = ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+  const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
+  t.deepEqual(flat, [
+    'batch/cronjobs:get@sfpipe-sf-user-pipeline-materialize',
+    'batch/jobs:create',
+    'coordination.k8s.io/leases:create',
+    'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-cdc',
+    'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-cdc',
+    'coordination.k8s.io/leases:update@sfpipe-sf-user-pipeline-run-lock,sfpipe-sf-user-pipeline-sensor-sf-user-cdc',
+  ]);
+  const r = await template('sensor-watch');
+  await assertKubeconform(t, r.stdout, 'sensor-watch');
+  // The schema and the chart's rules: a misspelt key, a bad port, no materialize CronJob, simulator mode.
+  for (const [label, args, error] of [
+    ['typo', ['--set', 'sensorWatch.quietSecond=3'], /quietSecond/],
+    ['port', ['--set', 'sensorWatch.healthPort=0'], /healthPort/],
+    ['no materialize', ['--set', 'cronjobs.materialize.enabled=false'], /sensorWatch\.enabled needs cronjobs\.materialize\.enabled/],
+    ['simulator', ['--set', 'salesforce.mode=simulator', '--set', 'salesforce.existingSecret='], /sensorWatch\.enabled needs salesforce\.mode salesforce/],
+  ] as const) {
+    const bad = await template('sensor-watch', ...args);
+    t.not(bad.code, 0, label);
+    t.regex(bad.stderr, error, label);
+  }
+});
+
 test('the ci value sets are the ones the tests use', (t) => {
   const files = readdirSync(path.join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
   t.deepEqual(files, VALUE_SETS.map((s) => `${s}-values.yaml`).sort());
@@ -979,7 +1031,8 @@ test('ui.enabled: a Deployment and a ClusterIP Service for `sfpipe ui`, hardened
   if (!toolsPresent(t)) return;
   for (const set of VALUE_SETS.filter((v) => v !== 'ui')) {
     const objs = await rendered(t, set);
-    t.deepEqual([...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Service')], [], `${set}: no web view unless ui.enabled`);
+    const ui = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'] === 'ui';
+    t.deepEqual([...ofKind(objs, 'Deployment'), ...ofKind(objs, 'Service')].filter(ui), [], `${set}: no web view unless ui.enabled`);
   }
   const objs = await rendered(t, 'ui');
   const [deployment] = ofKind(objs, 'Deployment');

@@ -75,6 +75,10 @@ sf-user-pipeline.io/pipeline: {{ include "sfpipe.fullname" . | quote }}
 {{- define "sfpipe.sensorLeaseName" -}}
 {{- printf "%s-%s" (include "sfpipe.sensorLeasePrefix" .) (.Values.sensor.name | replace "_" "-") }}
 {{- end }}
+{{/* The push sensor's watcher holds the Lease <prefix>-<sensorWatch.name with _ as -> while it runs. */}}
+{{- define "sfpipe.sensorWatchLeaseName" -}}
+{{- printf "%s-%s" (include "sfpipe.sensorLeasePrefix" .) (.Values.sensorWatch.name | replace "_" "-") }}
+{{- end }}
 
 {{/*
 Secret with the Salesforce credentials (k8s_secret source): salesforce.existingSecret in
@@ -161,6 +165,12 @@ reported at once (one per line), each naming the value and what to set.
 {{- if and (hasKey $job "lockTimeoutSeconds") (ge (int $job.lockTimeoutSeconds) (int $job.activeDeadlineSeconds)) }}
 {{- $errs = append $errs (printf "cronjobs.%s.lockTimeoutSeconds (%d) must be less than cronjobs.%s.activeDeadlineSeconds (%d): the Job would be killed while waiting for the run lock" $key (int $job.lockTimeoutSeconds) $key (int $job.activeDeadlineSeconds)) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.sensorWatch.enabled (not .Values.cronjobs.materialize.enabled) }}
+{{- $errs = append $errs "sensorWatch.enabled needs cronjobs.materialize.enabled: the watcher's runs are Jobs made from the materialize CronJob" }}
+{{- end }}
+{{- if and .Values.sensorWatch.enabled (eq .Values.salesforce.mode "simulator") }}
+{{- $errs = append $errs "sensorWatch.enabled needs salesforce.mode salesforce: push mode subscribes to a Salesforce org that keeps running, and the simulator lives only as long as one run" }}
 {{- end }}
 {{- if and .Values.sensor.enabled (not .Values.cronjobs.materialize.enabled) }}
 {{- $errs = append $errs "sensor.enabled needs cronjobs.materialize.enabled: the sensor's runs are Jobs made from the materialize CronJob" }}

@@ -6,10 +6,11 @@ import { tickSensor, type LaunchOutcome, type LaunchRequest, type RunLauncher, t
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { materialize } from './materialize.js';
+import { sensorWatchCommand } from './sensor-watch.js';
 
-/** `sfpipe sensor tick [NAME]` and `sfpipe sensor list`. */
+/** `sfpipe sensor tick [NAME]`, `sfpipe sensor watch [NAME]` and `sfpipe sensor list`. */
 export function sensorCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
-  const sensor = new Command('sensor').description("The pipeline's sensors: evaluate one (tick) or list them with their last tick");
+  const sensor = new Command('sensor').description("The pipeline's sensors: evaluate one (tick), watch a push sensor (watch) or list them with their last tick");
   sensor
     .command('tick')
     .description('Evaluate a sensor once (every sensor without NAME) and launch the runs it requests')
@@ -34,6 +35,7 @@ export function sensorCommand(ctx: () => CliContext, setExit: (code: number) => 
       ].join('\n'),
     )
     .action(async (name: string | undefined, opts: { json: boolean; force: boolean }) => setExit(await tick(ctx(), name, opts)));
+  sensor.addCommand(sensorWatchCommand(ctx, setExit, (c) => runLauncher(c, false)));
   sensor
     .command('list')
     .description('List the sensors with their target, minimum interval and last tick')
@@ -101,7 +103,7 @@ async function tick(ctx: CliContext, name: string | undefined, opts: { json: boo
  * runs it. Either way a run id the event log has was launched before: the pipeline's launcher is
  * not asked again (its Job may be gone, deleted after its ttlSecondsAfterFinished).
  */
-function runLauncher(ctx: CliContext, json: boolean): RunLauncher {
+export function runLauncher(ctx: CliContext, json: boolean): RunLauncher {
   const { launchRun } = ctx.pipeline;
   const launched = async (req: LaunchRequest): Promise<LaunchOutcome | null> => {
     const before = await runOf(ctx, req.runId);
@@ -160,7 +162,7 @@ function renderSensors(sensors: SensorReport[]): string {
 
 /** A sensor as `sensor list` and `lineage` show it. */
 export function sensorLines(s: SensorReport): string[] {
-  const lines = [`sensor ${s.name} → ${s.target} (at most every ${s.minimumIntervalSeconds} s)`];
+  const lines = [`sensor ${s.name} → ${s.target} (${s.mode === 'push' ? 'pushed: sensor watch' : `at most every ${s.minimumIntervalSeconds} s`})`];
   if (s.description) lines.push(`    ${s.description}`);
   const t = s.lastTick;
   if (!t) lines.push('    last tick: never');
