@@ -13,20 +13,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from './errors.js';
-import type { EventLog } from './event-log.js';
-import type { Logger } from './logging.js';
 import { abortableSleep } from './retry.js';
 import { LockHeldError, type LockLease, type RunLock } from './run-lock.js';
-import { tickSensor, type PushEvent, type RunLauncher, type SensorDef, type SubscriptionState, type TickResult } from './sensors.js';
+import { tickSensor, type PushEvent, type SubscriptionState, type TickOptions, type TickResult } from './sensors.js';
 
-export interface WatchOptions {
-  sensor: SensorDef;
-  eventLog: EventLog;
-  sensorLock: RunLock;
-  runLock: RunLock;
-  launcher: RunLauncher;
-  log: Logger;
-  stateDir: string;
+/** What a tick needs (the sensor, its stores and locks, the launcher), and how the watch batches. */
+export interface WatchOptions extends Pick<TickOptions, 'sensor' | 'eventLog' | 'sensorLock' | 'runLock' | 'launcher' | 'log' | 'stateDir'> {
   /** The quiet period: a batch is requested once no event came for this long. */
   quietMs: number;
   /** How often a batch waiting for a run to finish looks at the run lock again. Default 1 s. */

@@ -6,37 +6,19 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
-import { createResources } from '../../assets/resources.js';
 import { sfUserCdcSensor } from '../../assets/sensors/sf-user-cdc.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { FileRunLock } from '../../runtime/run-lock-file.js';
 import { watchSensor, type Watcher, type WatchState } from '../../runtime/sensor-watch.js';
-import type { RunLauncher, TickResult } from '../../runtime/sensors.js';
-import { DEFAULT_CREDENTIALS } from '../../sim/index.js';
+import type { TickResult } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
 
 function watchEnv(t: ExecutionContext, h: Harness) {
   const sensor = sfUserCdcSensor({
-    async salesforce({ log, signal }) {
-      const resources = createResources({
-        config: h.config,
-        stateDir: h.stateDir,
-        logger: log,
-        endpoint: async () => ({ loginUrl: h.sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } }),
-      });
-      return { api: await resources.salesforce({ log, signal }), close: () => resources.close() };
-    },
+    salesforce: (opts) => h.salesforce(opts),
   });
   const runs: string[] = [];
-  const launcher: RunLauncher = {
-    async launch(req) {
-      const existing = await h.eventLog.getRun(req.runId);
-      if (existing?.runId === req.runId) return { status: 'ALREADY_LAUNCHED', detail: existing.status };
-      runs.push(req.runId);
-      const { result } = await h.run({ runId: req.runId, trigger: req.trigger });
-      return { status: 'LAUNCHED', detail: result.status, failed: result.status !== 'SUCCESS' };
-    },
-  };
+  const launcher = h.launcher(runs);
   const runLock = new FileRunLock(path.join(h.stateDir, 'run.lock'));
   const ticks: TickResult[] = [];
   const stateListeners = new Set<(s: WatchState) => void>();

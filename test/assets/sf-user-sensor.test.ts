@@ -6,38 +6,20 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { createResources } from '../../assets/resources.js';
 import { sfUserChangesSensor } from '../../assets/sensors/sf-user-changes.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { FileRunLock } from '../../runtime/run-lock-file.js';
-import { tickSensor, type RunLauncher } from '../../runtime/sensors.js';
-import { DEFAULT_CREDENTIALS } from '../../sim/index.js';
+import { tickSensor } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
 
 function sensorEnv(h: Harness) {
   const sensor = sfUserChangesSensor({
     config: h.config,
-    async salesforce({ log, signal }) {
-      const resources = createResources({
-        config: h.config,
-        stateDir: h.stateDir,
-        logger: log,
-        endpoint: async () => ({ loginUrl: h.sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } }),
-      });
-      return { api: await resources.salesforce({ log, signal }), close: () => resources.close() };
-    },
+    salesforce: (opts) => h.salesforce(opts),
   });
   const runs: string[] = [];
   // In-process, as `sfpipe sensor tick` on a laptop: the run gets the run key's id and the sensor's trigger.
-  const launcher: RunLauncher = {
-    async launch(req) {
-      const existing = await h.eventLog.getRun(req.runId);
-      if (existing?.runId === req.runId) return { status: 'ALREADY_LAUNCHED', detail: existing.status };
-      runs.push(req.runId);
-      const { result } = await h.run({ runId: req.runId, trigger: req.trigger });
-      return { status: 'LAUNCHED', detail: result.status, failed: result.status !== 'SUCCESS' };
-    },
-  };
+  const launcher = h.launcher(runs);
   let clock = Date.UTC(2030, 0, 1);
   const runLock = new FileRunLock(path.join(h.stateDir, 'run.lock'));
   const tick = () => {

@@ -16,6 +16,8 @@ import type { RunResult } from '../../runtime/executor.js';
 import type { RunTrigger } from '../../runtime/event-log.js';
 import { silentLogger, type Logger } from '../../runtime/logging.js';
 import type { Pipeline } from '../../runtime/pipeline.js';
+import type { RunLauncher } from '../../runtime/sensors.js';
+import type { SensorSalesforce } from '../../assets/sensors/sf-user-changes.js';
 import type { PipelineResources } from '../../assets/resources.js';
 import { DEFAULT_CREDENTIALS, startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index.js';
 import { queryFile } from '../assets/fixtures/duckdb-fixture.js';
@@ -29,6 +31,14 @@ export interface Harness {
   eventLog: SqliteEventLog;
   /** Materializes sf_raw/sf_user once; returns the run and the step's metadata. */
   run(opts?: { fullRefresh?: boolean; signal?: AbortSignal; runId?: string; trigger?: RunTrigger }): Promise<{ result: RunResult; metadata: Record<string, any> }>;
+  /** Logs in to the simulator, as a sensor's `salesforce` option does (its API and how to close it). */
+  salesforce(opts: { log: Logger; signal: AbortSignal }): Promise<SensorSalesforce>;
+  /**
+   * Launches a sensor's runs in-process, as `sfpipe sensor tick` on a laptop does: the run gets
+   * the run key's id and the sensor's trigger; a run id the event log has is ALREADY_LAUNCHED.
+   * `launched` lists the run ids it started.
+   */
+  launcher(launched: string[]): RunLauncher;
   /** Reads the raw warehouse (the file must not be held open by a run). */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -42,6 +52,7 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
   const config = parsePipelineConfig('test-config.yaml', opts.editConfig ? opts.editConfig(yaml) : yaml);
   const logger = opts.logger ?? silentLogger();
   const eventLog = SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
+  const simulatorEndpoint = async () => ({ loginUrl: sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } });
   const pipeline: Pipeline<PipelineResources> = {
     name: 'extract-harness',
     definitions: [salesforceUser, sfUserAsset(config)],
@@ -50,14 +61,14 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
         config,
         stateDir,
         logger,
-        endpoint: async () => ({ loginUrl: sim.url, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret } }),
+        endpoint: simulatorEndpoint,
       });
       return { resources, close: () => resources.close() };
     },
   };
   const instance = new PipelineInstance(pipeline, { stateDir, logger });
   const duckdbPath = path.resolve(stateDir, config.warehouse.duckdb.path);
-  return {
+  const harness: Harness = {
     sim,
     stateDir,
     config,
@@ -78,10 +89,26 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
       const { result } = outcome;
       return { result, metadata: (result.steps[0]?.metadata ?? {}) as Record<string, any> };
     },
+    async salesforce({ log, signal }) {
+      const resources = createResources({ config, stateDir, logger: log, endpoint: simulatorEndpoint });
+      return { api: await resources.salesforce({ log, signal }), close: () => resources.close() };
+    },
+    launcher(launched) {
+      return {
+        launch: async (req) => {
+          const existing = await eventLog.getRun(req.runId);
+          if (existing?.runId === req.runId) return { status: 'ALREADY_LAUNCHED', detail: existing.status };
+          launched.push(req.runId);
+          const { result } = await harness.run({ runId: req.runId, trigger: req.trigger });
+          return { status: 'LAUNCHED', detail: result.status, failed: result.status !== 'SUCCESS' };
+        },
+      };
+    },
     query: (sql) => queryFile(duckdbPath, sql),
     async close() {
       await sim.close();
       await eventLog.close();
     },
   };
+  return harness;
 }
