@@ -69,11 +69,19 @@ export function createResources(o: ResourceOptions): PipelineResources {
   };
 }
 
-/** Credentials from the configured source, or the simulator's public demo ones. */
+/**
+ * Credentials from the configured source, or the simulator's public demo ones. In simulator mode
+ * with salesforce.login_url set, that simulator (e.g. `sim serve`) is used and the embedded one is
+ * not started (starting it would move its org on a day for nothing).
+ */
 export async function resolveEndpoint(config: PipelineConfig, simulatorUrl: () => Promise<{ url: string; credentials: SalesforceCredentials }>): Promise<SalesforceEndpoint> {
   if (config.salesforce.mode === 'simulator') {
+    if (config.salesforce.loginUrl) {
+      const { DEFAULT_CREDENTIALS } = await import('../sim/index.js');
+      return { loginUrl: config.salesforce.loginUrl, credentials: { clientId: DEFAULT_CREDENTIALS.clientId, clientSecret: DEFAULT_CREDENTIALS.clientSecret, username: DEFAULT_CREDENTIALS.username } };
+    }
     const sim = await simulatorUrl();
-    return { loginUrl: config.salesforce.loginUrl ?? sim.url, credentials: sim.credentials };
+    return { loginUrl: sim.url, credentials: sim.credentials };
   }
   const credentials = await loadCredentials(config.salesforce.auth.credentials);
   requireCredentials(config.salesforce.auth.method, credentials, config.salesforce.auth.credentials);

@@ -7,6 +7,9 @@ import { FieldTypeMismatchError, planFields } from '../../assets/salesforce/desc
 import { jwtBearerAssertion } from '../../assets/salesforce/jwt.js';
 import { convertRecord } from '../../assets/salesforce/records.js';
 import { extractionQuery, parseSalesforceDatetime, soqlDatetime } from '../../assets/salesforce/soql.js';
+import { embeddedConfigPath, parsePipelineConfig } from '../../assets/config/load-config.js';
+import { resolveEndpoint } from '../../assets/resources.js';
+import { DEFAULT_CREDENTIALS } from '../../sim/index.js';
 import { tempDir } from '../helpers/temp.js';
 
 const COLUMNS = [
@@ -99,4 +102,18 @@ test('JWT bearer assertion: RS256 over iss/sub/aud/exp, verifiable with the publ
   t.deepEqual(JSON.parse(Buffer.from(h!, 'base64url').toString()), { alg: 'RS256', typ: 'JWT' });
   t.deepEqual(JSON.parse(Buffer.from(c!, 'base64url').toString()), { iss: 'cid', sub: 'u@x', aud: 'https://login.salesforce.com', exp: 1746057780 });
   t.true(crypto.verify('RSA-SHA256', Buffer.from(`${h}.${c}`), publicKey, Buffer.from(s!, 'base64url')));
+});
+
+test('simulator mode: the embedded simulator is started only when salesforce.login_url names no other one', async (t) => {
+  const yaml = fs.readFileSync(embeddedConfigPath(), 'utf8');
+  let started = 0;
+  const embedded = async () => (started++, { url: 'http://127.0.0.1:1/embedded', credentials: { clientId: 'c', clientSecret: 's' } });
+  const plain = await resolveEndpoint(parsePipelineConfig('embedded.yaml', yaml), embedded);
+  t.is(plain.loginUrl, 'http://127.0.0.1:1/embedded');
+  t.is(started, 1);
+  const served = parsePipelineConfig('served.yaml', yaml.replace(/^salesforce:\n/m, 'salesforce:\n  login_url: http://127.0.0.1:8642\n'));
+  const endpoint = await resolveEndpoint(served, embedded);
+  t.is(started, 1, 'the embedded simulator was not started (its org would have moved on a day)');
+  t.is(endpoint.loginUrl, 'http://127.0.0.1:8642');
+  t.is(endpoint.credentials.clientId, DEFAULT_CREDENTIALS.clientId);
 });
