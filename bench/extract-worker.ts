@@ -16,12 +16,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { embeddedConfigPath, parsePipelineConfig } from '../assets/config/load-config.js';
-import { salesforceUser } from '../assets/pipeline.js';
+import { salesforceUser } from '../assets/sf-user-pipeline.js';
 import { sfUserAsset } from '../assets/raw/sf-user-asset.js';
 import { createResources } from '../assets/resources.js';
 import type { RawWarehouse } from '../assets/warehouse/raw-warehouse.js';
 import { materialize, PipelineInstance } from '../runtime/api/index.js';
-import { SqliteEventLog } from '../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../runtime/storage/sqlite-event-log.js';
 import { DEFAULT_CREDENTIALS } from '../sim/index.js';
 
 const MB = 2 ** 20;

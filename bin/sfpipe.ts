@@ -17,10 +17,10 @@ async function loadPipeline(): Promise<Pipeline<any>> {
   const override = process.env.SFPIPE_PIPELINE;
   const mod = override
     ? await import(pathToFileURL(path.resolve(override)).href)
-    : await import('../assets/pipeline.js');
+    : await import('../assets/sf-user-pipeline.js');
   const pipeline = (typeof mod.loadPipeline === 'function' ? await mod.loadPipeline() : (mod.pipeline ?? mod.default)) as Pipeline<any> | undefined;
   if (!pipeline || !(Array.isArray(pipeline.definitions) || typeof pipeline.definitions === 'function')) {
-    throw new Error(`${override ?? 'assets/pipeline.js'} does not export a pipeline (export const pipeline = { name, definitions, openResources } or an async loadPipeline())`);
+    throw new Error(`${override ?? 'assets/sf-user-pipeline.js'} does not export a pipeline (export const pipeline = { name, definitions, openResources } or an async loadPipeline())`);
   }
   return pipeline;
 }

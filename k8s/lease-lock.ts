@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import { LockHeldError, type LockHolder, type LockLease, type RunLock } from '../runtime/run-lock.js';
+import { LockHeldError, type LockHolder, type LockLease, type RunLock } from '../runtime/storage/run-lock.js';
 import type { Logger } from '../runtime/logging.js';
 import { abortableSleep } from '../runtime/retry.js';
 import type { KubeContext } from './kube-config.js';

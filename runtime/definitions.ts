@@ -1,6 +1,6 @@
 import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
-import type { MaterializationRecord } from './event-log.js';
+import type { MaterializationRecord } from './storage/event-log.js';
 import type { StepStatus } from './run-reporter.js';
 
 export type CheckSeverity = 'WARN' | 'ERROR';

@@ -1,5 +1,5 @@
 import type { AssetGraph } from './graph.js';
-import type { EventLog, RunStatus, RunTrigger } from './event-log.js';
+import type { EventLog, RunStatus, RunTrigger } from './storage/event-log.js';
 import { errorMessage } from './errors.js';
 import { newRunId } from './ids.js';
 import type { AssetKey } from './keys.js';

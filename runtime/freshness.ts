@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { FreshnessPolicy } from './definitions.js';
-import type { FreshnessState, MaterializationRecord } from './event-log.js';
+import type { FreshnessState, MaterializationRecord } from './storage/event-log.js';
 
 export interface FreshnessEvaluation {
   state: FreshnessState;

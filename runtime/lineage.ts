@@ -1,5 +1,5 @@
 import type { CheckSeverity, Metadata, Unavailability } from './definitions.js';
-import type { EventLog, FreshnessState } from './event-log.js';
+import type { EventLog, FreshnessState } from './storage/event-log.js';
 import { evaluateAssetFreshness } from './freshness.js';
 import type { AssetGraph } from './graph.js';
 import type { AssetKey } from './keys.js';

@@ -1,6 +1,6 @@
 import { alertsForTransitions, createNotifiers, sendAlerts, trackAndEscalate, type StateTransition } from './alerts/index.js';
 import type { RunResult } from './executor.js';
-import type { AlertLedger, CheckResultRecord, EventLog, FreshnessState, RunStatus } from './event-log.js';
+import type { AlertLedger, CheckResultRecord, EventLog, FreshnessState, RunStatus } from './storage/event-log.js';
 import type { Logger } from './logging.js';
 import { pushMetrics, type MetricSample } from './metrics/index.js';
 import type { MetadataMetric, Observability } from './pipeline.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { AssetDef } from './definitions.js';
-import type { EventLog } from './event-log.js';
+import type { EventLog } from './storage/event-log.js';
 import type { Logger } from './logging.js';
-import type { RunLock } from './run-lock.js';
+import type { RunLock } from './storage/run-lock.js';
 import type { NotifierConfig } from './alerts/index.js';
 import type { PushConfig } from './metrics/index.js';
 import type { UiExtension } from './ui/extension.js';

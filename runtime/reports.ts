@@ -1,5 +1,5 @@
 import type { AssetDef } from './definitions.js';
-import type { EventLog, RunEvent, RunRecord, SensorRunRequestRecord, SensorTickRecord } from './event-log.js';
+import type { EventLog, RunEvent, RunRecord, SensorRunRequestRecord, SensorTickRecord } from './storage/event-log.js';
 import { buildLineage, type LineageAsset } from './lineage.js';
 import { buildAssetGraph } from './registry.js';
 import { selectAssets } from './selection/index.js';

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from './errors.js';
 import { abortableSleep } from './retry.js';
-import { LockHeldError, type LockLease, type RunLock } from './run-lock.js';
+import { LockHeldError, type LockLease, type RunLock } from './storage/run-lock.js';
 import { tickSensor, type PushEvent, type SubscriptionState, type TickOptions, type TickResult } from './sensors.js';
 
 /** What a tick needs (the sensor, its stores and locks, the launcher), and how the watch batches. */

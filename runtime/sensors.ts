@@ -19,10 +19,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Metadata } from './definitions.js';
 import { DefinitionError, errorMessage } from './errors.js';
-import type { EventLog, MaterializationRecord, RunTrigger, SensorRunRequestRecord, SensorTickRecord } from './event-log.js';
+import type { EventLog, MaterializationRecord, RunTrigger, SensorRunRequestRecord, SensorTickRecord } from './storage/event-log.js';
 import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
-import { LockHeldError, type LockHolder, type RunLock } from './run-lock.js';
+import { LockHeldError, type LockHolder, type RunLock } from './storage/run-lock.js';
 
 /** A run a sensor asks for. */
 export interface RunRequest {

@@ -1,6 +1,6 @@
 import type { AssetDef, CheckOutcome, Metadata, MultiAssetRunner, RetryPolicy } from './definitions.js';
 import { errorMessage, isRetryable } from './errors.js';
-import type { CheckResultRecord, EventLog, MaterializationRecord } from './event-log.js';
+import type { CheckResultRecord, EventLog, MaterializationRecord } from './storage/event-log.js';
 import type { AssetKey } from './keys.js';
 import { summarized, type Logger } from './logging.js';
 import { AbortError, backoffDelay } from './retry.js';

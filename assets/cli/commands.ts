@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
-import { simulatorStateFile } from '../simulator-endpoint.js';
+import { simulatorStateFile } from '../salesforce/embedded-simulator.js';
 import { docsCommand } from './docs-command.js';
 import { historyCommand } from './history-command.js';
 

@@ -21,7 +21,7 @@ import {
   type WrittenLocation,
 } from './environment.js';
 // event_log section (S3 event log): begin
-import { readEventLogConfig } from '../event-log-config.js';
+import { readEventLogConfig } from './event-log-config.js';
 // event_log section: end
 import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
 

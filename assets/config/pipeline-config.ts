@@ -2,7 +2,7 @@ import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import type { AlertsConfig } from './alerts-config.js';
 import type { EnvironmentConfig } from './environment.js';
 // event_log section (S3 event log): begin
-import type { EventLogConfig } from '../event-log-config.js';
+import type { EventLogConfig } from './event-log-config.js';
 // event_log section: end
 
 export type CredentialsSource =

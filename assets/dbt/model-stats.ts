@@ -1,5 +1,5 @@
 import type { Metadata } from '../../runtime/definitions.js';
-import type { MaterializationRecord } from '../../runtime/event-log.js';
+import type { MaterializationRecord } from '../../runtime/storage/event-log.js';
 
 /** Relations the statistics may read instead of a model, as dbt rendered them for this target. */
 export interface StatsRelations {

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import type { Logger } from '../../runtime/logging.js';
 import type { PipelineConfig, TrinoConfig, WarehouseEngineName } from '../config/pipeline-config.js';
-import { readSecret } from '../observability.js';
+import { readSecret } from '../config/alert-destinations.js';
 import { logAthenaStatement } from './athena-sql.js';
 import type { ReadOnlyQuery } from './duckdb-stats.js';
 import type { RawWarehouse } from './raw-warehouse.js';

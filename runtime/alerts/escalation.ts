@@ -4,7 +4,7 @@
  * the event log's alert ledger, whose markers are created once, so `check` runs in different
  * pods (or a check and a materialize at once) escalate an alert exactly once.
  */
-import type { AlertLedger } from '../event-log.js';
+import type { AlertLedger } from '../storage/event-log.js';
 import type { Logger } from '../logging.js';
 import { sendAlerts } from './notifiers.js';
 import type { AlertEvent, Notifier } from './types.js';

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { AssetDef } from '../definitions.js';
-import type { EventLog } from '../event-log.js';
+import type { EventLog } from '../storage/event-log.js';
 import type { Logger } from '../logging.js';
 import { programName, type Observability, type Pipeline, type PipelineContext } from '../pipeline.js';
-import type { RunLock } from '../run-lock.js';
+import type { RunLock } from '../storage/run-lock.js';
 import type { SensorDef } from '../sensors.js';
 
 /**
@@ -54,20 +54,20 @@ export class PipelineInstance<R = unknown> {
   /** A new connection to the event log; the caller closes it. */
   async openEventLog(): Promise<EventLog> {
     if (this.pipeline.openEventLog) return this.pipeline.openEventLog(this.context);
-    const { SqliteEventLog } = await import('../event-log-sqlite.js');
+    const { SqliteEventLog } = await import('../storage/sqlite-event-log.js');
     return SqliteEventLog.open(path.join(this.stateDir, 'events.sqlite'));
   }
 
   async runLock(): Promise<RunLock> {
     if (this.pipeline.runLock) return this.pipeline.runLock(this.context);
-    const { FileRunLock } = await import('../run-lock-file.js');
+    const { FileRunLock } = await import('../storage/file-run-lock.js');
     return new FileRunLock(path.join(this.stateDir, 'run.lock'));
   }
 
   /** A sensor's evaluation lock: the pipeline's (a Lease in a pod), else a file lock in the state directory. */
   async sensorLock(sensorName: string): Promise<RunLock> {
     if (this.pipeline.sensorLock) return this.pipeline.sensorLock(this.context, sensorName);
-    const { FileRunLock } = await import('../run-lock-file.js');
+    const { FileRunLock } = await import('../storage/file-run-lock.js');
     return new FileRunLock(path.join(this.stateDir, `sensor-${sensorName}.lock`));
   }
 

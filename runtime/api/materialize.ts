@@ -1,12 +1,12 @@
 import { errorMessage } from '../errors.js';
-import type { CheckResultRecord, EventLog, RunRecord, RunTrigger } from '../event-log.js';
+import type { CheckResultRecord, EventLog, RunRecord, RunTrigger } from '../storage/event-log.js';
 import { executeRun, type RunResult } from '../executor.js';
 import { newRunId } from '../ids.js';
 import type { Logger } from '../logging.js';
 import { alertOnTransitions, checkTransitions, pushSamples, runFailure, runSamples, runTransition } from '../observability.js';
 import { metricPrefix } from '../pipeline.js';
 import { buildAssetGraph } from '../registry.js';
-import { holderWhere, LockHeldError, type LockHolder, type LockLease } from '../run-lock.js';
+import { holderWhere, LockHeldError, type LockHolder, type LockLease } from '../storage/run-lock.js';
 import type { RunReporter } from '../run-reporter.js';
 import { selectMaterializable } from '../selection/index.js';
 import type { StateTransition } from '../alerts/index.js';

@@ -1,5 +1,5 @@
 import type { Unavailability } from '../definitions.js';
-import type { EventLog, FreshnessState } from '../event-log.js';
+import type { EventLog, FreshnessState } from '../storage/event-log.js';
 import { evaluateAssetFreshness } from '../freshness.js';
 import { alertOnTransitions, freshnessSamples, pushSamples } from '../observability.js';
 import { metricPrefix } from '../pipeline.js';

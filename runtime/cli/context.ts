@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { AssetDef } from '../definitions.js';
-import type { EventLog } from '../event-log.js';
+import type { EventLog } from '../storage/event-log.js';
 import { LiveTerminal } from '../live-terminal.js';
 import { createLogger, type LogFormat, type Logger } from '../logging.js';
 import { programName, type Pipeline, type PipelineContext } from '../pipeline.js';
-import type { RunLock } from '../run-lock.js';
+import type { RunLock } from '../storage/run-lock.js';
 import type { SensorDef } from '../sensors.js';
 import { resolveStateDir } from '../state.js';
 import { PipelineInstance } from '../api/instance.js';

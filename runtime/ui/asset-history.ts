@@ -1,4 +1,4 @@
-import type { AssetHistory, EventLog } from '../event-log.js';
+import type { AssetHistory, EventLog } from '../storage/event-log.js';
 import type { AssetKey } from '../keys.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { EventLog } from '../event-log.js';
+import type { EventLog } from '../storage/event-log.js';
 import type { AssetKey } from '../keys.js';
 import type { LineageAsset } from '../lineage.js';
 

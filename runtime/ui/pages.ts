@@ -1,6 +1,6 @@
 import type { AssetDef } from '../definitions.js';
 import { UsageError } from '../errors.js';
-import type { EventLog, RunRecord, RunStatus, RunTrigger } from '../event-log.js';
+import type { EventLog, RunRecord, RunStatus, RunTrigger } from '../storage/event-log.js';
 import { formatDuration } from '../freshness.js';
 import type { AssetGraph } from '../graph.js';
 import type { LineageAsset } from '../lineage.js';

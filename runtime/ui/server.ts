@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AssetDef } from '../definitions.js';
 import { errorMessage, UsageError } from '../errors.js';
-import type { EventLog } from '../event-log.js';
+import type { EventLog } from '../storage/event-log.js';
 import type { Logger } from '../logging.js';
 import type { EnvironmentSummary } from '../pipeline.js';
 import { CSS, SCRIPT } from './client.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { ConfigError, embeddedConfigPath, parsePipelineConfig } from '../../assets/config/load-config.js';
-import { observabilityFrom } from '../../assets/observability.js';
+import { observabilityFrom } from '../../assets/config/alert-destinations.js';
 
 const embedded = () => fs.readFileSync(embeddedConfigPath(), 'utf8');
 const ALERTS_START = embedded().indexOf('\nalerts:\n');

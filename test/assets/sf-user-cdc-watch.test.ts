@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { sfUserCdcSensor } from '../../assets/sensors/sf-user-cdc.js';
 import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { watchSensor, type Watcher, type WatchState } from '../../runtime/sensor-watch.js';
 import type { TickResult } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';

@@ -8,7 +8,7 @@ import test from 'ava';
 import path from 'node:path';
 import { sfUserChangesSensor } from '../../assets/sensors/sf-user-changes.js';
 import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { tickSensor } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
 

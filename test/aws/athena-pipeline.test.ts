@@ -17,7 +17,7 @@ import { GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/c
 import { GetDatabaseCommand, GetTableCommand } from '@aws-sdk/client-glue';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
-import { S3EventLog } from '../../assets/aws/s3-event-log.js';
+import { S3EventLog } from '../../assets/stores/s3-event-log.js';
 import { SimOrg } from '../../sim/index.js';
 import { MOTO_CREDENTIALS, MOTO_REGION } from '../services/moto/start.js';
 import { openAthenaOnTrino } from './fixtures/athena-emulation.js';

@@ -2,7 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { S3EventLog } from '../../assets/aws/s3-event-log.js';
+import { S3EventLog } from '../../assets/stores/s3-event-log.js';
 import { createAwsClients } from '../../assets/aws/clients.js';
 import { GetTableCommand } from '@aws-sdk/client-glue';
 import { runPipelineCli } from '../helpers/cli.js';

@@ -5,12 +5,12 @@ import path from 'node:path';
 import test from 'ava';
 
 import { ConfigError, embeddedConfigPath, parsePipelineConfig } from '../../assets/config/load-config.js';
-import { readEventLogConfig } from '../../assets/event-log-config.js';
+import { readEventLogConfig } from '../../assets/config/event-log-config.js';
 import { ConfigReader } from '../../assets/config/config-reader.js';
-import { S3EventLog } from '../../assets/aws/s3-event-log.js';
-import { loadPipeline } from '../../assets/pipeline.js';
+import { S3EventLog } from '../../assets/stores/s3-event-log.js';
+import { loadPipeline } from '../../assets/sf-user-pipeline.js';
 import { silentLogger } from '../../runtime/logging.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { tempDir } from '../helpers/temp.js';
 
 const read = (yaml: string, env: NodeJS.ProcessEnv = {}) => readEventLogConfig(new ConfigReader('p.yaml', yaml), env);

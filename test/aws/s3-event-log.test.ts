@@ -5,7 +5,7 @@
 import test from 'ava';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
-import { S3EventLog } from '../../assets/aws/s3-event-log.js';
+import { S3EventLog } from '../../assets/stores/s3-event-log.js';
 import { eventLogContract, iso, runInput } from '../contracts/event-log-contract.js';
 import { sensorContract } from '../contracts/sensor-contract.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../services/moto/start.js';

@@ -5,7 +5,7 @@
 import type { ExecutionContext, TestFn } from 'ava';
 
 import { UsageError } from '../../runtime/errors.js';
-import type { CheckResultRecord, EventLog, FreshnessRecord, MaterializationRecord, RunRecord } from '../../runtime/event-log.js';
+import type { CheckResultRecord, EventLog, FreshnessRecord, MaterializationRecord, RunRecord } from '../../runtime/storage/event-log.js';
 
 export const iso = (ms: number) => new Date(Date.UTC(2024, 0, 1) + ms).toISOString();
 

@@ -10,9 +10,9 @@
 import type { ExecutionContext, TestFn } from 'ava';
 import path from 'node:path';
 
-import type { EventLog, SensorRunKeyClaim, SensorTickRecord } from '../../runtime/event-log.js';
+import type { EventLog, SensorRunKeyClaim, SensorTickRecord } from '../../runtime/storage/event-log.js';
 import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { defineSensor, sensorRunId, tickSensor, type RunLauncher, type SensorContext, type SensorResult } from '../../runtime/sensors.js';
 import { tempDir } from '../helpers/temp.js';
 import { iso } from './event-log-contract.js';

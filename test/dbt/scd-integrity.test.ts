@@ -10,7 +10,7 @@ import { dbtProfileEnv } from '../../assets/dbt/dbt-env.js';
 import { loadDbtAssets } from '../../assets/dbt/load-dbt-assets.js';
 import type { PipelineResources } from '../../assets/resources.js';
 import { defineAsset, defineExternalAsset, type AssetDef } from '../../runtime/definitions.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { executeRun } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { buildAssetGraph } from '../../runtime/registry.js';

@@ -9,11 +9,11 @@ import { parsePipelineConfig, embeddedConfigPath } from '../../assets/config/loa
 import type { PipelineConfig } from '../../assets/config/pipeline-config.js';
 import { sfUserAsset } from '../../assets/raw/sf-user-asset.js';
 import { createResources } from '../../assets/resources.js';
-import { salesforceUser } from '../../assets/pipeline.js';
+import { salesforceUser } from '../../assets/sf-user-pipeline.js';
 import { materialize, PipelineInstance } from '../../runtime/api/index.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import type { RunResult } from '../../runtime/executor.js';
-import type { RunTrigger } from '../../runtime/event-log.js';
+import type { RunTrigger } from '../../runtime/storage/event-log.js';
 import { silentLogger, type Logger } from '../../runtime/logging.js';
 import type { Pipeline } from '../../runtime/pipeline.js';
 import type { RunLauncher } from '../../runtime/sensors.js';

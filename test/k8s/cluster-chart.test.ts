@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
-import { LockHeldError } from '../../runtime/run-lock.js';
+import { LockHeldError } from '../../runtime/storage/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
 import { manualRunArgs } from '../../k8s/job-from-cronjob.js';
 import { CHART, SIMULATOR_VALUES, canI, clusterFixture, type CanIExpectation, rbacMismatches, clusterTest, comparableJob as comparable, helm, installChart, kubectl, kubectlJson, sfpipe, tokenKubeconfig } from './fixtures/cluster.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { loadKubeContext } from '../../k8s/kube-config.js';
 import { LeaseRunLock } from '../../k8s/lease-lock.js';
-import { LockHeldError } from '../../runtime/run-lock.js';
+import { LockHeldError } from '../../runtime/storage/run-lock.js';
 import type { ApiServer } from '../services/k8s/apiserver.js';
 import { runCliProcess, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';

@@ -22,7 +22,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { S3EventLog } from '../../assets/aws/s3-event-log.js';
+import { S3EventLog } from '../../assets/stores/s3-event-log.js';
 import { SF_USER_SENSOR, SF_USER_SENSOR_TARGET } from '../../assets/sensors/sf-user-changes.js';
 import { manualRunArgs } from '../../k8s/job-from-cronjob.js';
 import { sensorJobName } from '../../k8s/sensor-launch.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { EmailNotifier, type AlertEvent, type EmailConfig } from '../../runtime/alerts/index.js';
 import { alertOnTransitions } from '../../runtime/observability.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import type { Observability } from '../../runtime/pipeline.js';
 import { captureLogger } from '../helpers/capture-logger.js';
 import { receiver } from '../helpers/http-receiver.js';

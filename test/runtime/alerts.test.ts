@@ -12,7 +12,7 @@ import {
 } from '../../runtime/alerts/index.js';
 import { checkTransitions } from '../../runtime/observability.js';
 import { uiPageFor } from '../../runtime/ui/links.js';
-import type { CheckResultRecord } from '../../runtime/event-log.js';
+import type { CheckResultRecord } from '../../runtime/storage/event-log.js';
 import type { RunResult } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { captureLogger } from '../helpers/capture-logger.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { EVENT_LOG_SCHEMA_VERSION, SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { EVENT_LOG_SCHEMA_VERSION, SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { eventLogContract, iso, runInput } from '../contracts/event-log-contract.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/event-log-writer.js', import.meta.url));

@@ -2,7 +2,7 @@ import test from 'ava';
 import path from 'node:path';
 import { defineAsset, defineExternalAsset, type AssetDef, type MaterializeContext } from '../../runtime/definitions.js';
 import { DefinitionError, StepError } from '../../runtime/errors.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { executeRun } from '../../runtime/executor.js';
 import { silentLogger } from '../../runtime/logging.js';
 import { buildAssetGraph } from '../../runtime/registry.js';

@@ -11,7 +11,7 @@ import test from 'ava';
 
 import { defineAsset, type AssetDef } from '../../runtime/definitions.js';
 import { StepError } from '../../runtime/errors.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { executeRun } from '../../runtime/executor.js';
 import { LiveTerminal, TerminalRunReporter } from '../../runtime/live-terminal.js';
 import { createLogger, summarized } from '../../runtime/logging.js';

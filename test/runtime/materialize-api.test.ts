@@ -6,10 +6,10 @@
 import test from 'ava';
 import { materialize, PipelineInstance, sweepFreshness } from '../../runtime/api/index.js';
 import { defineAsset } from '../../runtime/definitions.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { silentLogger } from '../../runtime/logging.js';
 import type { Pipeline } from '../../runtime/pipeline.js';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../helpers/temp.js';

@@ -2,8 +2,8 @@ import test from 'ava';
 import path from 'node:path';
 import { alertsForTransitions } from '../../runtime/alerts/index.js';
 import { runTransition } from '../../runtime/observability.js';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
-import type { RunStatus } from '../../runtime/event-log.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
+import type { RunStatus } from '../../runtime/storage/event-log.js';
 import { tempDir } from '../helpers/temp.js';
 
 const iso = (minute: number) => new Date(Date.UTC(2026, 10, 26, 6, minute)).toISOString();

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
-import { LockHeldError, type LockHolder } from '../../runtime/run-lock.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
+import { LockHeldError, type LockHolder } from '../../runtime/storage/run-lock.js';
 
-const LOCK_MODULE = new URL('../../runtime/run-lock-file.js', import.meta.url).href;
+const LOCK_MODULE = new URL('../../runtime/storage/file-run-lock.js', import.meta.url).href;
 
 function tempLockPath(t: { teardown(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfpipe-runlock-'));

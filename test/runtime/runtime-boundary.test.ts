@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { importSpecifiers } from '../helpers/import-specifiers.js';
 
 // dist/test/runtime/ → the repository.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,16 +22,6 @@ function tsFiles(dir: string): string[] {
     const p = path.join(dir, e.name);
     return e.isDirectory() ? tsFiles(p) : e.name.endsWith('.ts') ? [p] : [];
   });
-}
-
-/** The module specifiers a source imports or re-exports, statically or dynamically (comments left out). */
-function importSpecifiers(source: string): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const out: string[] = [];
-  for (const re of [/\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g, /\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g]) {
-    for (const m of code.matchAll(re)) out.push(m[1]!);
-  }
-  return out;
 }
 
 test('importSpecifiers finds static, side-effect, re-export and dynamic imports', (t) => {

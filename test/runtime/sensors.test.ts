@@ -7,9 +7,9 @@
  */
 import test from 'ava';
 import path from 'node:path';
-import { SqliteEventLog } from '../../runtime/event-log-sqlite.js';
+import { SqliteEventLog } from '../../runtime/storage/sqlite-event-log.js';
 import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/run-lock-file.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { defineSensor, tickSensor, type RunLauncher, type SensorResult } from '../../runtime/sensors.js';
 import { sensorContract } from '../contracts/sensor-contract.js';
 import { tempDir } from '../helpers/temp.js';

@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import type { RunTrigger } from '../../event-log.js';
+import type { RunTrigger } from '../../storage/event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { RunRecord } from '../../event-log.js';
+import type { RunRecord } from '../../storage/event-log.js';
 import { jsonText, runEventsReport, runsReport } from '../../reports.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';

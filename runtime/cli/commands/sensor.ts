@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import type { SensorTickRecord } from '../../event-log.js';
+import type { SensorTickRecord } from '../../storage/event-log.js';
 import { jsonText, sensorsReport, type SensorReport } from '../../reports.js';
 import { tickSensor, type LaunchOutcome, type LaunchRequest, type RunLauncher, type SensorDef } from '../../sensors.js';
 import type { CliContext } from '../context.js';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../runtime/logging.js';
-import type { PipelineConfig } from './config/pipeline-config.js';
-import type { SalesforceCredentials } from './salesforce/credentials.js';
+import type { Logger } from '../../runtime/logging.js';
+import type { PipelineConfig } from '../config/pipeline-config.js';
+import type { SalesforceCredentials } from './credentials.js';
 
 export interface RunningSimulator {
   url: string;
@@ -20,7 +20,7 @@ export function simulatorStateFile(stateDir: string): string {
  * successive runs see the org evolve.
  */
 export async function startEmbeddedSimulator(config: PipelineConfig, stateDir: string, log: Logger): Promise<RunningSimulator> {
-  const { startSimulator, DEFAULT_CREDENTIALS } = await import('../sim/index.js');
+  const { startSimulator, DEFAULT_CREDENTIALS } = await import('../../sim/index.js');
   const stateFile = simulatorStateFile(stateDir);
   const existed = fs.existsSync(stateFile);
   fs.mkdirSync(path.dirname(stateFile), { recursive: true });

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import type { Logger } from '../runtime/logging.js';
-import type { Observability } from '../runtime/pipeline.js';
-import type { EmailConfig } from '../runtime/alerts/index.js';
-import type { AlertChannel, SmtpConfig } from './config/alerts-config.js';
-import type { PipelineConfig, SecretRef } from './config/pipeline-config.js';
+import type { Logger } from '../../runtime/logging.js';
+import type { Observability } from '../../runtime/pipeline.js';
+import type { EmailConfig } from '../../runtime/alerts/index.js';
+import type { AlertChannel, SmtpConfig } from './alerts-config.js';
+import type { PipelineConfig, SecretRef } from './pipeline-config.js';
 
 /** Reads a secret from its env var or file; null when not set (that notifier is off). */
 export function readSecret(ref: SecretRef | null, env: NodeJS.ProcessEnv = process.env): string | null {

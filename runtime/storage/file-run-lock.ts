@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AbortError, abortableSleep } from './retry.js';
+import { AbortError, abortableSleep } from '../retry.js';
 import { LockHeldError, type LockHolder, type LockLease, type RunLock } from './run-lock.js';
 
 /** A lock file that can't be parsed is taken over once it is this old (its writer died mid-write). */

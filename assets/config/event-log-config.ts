@@ -10,7 +10,7 @@
  *   endpoint: http://127.0.0.1:5000  # an emulator (tests); default: $SFPIPE_AWS_ENDPOINT
  * ```
  */
-import type { ConfigReader } from './config/config-reader.js';
+import type { ConfigReader } from './config-reader.js';
 
 export type EventLogConfig =
   | { store: 'sqlite' }

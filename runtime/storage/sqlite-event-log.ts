@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import type { AssetKey } from './keys.js';
-import type { Metadata } from './definitions.js';
-import { backoffDelay } from './retry.js';
+import type { AssetKey } from '../keys.js';
+import type { Metadata } from '../definitions.js';
+import { backoffDelay } from '../retry.js';
 import type {
   AlertLedger,
   AlertMarker,

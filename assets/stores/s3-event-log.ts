@@ -1,6 +1,6 @@
 /**
  * The production event log: immutable JSON objects in S3, shared by every CronJob run and
- * surviving pods. Same contract as the runtime's SqliteEventLog (runtime/event-log-sqlite.ts).
+ * surviving pods. Same contract as the runtime's SqliteEventLog (runtime/storage/sqlite-event-log.ts).
  *
  * Layout under `s3://<bucket>/<prefix>`:
  * - `runs/<runId>/run.json`                      the run record (created with If-None-Match: *,
@@ -60,10 +60,10 @@ import type {
   RunStatus,
   SensorRunKeyClaim,
   SensorTickRecord,
-} from '../../runtime/event-log.js';
-import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from '../../runtime/event-log.js';
+} from '../../runtime/storage/event-log.js';
+import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from '../../runtime/storage/event-log.js';
 import type { AssetKey } from '../../runtime/keys.js';
-import { addAwsErrorHints } from './error-hints.js';
+import { addAwsErrorHints } from '../aws/error-hints.js';
 
 
 const SEQ_DIGITS = 10;

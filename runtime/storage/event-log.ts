@@ -1,6 +1,6 @@
-import type { CheckSeverity, Metadata } from './definitions.js';
-import { UsageError } from './errors.js';
-import type { AssetKey } from './keys.js';
+import type { CheckSeverity, Metadata } from '../definitions.js';
+import { UsageError } from '../errors.js';
+import type { AssetKey } from '../keys.js';
 
 /** Shortest run id prefix `getRun` resolves. */
 export const MIN_RUN_ID_PREFIX = 6;

@@ -8,7 +8,7 @@ import { sfUserAsset } from './raw/sf-user-asset.js';
 import { assertFreshnessKeysExist, freshnessPolicy } from './freshness-policies.js';
 import { createResources, resolveEndpoint, type PipelineResources } from './resources.js';
 import type { SfUserSensorOptions } from './sensors/sf-user-changes.js';
-import type { RunningSimulator } from './simulator-endpoint.js';
+import type { RunningSimulator } from './salesforce/embedded-simulator.js';
 
 /** The Salesforce User history pipeline. */
 export const salesforceUser = defineExternalAsset({
@@ -99,7 +99,7 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
         logger,
         endpoint: () =>
           resolveEndpoint(config, async () => {
-            const { startEmbeddedSimulator } = await import('./simulator-endpoint.js');
+            const { startEmbeddedSimulator } = await import('./salesforce/embedded-simulator.js');
             sim = await startEmbeddedSimulator(config, stateDir, logger);
             return sim;
           }),
@@ -109,22 +109,20 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
       },
     };
   },
-  // openEventLog (event_log config section): begin
   /** The event log the config names: objects in S3 (shared by every CronJob run) or the SQLite file in the state directory. */
   async openEventLog({ stateDir, logger }) {
     const { eventLog } = loadPipelineConfig();
     if (eventLog.store === 's3') {
       // Loaded on use: the S3 SDK stays out of `sfpipe --help`.
-      const { S3EventLog } = await import('./aws/s3-event-log.js');
+      const { S3EventLog } = await import('./stores/s3-event-log.js');
       logger.debug(`event log: ${eventLog.location} (region ${eventLog.region}${eventLog.endpoint ? `, endpoint ${eventLog.endpoint}` : ''})`);
       return new S3EventLog({ location: eventLog.location, region: eventLog.region, endpoint: eventLog.endpoint });
     }
-    const [{ SqliteEventLog }, path] = await Promise.all([import('../runtime/event-log-sqlite.js'), import('node:path')]);
+    const [{ SqliteEventLog }, path] = await Promise.all([import('../runtime/storage/sqlite-event-log.js'), import('node:path')]);
     return SqliteEventLog.open(path.join(stateDir, 'events.sqlite'));
   },
-  // openEventLog: end
   async observability({ logger }) {
-    const { observabilityFrom } = await import('./observability.js');
+    const { observabilityFrom } = await import('./config/alert-destinations.js');
     return observabilityFrom(loadPipelineConfig(), process.env, logger);
   },
   // The Salesforce change sensors: polled (`sfpipe sensor tick sf_user_changes`), a session per tick,
