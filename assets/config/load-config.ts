@@ -20,9 +20,7 @@ import {
   type Location,
   type WrittenLocation,
 } from './environment.js';
-// event_log section (S3 event log): begin
 import { readEventLogConfig } from './event-log-config.js';
-// event_log section: end
 import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
 
 /** The dbt profile of each warehouse engine (dbt/profiles.yml); its targets are the stages. */
@@ -157,9 +155,7 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
         memoryLimit: readMemoryLimit(r),
       },
     },
-    // event_log section (S3 event log): begin
     eventLog: readEventLogConfig(r, env),
-    // event_log section: end
     environment: { name: stage, overlay: overlay.applied, schemaSuffix: '', protectedLocations: [] },
   };
   config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env });

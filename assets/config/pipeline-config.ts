@@ -1,9 +1,7 @@
 import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import type { AlertsConfig } from './alerts-config.js';
 import type { EnvironmentConfig } from './environment.js';
-// event_log section (S3 event log): begin
 import type { EventLogConfig } from './event-log-config.js';
-// event_log section: end
 
 export type CredentialsSource =
   | { source: 'simulator' }
@@ -131,10 +129,8 @@ export interface PipelineConfig {
     /** Set when engine is trino. */
     trino: TrinoConfig | null;
   };
-  // event_log section (S3 event log): begin
   /** Where the event log lives: the SQLite file in the state directory (default) or objects in S3. */
   eventLog: EventLogConfig;
-  // event_log section: end
   /** The stage (dev, staging, prod; --env / $SFPIPE_ENV): its overlay, schema suffix and the locations it must not write. */
   environment: EnvironmentConfig;
 }
