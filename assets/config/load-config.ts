@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ColumnType } from '../warehouse/raw-warehouse.js';
 import { readAlertsConfig } from './alerts-config.js';
 import { deadlineCronProblem } from '../../runtime/freshness.js';
 import { ConfigError, ConfigReader, formatPath } from './config-reader.js';
@@ -21,7 +20,7 @@ import {
   type WrittenLocation,
 } from './environment.js';
 import { readEventLogConfig } from './event-log-config.js';
-import type { AthenaConfig, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
+import type { AthenaConfig, ColumnType, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
 
 /** The dbt profile of each warehouse engine (dbt/profiles.yml); its targets are the stages. */
 const DBT_PROFILE: Readonly<Record<WarehouseEngineName, string>> = { duckdb: 'sf_user_pipeline', athena: 'sf_user_pipeline_athena', trino: 'sf_user_pipeline_trino' };

@@ -1,4 +1,5 @@
-import type { ColumnType } from '../warehouse/raw-warehouse.js';
+/** The type a configured field is stored as in raw (every warehouse engine maps it to its own). */
+export type ColumnType = 'string' | 'boolean' | 'timestamp' | 'double' | 'bigint' | 'date';
 import type { AlertsConfig } from './alerts-config.js';
 import type { EnvironmentConfig } from './environment.js';
 import type { EventLogConfig } from './event-log-config.js';

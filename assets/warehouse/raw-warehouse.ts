@@ -1,6 +1,8 @@
 /** Where the raw Salesforce versions land: DuckDB on the embedded default; Iceberg through Athena or Trino in production. */
 
-export type ColumnType = 'string' | 'boolean' | 'timestamp' | 'double' | 'bigint' | 'date';
+import type { ColumnType } from '../config/pipeline-config.js';
+
+export type { ColumnType };
 
 export interface ColumnSpec {
   /** Lower-case raw column name, e.g. `audit_phase__c`. */
