@@ -1,4 +1,5 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type YAMLMap } from 'yaml';
+import type { z } from 'zod';
 import { editDistance } from '../../runtime/selection/index.js';
 
 export class ConfigError extends Error {
@@ -51,6 +52,22 @@ export class ConfigReader {
     if (!isMap(overlay)) return { declared, applied: declared.includes(name) };
     mergeMaps(this.#doc.contents as YAMLMap, overlay);
     return { declared, applied: true };
+  }
+
+  /**
+   * The value at `path` checked and converted by `schema` (its keys are then known: rejectUnknown
+   * leaves them to the schema). The first issue becomes a ConfigError naming the file, the
+   * setting's path and line, and the fix; an unknown key counts only when nothing else is wrong.
+   */
+  parse<T extends z.ZodType>(path: Path, schema: T): z.output<T> {
+    this.#markRead(path);
+    this.#opaque.add(formatPath(path));
+    const result = schema.safeParse(this.raw(path));
+    if (result.success) return result.data;
+    const first = firstIssue(result.error.issues);
+    const at = [...path, ...(first.path as Path), ...(first.code === 'unrecognized_keys' ? [first.keys[0]!] : [])];
+    const message = first.message.includes('. Fix: ') ? first.message : `${first.message}. Fix: see assets/config/embedded.yaml`;
+    throw new ConfigError(`${this.locate(at)}: ${message.replaceAll('{path}', formatPath(at))}`);
   }
 
   /** `file: path (line N)`, for errors found after loading (e.g. against the asset graph). */
@@ -154,7 +171,7 @@ export class ConfigReader {
         const keys = node.items.map((item) => String((item.key as { value?: unknown } | null)?.value ?? item.key));
         node.items.forEach((item, i) => {
           const p = [...path, keys[i]!];
-          if (path.length === 0 && this.#opaque.has(keys[i]!)) return;
+          if (this.#opaque.has(formatPath(p))) return;
           if (!this.#read.has(formatPath(p))) {
             const prefix = formatPath(path);
             const known = [...this.#read]
@@ -178,6 +195,16 @@ export class ConfigReader {
     if (!isSeq(node)) this.fail(path, 'must be a list', `write ${formatPath(path)} as a YAML list ("- item" lines)`);
     return node.items.length;
   }
+}
+
+/** The issue to report: the first that is not an unknown key, else the first; within a union, its last choice's. */
+function firstIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const first = issues.find((i) => i.code !== 'unrecognized_keys') ?? issues[0]!;
+  if (first.code === 'invalid_union' && first.errors.length) {
+    const inner = firstIssue(first.errors[first.errors.length - 1]!);
+    return { ...inner, path: [...first.path, ...inner.path] } as z.core.$ZodIssue;
+  }
+  return first;
 }
 
 function keyOf(key: unknown): string {
