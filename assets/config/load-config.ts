@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readAlertsConfig } from './alerts-config.js';
+import { alertsSchema } from './alerts-config.js';
 import { deadlineCronProblem } from '../../runtime/freshness.js';
 import { ConfigError, ConfigReader, formatPath } from './config-reader.js';
 import {
@@ -135,7 +135,7 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
       rawRecordCountMaxChangePct: r.number(['checks', 'raw_record_count_max_change_pct'], { min: 0, fallback: 20 }),
       extractionMaxDurationMs: r.duration(['checks', 'extraction_max_duration'], '1800s'),
     },
-    alerts: readAlertsConfig(r, readSecretRef),
+    alerts: r.parse(['alerts'], alertsSchema(env)),
     ui: { baseUrl: readUiBaseUrl(r) },
     metrics: {
       pushgatewayUrl:

@@ -26,8 +26,8 @@ export interface SourceColumn {
 
 export type WarehouseEngineName = 'duckdb' | 'athena' | 'trino';
 
-/** A secret value's source: an environment variable or a file (e.g. a mounted Secret). */
-export type SecretRef = { env: string } | { file: string };
+export type { SecretRef } from './alerts-config.js';
+import type { SecretRef } from './alerts-config.js';
 
 export interface FreshnessConfig {
   warnAfterMs?: number;
