@@ -20,6 +20,7 @@ import {
   type WrittenLocation,
 } from './environment.js';
 import { readEventLogConfig } from './event-log-config.js';
+import { warehouseSchema } from './warehouse-config.js';
 import type { AthenaConfig, ColumnType, CredentialsSource, FreshnessConfig, PipelineConfig, SecretRef, SourceColumn, TrinoConfig, WarehouseEngineName } from './pipeline-config.js';
 
 /** The dbt profile of each warehouse engine (dbt/profiles.yml); its targets are the stages. */
@@ -81,7 +82,8 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
   const apiVersion = r.string(['salesforce', 'api_version'], '62.0');
   if (!/^\d{2}\.0$/.test(apiVersion)) r.fail(['salesforce', 'api_version'], `"${apiVersion}" is not an API version`, 'write it like "62.0" (quoted)');
 
-  const engine = r.oneOf(['warehouse', 'engine'], ['duckdb', 'athena', 'trino'] as const, 'duckdb');
+  const { schemaSuffix, protectedLocations, ...warehouse } = r.parse(['warehouse'], warehouseSchema(env));
+  const engine = warehouse.engine;
   const columns: SourceColumn[] = [];
   const n = r.length(['source', 'columns']);
   const seen = new Set<string>();
@@ -145,19 +147,11 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
       job: r.string(['metrics', 'job'], 'sf-user-pipeline'),
     },
     dbt: readDbt(r, engine),
-    warehouse: {
-      engine,
-      athena: engine === 'athena' ? readAthena(r, env) : noSection(r, ['warehouse', 'athena'], 'warehouse.engine: athena'),
-      trino: engine === 'trino' ? readTrino(r, env) : noSection(r, ['warehouse', 'trino'], 'warehouse.engine: trino'),
-      duckdb: {
-        path: r.string(['warehouse', 'duckdb', 'path'], 'warehouse.duckdb'),
-        memoryLimit: readMemoryLimit(r),
-      },
-    },
+    warehouse,
     eventLog: readEventLogConfig(r, env),
     environment: { name: stage, overlay: overlay.applied, schemaSuffix: '', protectedLocations: [] },
   };
-  config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env });
+  config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env, schemaSuffix, protectedLocations });
   r.rejectUnknown();
   return config;
 }
@@ -167,32 +161,19 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
  * refused when a location it writes is one of prod's: an entry of warehouse.protected_locations,
  * or (when the file declares environments.prod) a location the file resolves to under --env prod.
  */
-function readEnvironment(r: ConfigReader, config: PipelineConfig, src: { file: string; text: string; declared: string[]; env: NodeJS.ProcessEnv }): EnvironmentConfig {
+function readEnvironment(
+  r: ConfigReader,
+  config: PipelineConfig,
+  src: { file: string; text: string; declared: string[]; env: NodeJS.ProcessEnv; schemaSuffix: string | null; protectedLocations: string[] },
+): EnvironmentConfig {
   const stage = config.environment.name;
   const engine = config.warehouse.engine;
   const suffixPath = ['warehouse', 'schema_suffix'];
-  let schemaSuffix: string;
-  if (r.has(suffixPath) && r.raw(suffixPath) !== null) {
-    const v = r.raw(suffixPath);
-    if (typeof v !== 'string' || !/^(_[a-z0-9_]+)?$/.test(v)) {
-      r.fail(suffixPath, `${JSON.stringify(v)} is not a schema suffix`, 'write "" or _ and lower-case letters, digits and _ (e.g. _alice)');
-    }
-    schemaSuffix = v;
-  } else {
-    schemaSuffix =
-      defaultSchemaSuffix(stage, engine, src.env) ??
-      r.fail(suffixPath, `cannot be derived: dev on ${engine} builds into per-developer schemas, and neither $SFPIPE_DEVELOPER nor $USER names you`, 'set SFPIPE_DEVELOPER=<your name>, or warehouse.schema_suffix (e.g. _alice) in environments.dev');
-  }
-  const listPath = ['warehouse', 'protected_locations'];
-  const listed: { location: Location; from: string }[] = [];
-  if (r.has(listPath) && r.raw(listPath) !== null) {
-    const n = r.length(listPath);
-    for (let i = 0; i < n; i++) {
-      const text = r.string([...listPath, i]);
-      const location = parseLocation(text) ?? r.fail([...listPath, i], `"${text}" is not a location`, `write ${LOCATION_FORMS}`);
-      listed.push({ location, from: 'warehouse.protected_locations' });
-    }
-  }
+  const schemaSuffix =
+    src.schemaSuffix ??
+    defaultSchemaSuffix(stage, engine, src.env) ??
+    r.fail(suffixPath, `cannot be derived: dev on ${engine} builds into per-developer schemas, and neither $SFPIPE_DEVELOPER nor $USER names you`, 'set SFPIPE_DEVELOPER=<your name>, or warehouse.schema_suffix (e.g. _alice) in environments.dev');
+  const listed = src.protectedLocations.map((text) => ({ location: parseLocation(text)!, from: 'warehouse.protected_locations' }));
   const environment: EnvironmentConfig = { name: stage, overlay: config.environment.overlay, schemaSuffix, protectedLocations: [] };
   if (stage === 'prod') return environment;
   const prods: { location: Location; from: string }[] = [...listed];
@@ -300,85 +281,6 @@ function readSecretRef(r: ConfigReader, path: string[], defaultEnv: string, inli
   return r.fail(path, 'needs env or file', `write { env: ${defaultEnv} } or { file: /path/to/secret }`);
 }
 
-/** Athena settings from the config, each defaulting to the SFPIPE_ATHENA_* env the chart sets. */
-function readAthena(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): AthenaConfig {
-  const base = ['warehouse', 'athena'];
-  // An empty environment variable counts as unset.
-  const get = (key: string, envName: string, fallback?: string): string | null =>
-    r.optionalString([...base, key]) || env[envName] || fallback || null;
-  const need = (key: string, envName: string, example: string): string =>
-    get(key, envName) ?? r.fail([...base, key], 'is missing', `set warehouse.athena.${key} (e.g. ${example}) or the ${envName} environment variable`);
-  const s3 = (key: string, v: string): string => {
-    // Locations become SQL literals in Hive DDL (LOCATION '…'): plain key characters only.
-    if (!/^s3:\/\/[a-z0-9.-]+(\/[A-Za-z0-9._=\/-]*)?$/.test(v)) r.fail([...base, key], `"${v}" is not an s3:// location of plain characters`, 'write s3://bucket/prefix/ (letters, digits, . _ = - /)');
-    return v.endsWith('/') ? v : `${v}/`;
-  };
-  const dataDir = s3('table_location', need('table_location', 'SFPIPE_ATHENA_S3_DATA_DIR', 's3://my-lake/warehouse/'));
-  const output = get('output_location', 'SFPIPE_ATHENA_S3_STAGING_DIR');
-  const staging = s3('staging_location', get('staging_location', 'SFPIPE_ATHENA_S3_RAW_STAGING', `${dataDir}_staging/sf_user/`)!);
-  // The loader deletes what it staged (and stale stages of killed runs): never where tables live.
-  for (const tableDir of [`${dataDir}sf_user/`, `${dataDir}sf_user_quarantine/`]) {
-    if (tableDir.startsWith(staging) || staging.startsWith(tableDir)) {
-      r.fail([...base, 'staging_location'], `"${staging}" overlaps the raw table files under ${tableDir}`, 'give staged files a prefix of their own, e.g. s3://bucket/staging/sf_user/');
-    }
-  }
-  return {
-    region: r.awsRegion([...base, 'region'], need('region', 'SFPIPE_ATHENA_REGION', 'eu-west-1'), 'warehouse.athena.region or $SFPIPE_ATHENA_REGION'),
-    workGroup: get('work_group', 'SFPIPE_ATHENA_WORK_GROUP', 'primary')!,
-    outputLocation: output ? s3('output_location', output) : null,
-    database: get('database', 'SFPIPE_ATHENA_RAW_DATABASE', 'sf_raw')!,
-    tableLocation: dataDir,
-    stagingLocation: staging,
-    endpoint: get('endpoint', 'SFPIPE_AWS_ENDPOINT'),
-    dbtDataLocation: s3('dbt_data_location', get('dbt_data_location', 'SFPIPE_ATHENA_S3_DATA_DIR', dataDir)!),
-    catalog: readCatalog(r, get('catalog', 'SFPIPE_ATHENA_CATALOG', 'awsdatacatalog')!),
-  };
-}
-
-/** Trino settings from the config, each defaulting to the SFPIPE_TRINO_* env the chart sets. */
-function readTrino(r: ConfigReader, env: NodeJS.ProcessEnv = process.env): TrinoConfig {
-  const base = ['warehouse', 'trino'];
-  const get = (key: string, envName: string, fallback?: string): string | null => r.optionalString([...base, key]) || env[envName] || fallback || null;
-  const server = get('server', 'SFPIPE_TRINO_SERVER') ?? r.fail([...base, 'server'], 'is missing', 'set warehouse.trino.server (e.g. https://trino.example.com:8443) or SFPIPE_TRINO_SERVER');
-  let url: URL | null = null;
-  try {
-    url = new URL(server);
-  } catch {
-    // reported below
-  }
-  if (url && (url.username || url.password)) {
-    // Never echoed: the URL holds a secret.
-    r.fail([...base, 'server'], 'holds credentials (user:password@) in its URL', 'write http(s)://host:port; set warehouse.trino.user, and auth: password with the password from a Secret');
-  }
-  if (!url || !/^https?:$/.test(url.protocol) || url.pathname.replace(/\/$/, '') !== '') {
-    r.fail([...base, 'server'], `"${server}" is not a Trino server URL`, 'write http(s)://host:port, without a path');
-  }
-  const name = (key: string, envName: string, fallback: string): string => {
-    const v = get(key, envName, fallback)!;
-    if (!/^[a-z_][a-z0-9_]*$/.test(v)) r.fail([...base, key], `"${v}" is not a plain lower-case name`, 'use lower-case letters, digits and _');
-    return v;
-  };
-  const auth = r.oneOf([...base, 'auth'], ['none', 'password', 'jwt'] as const, (env['SFPIPE_TRINO_AUTH'] as 'none' | 'password' | 'jwt' | undefined) || 'none');
-  if (auth === 'password' && url!.protocol !== 'https:') {
-    r.fail([...base, 'auth'], `password authentication needs HTTPS (Trino refuses it on ${server})`, 'use an https:// server, or auth: jwt / none');
-  }
-  for (const key of ['password', 'jwt'] as const) {
-    if (key !== auth && r.has([...base, key])) r.fail([...base, key], `only applies to auth: ${key}`, `remove it or set auth: ${key}`);
-  }
-  const secret = auth === 'none' ? null : readSecretRef(r, [...base, auth], auth === 'password' ? 'SFPIPE_TRINO_PASSWORD' : 'SFPIPE_TRINO_JWT', `holds the ${auth} itself; it is a secret`);
-  if (auth !== 'none' && !secret) r.fail([...base, auth], 'is null', `give { env: NAME } or { file: /path } for the ${auth}`);
-  return {
-    server: server.replace(/\/$/, ''),
-    catalog: name('catalog', 'SFPIPE_TRINO_CATALOG', 'iceberg'),
-    rawSchema: name('raw_schema', 'SFPIPE_TRINO_RAW_SCHEMA', 'sf_raw'),
-    schemaLocation: get('schema_location', 'SFPIPE_TRINO_SCHEMA_LOCATION'),
-    user: get('user', 'SFPIPE_TRINO_USER', 'sfpipe')!,
-    auth,
-    secret,
-    caFile: get('ca_file', 'SFPIPE_TRINO_CA_FILE'),
-  };
-}
-
 /** ui.base_url: where `sfpipe ui` is served, so alerts link to an asset's or a run's page. Not a secret: no credentials in it. */
 function readUiBaseUrl(r: ConfigReader): string | null {
   const path = ['ui', 'base_url'];
@@ -404,18 +306,6 @@ function readCountRange(r: ConfigReader): { min: number; max: number } {
   return { min, max };
 }
 
-/** The raw load talks to Glue directly, so dbt and it agree only on the account's own catalog. */
-function readCatalog(r: ConfigReader, catalog: string): string {
-  if (catalog.toLowerCase() !== 'awsdatacatalog') {
-    r.fail(
-      ['warehouse', 'athena', 'catalog'],
-      `"${catalog}" is not supported: the raw load reads and writes the account's Glue catalog (awsdatacatalog), and dbt must read raw where it was loaded`,
-      'remove it (or SFPIPE_ATHENA_CATALOG / the chart\'s athena.catalog), or set awsdatacatalog',
-    );
-  }
-  return 'awsdatacatalog';
-}
-
 /** dbt's profile follows the warehouse engine (the adapter), its target is the environment. */
 function readDbt(r: ConfigReader, engine: WarehouseEngineName): PipelineConfig['dbt'] {
   if (r.has(['dbt', 'target'])) {
@@ -432,19 +322,6 @@ function readDbt(r: ConfigReader, engine: WarehouseEngineName): PipelineConfig['
     unitTests: r.boolean(['dbt', 'unit_tests'], true),
     fullTestEveryMs: r.duration(['dbt', 'full_test_every'], '7d'),
   };
-}
-
-/** A section that does not apply to this config: refused rather than silently unused. */
-function noSection(r: ConfigReader, path: string[], appliesTo: string): null {
-  if (r.has(path) && r.raw(path) !== null) r.fail(path, `only applies to ${appliesTo}`, `remove it or set ${appliesTo}`);
-  return null;
-}
-
-function readMemoryLimit(r: ConfigReader): string {
-  const path = ['warehouse', 'duckdb', 'memory_limit'];
-  const v = r.string(path, '128MB');
-  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(v)) r.fail(path, `"${v}" is not a memory size`, 'write e.g. 256MB or 2GB');
-  return v;
 }
 
 function readCredentials(r: ConfigReader, mode: 'simulator' | 'salesforce'): CredentialsSource {

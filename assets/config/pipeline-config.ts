@@ -3,6 +3,8 @@ export type ColumnType = 'string' | 'boolean' | 'timestamp' | 'double' | 'bigint
 import type { AlertsConfig } from './alerts-config.js';
 import type { EnvironmentConfig } from './environment.js';
 import type { EventLogConfig } from './event-log-config.js';
+import type { WarehouseConfig } from './warehouse-config.js';
+export type { AthenaConfig, TrinoConfig, WarehouseEngineName } from './warehouse-config.js';
 
 export type CredentialsSource =
   | { source: 'simulator' }
@@ -24,7 +26,6 @@ export interface SourceColumn {
   optional?: boolean;
 }
 
-export type WarehouseEngineName = 'duckdb' | 'athena' | 'trino';
 
 export type { SecretRef } from './alerts-config.js';
 import type { SecretRef } from './alerts-config.js';
@@ -38,42 +39,6 @@ export interface FreshnessConfig {
   dataTime: boolean;
   /** Where the entry is (`file: freshness.<key> (line N)`), to name it in errors found later. */
   where: string;
-}
-
-export interface AthenaConfig {
-  region: string;
-  workGroup: string;
-  /** s3:// prefix for query results (omit when the workgroup enforces one). */
-  outputLocation: string | null;
-  database: string;
-  /** s3:// prefix of the raw Iceberg tables. */
-  tableLocation: string;
-  /** s3:// prefix for staged run files. */
-  stagingLocation: string;
-  /** An emulator's endpoint (tests); null in production. */
-  endpoint: string | null;
-  /** s3:// prefix under which dbt-athena writes the models' tables (its s3_data_dir). */
-  dbtDataLocation: string;
-  /** The Athena data catalog holding the databases (default awsdatacatalog, the Glue catalog). */
-  catalog: string;
-}
-
-/** The user's own Trino over Iceberg (warehouse.engine: trino). */
-export interface TrinoConfig {
-  /** http(s)://host:port of the coordinator. */
-  server: string;
-  /** The Iceberg catalog holding the raw schema and dbt's schemas. */
-  catalog: string;
-  /** The schema of the raw tables (default sf_raw). */
-  rawSchema: string;
-  /** `CREATE SCHEMA … WITH (location)` for catalogs without a default location; null: none. */
-  schemaLocation: string | null;
-  user: string;
-  auth: 'none' | 'password' | 'jwt';
-  /** The password (auth: password; HTTPS only) or the JWT (auth: jwt): secrets, by reference. */
-  secret: SecretRef | null;
-  /** A PEM CA bundle for a server certificate from a private CA. */
-  caFile: string | null;
 }
 
 export interface PipelineConfig {
@@ -122,14 +87,7 @@ export interface PipelineConfig {
      */
     fullTestEveryMs: number;
   };
-  warehouse: {
-    engine: WarehouseEngineName;
-    duckdb: { path: string; memoryLimit: string };
-    /** Set when engine is athena. */
-    athena: AthenaConfig | null;
-    /** Set when engine is trino. */
-    trino: TrinoConfig | null;
-  };
+  warehouse: Omit<WarehouseConfig, 'schemaSuffix' | 'protectedLocations'>;
   /** Where the event log lives: the SQLite file in the state directory (default) or objects in S3. */
   eventLog: EventLogConfig;
   /** The stage (dev, staging, prod; --env / $SFPIPE_ENV): its overlay, schema suffix and the locations it must not write. */

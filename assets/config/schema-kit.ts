@@ -148,7 +148,7 @@ export function section<S extends z.ZodRawShape>(shape: S, o: SectionOptions = {
 
 /** A key that must not be written: always refused with `problem` and `fix`, its value never shown. */
 export function refused(problem: string, fix: string) {
-  return z.unknown().superRefine((v, ctx) => {
+  return z.unknown().optional().superRefine((v, ctx) => {
     if (v !== undefined) ctx.addIssue({ code: 'custom', message: msg(problem, fix) });
   });
 }
@@ -156,4 +156,21 @@ export function refused(problem: string, fix: string) {
 /** An issue at `path` (relative to the value being checked). */
 export function issue(ctx: z.RefinementCtx, path: (string | number)[], problem: string, fix: string): void {
   ctx.addIssue({ code: 'custom', path, message: msg(problem, fix) });
+}
+
+/** `value` checked by `schema` inside another check, its issues reported under `prefix`; z.NEVER when it fails. */
+export function parseWithin<T extends z.ZodType>(schema: T, value: unknown, ctx: z.RefinementCtx, prefix: (string | number)[]): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  for (const i of r.error.issues) ctx.addIssue({ ...i, path: [...prefix, ...i.path] } as never);
+  return z.NEVER;
+}
+
+/** A URL parsed, or null when it is none. */
+export function urlOf(v: string): URL | null {
+  try {
+    return new URL(v);
+  } catch {
+    return null;
+  }
 }
