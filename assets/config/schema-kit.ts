@@ -53,7 +53,8 @@ export function setting<T extends z.ZodType>(schema: T, o: SettingOptions<T> = {
 
 /** A setting that may stay unset (undefined). */
 export function maybe<T extends z.ZodType>(schema: T, o: Omit<SettingOptions<T>, 'default'> = {}) {
-  const s = z.preprocess(fill(o), schema.optional());
+  // Not .optional(): zod skips an absent key whose schema is optional, and then no variable is read.
+  const s = z.preprocess((v) => fill(o)(v) ?? null, schema.nullable()).transform((v) => v ?? undefined);
   settingDocs.add(s, { env: o.env });
   return s;
 }
