@@ -60,7 +60,7 @@ export function eventLogSchema(env: Env) {
         for (const i of r.error.issues) ctx.addIssue(i as never);
         return z.NEVER;
       }),
-    { default: {} },
+    { default: {}, reads: [sqlite, s3] },
   );
 }
 

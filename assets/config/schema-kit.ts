@@ -13,6 +13,8 @@ export type Env = NodeJS.ProcessEnv;
 export interface SettingDoc {
   default?: unknown;
   env?: readonly string[];
+  /** The schemas (zod types) that read the value once a sibling has chosen one (e.g. warehouse.athena by warehouse.engine). */
+  reads?: readonly unknown[];
 }
 export const settingDocs = z.registry<SettingDoc>();
 
@@ -33,6 +35,7 @@ interface SettingOptions<T extends z.ZodType> {
   from?: Env;
   /** How a variable's text becomes the value (e.g. a number). */
   parseEnv?: (text: string) => unknown;
+  reads?: readonly unknown[];
 }
 
 function fill<T extends z.ZodType>(o: SettingOptions<T>) {
@@ -47,7 +50,14 @@ function fill<T extends z.ZodType>(o: SettingOptions<T>) {
 /** A setting that always has a value: the file's, else a variable's, else the default, else it is missing (the schema's error). */
 export function setting<T extends z.ZodType>(schema: T, o: SettingOptions<T> = {}) {
   const s = z.preprocess(fill(o), schema);
-  settingDocs.add(s, { default: o.default, env: o.env });
+  settingDocs.add(s, { default: o.default, env: o.env, reads: o.reads });
+  return s;
+}
+
+/** A value read later by one of `schemas` (which one, a sibling setting decides). */
+export function readLater(...schemas: unknown[]) {
+  const s = z.unknown().optional();
+  settingDocs.add(s, { reads: schemas });
   return s;
 }
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { secretRef } from './alerts-config.js';
 import { LOCATION_FORMS, parseLocation } from './environment.js';
-import { awsRegion, issue, list, matching, maybe, msg, oneOf, parseWithin, section, setting, text, urlOf, type Env } from './schema-kit.js';
+import { awsRegion, issue, list, matching, maybe, msg, oneOf, parseWithin, readLater, section, setting, text, urlOf, type Env } from './schema-kit.js';
 
 export const WAREHOUSE_ENGINES = ['duckdb', 'athena', 'trino'] as const;
 export type WarehouseEngineName = (typeof WAREHOUSE_ENGINES)[number];
@@ -98,8 +98,8 @@ export function trinoSchema(env: Env) {
     user: setting(text(), { env: ['SFPIPE_TRINO_USER'], default: 'sfpipe', from }),
     auth: setting(oneOf(TRINO_AUTH), { env: ['SFPIPE_TRINO_AUTH'], default: 'none', from }),
     /** The password (auth: password; HTTPS only) or the JWT (auth: jwt): secrets, by reference; read below, by auth. */
-    password: z.unknown().optional(),
-    jwt: z.unknown().optional(),
+    password: readLater(secretRef('SFPIPE_TRINO_PASSWORD', 'holds the password itself; it is a secret')),
+    jwt: readLater(secretRef('SFPIPE_TRINO_JWT', 'holds the jwt itself; it is a secret')),
     /** A PEM CA bundle for a server certificate from a private CA. */
     ca_file: maybe(text(), { env: ['SFPIPE_TRINO_CA_FILE'], from }),
   }).transform((t, ctx) => {
@@ -150,8 +150,8 @@ export function warehouseSchema(env: Env) {
         }),
         { default: {} },
       ),
-      athena: z.unknown().optional(),
-      trino: z.unknown().optional(),
+      athena: readLater(athena),
+      trino: readLater(trino),
       // The environment decides these (load-config.ts readEnvironment): the suffix of dbt's schemas, and where this stage must not write.
       schema_suffix: maybe(
         z.string({ error: (iss) => msg(`${JSON.stringify(iss.input)} is not a schema suffix`, 'write "" or _ and lower-case letters, digits and _ (e.g. _alice)') }).regex(/^(_[a-z0-9_]+)?$/, {
