@@ -18,6 +18,7 @@ export function secretRef(defaultEnv: string, inline = 'holds the URL itself; we
   const ref = section({ env: maybe(text()), file: maybe(text()) }, { notMapping: (v) => msg(typeof v === 'string' ? inline : 'must be a mapping', fix) })
     .superRefine((v, ctx) => {
       if (v.env === undefined && v.file === undefined) issue(ctx, [], 'needs env or file', fix);
+      if (v.env !== undefined && v.file !== undefined) issue(ctx, ['file'], 'cannot be combined with env (a secret has one source)', `remove one: ${fix}`);
     })
     .transform((v): SecretRef => (v.env !== undefined ? { env: v.env } : { file: v.file! }));
   return setting(ref.nullable(), { default: { env: defaultEnv } });

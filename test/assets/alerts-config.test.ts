@@ -69,6 +69,7 @@ const bad: [string, string, RegExp][] = [
   ['a host with a port', 'alerts:\n  email:\n    host: "smtp.example.com:587"', /alerts\.email\.host.*is not a host name/],
   ['a negative escalation', 'alerts:\n  escalation_minutes: -5', /alerts\.escalation_minutes.*-5 is out of range/],
   ['a bad security', 'alerts:\n  email:\n    security: none', /alerts\.email\.security.*"none" is not one of starttls, tls/],
+  ['a secret from two sources', 'alerts:\n  webhook_url: { env: HOOK, file: /run/hook }', /alerts\.webhook_url\.file \(line \d+\): cannot be combined with env/],
 ];
 for (const [name, alerts, expected] of bad) {
   test(`alerts config error: ${name}`, (t) => {
