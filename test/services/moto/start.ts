@@ -2,8 +2,8 @@
  * moto (an AWS API emulator, from PyPI) in server mode on loopback, for the AWS test tier.
  *
  * `startMoto()` makes the virtualenv `.tools/moto-venv` from `test/services/moto/requirements.txt`
- * when it is missing or the requirements changed (a stamp holds their hash; a lock directory keeps
- * parallel test workers from installing twice), starts `moto_server -H 127.0.0.1 -p <free port>`,
+ * when it is missing, the requirements changed or it was made at another path (a stamp holds their
+ * hash and its path; a lock directory keeps parallel test workers from installing twice), starts `moto_server -H 127.0.0.1 -p <free port>`,
  * waits until it answers and kills it on `stop()` or process exit.
  */
 
@@ -38,17 +38,21 @@ export async function ensureMotoVenv(): Promise<string> {
   const root = repoRoot();
   const venv = path.join(root, '.tools', 'moto-venv');
   const requirements = path.join(root, 'test', 'services', 'moto', 'requirements.txt');
-  const hash = createHash('sha256').update(fs.readFileSync(requirements)).digest('hex');
+  // A venv's scripts name its interpreter by absolute path: one made at another path (a copied or
+  // symlinked .tools) has scripts that cannot start. The stamp holds the path it was made at.
+  const want = `${createHash('sha256').update(fs.readFileSync(requirements)).digest('hex')} ${venv}`;
   const stamp = path.join(venv, '.stamp-requirements');
   const server = path.join(venv, 'bin', 'moto_server');
-  const ready = (): boolean => fs.existsSync(server) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === hash;
+  const ready = (): boolean => fs.existsSync(server) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === want;
   if (ready()) return server;
   fs.mkdirSync(path.join(root, '.tools'), { recursive: true });
   await withLock(path.join(root, '.tools', '.moto-venv.lock'), () => {
     if (ready()) return;
+    const madeHere = fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim().endsWith(` ${venv}`);
+    if (!madeHere) fs.rmSync(venv, { recursive: true, force: true });
     if (!fs.existsSync(path.join(venv, 'bin', 'python'))) run(process.env['PYTHON'] ?? 'python3', ['-m', 'venv', venv]);
     run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirements]);
-    fs.writeFileSync(stamp, `${hash}\n`);
+    fs.writeFileSync(stamp, `${want}\n`);
   });
   return server;
 }
