@@ -5,10 +5,7 @@
  * subscription); t.timeout only bounds a test that would otherwise hang.
  */
 import test, { type ExecutionContext } from 'ava';
-import path from 'node:path';
 import { sfUserCdcSensor } from '../../assets/sensors/sf-user-cdc.js';
-import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { watchSensor, type Watcher, type WatchState } from '../../runtime/sensor-watch.js';
 import type { TickResult } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
@@ -17,21 +14,13 @@ function watchEnv(t: ExecutionContext, h: Harness) {
   const sensor = sfUserCdcSensor({
     salesforce: (opts) => h.salesforce(opts),
   });
-  const runs: string[] = [];
-  const launcher = h.launcher(runs);
-  const runLock = new FileRunLock(path.join(h.stateDir, 'run.lock'));
+  const { options, launched: runs } = h.sensorStores(sensor);
   const ticks: TickResult[] = [];
   const stateListeners = new Set<(s: WatchState) => void>();
   const waiting: Array<(tick: TickResult) => void> = [];
   const start = async (): Promise<Watcher> => {
     const w = await watchSensor({
-      sensor,
-      eventLog: h.eventLog,
-      sensorLock: new FileRunLock(path.join(h.stateDir, 'sensor.lock')),
-      runLock,
-      launcher,
-      log: silentLogger(),
-      stateDir: h.stateDir,
+      ...options,
       quietMs: 200,
       lockPollMs: 50,
       onState: (s) => stateListeners.forEach((l) => l(s)),
@@ -57,7 +46,7 @@ function watchEnv(t: ExecutionContext, h: Harness) {
       };
       stateListeners.add(l);
     });
-  return { start, nextTick, whenState, runs, runLock };
+  return { start, nextTick, whenState, runs, runLock: options.runLock };
 }
 
 async function divisionOf(h: Harness, id: string): Promise<unknown> {
@@ -65,13 +54,6 @@ async function divisionOf(h: Harness, id: string): Promise<unknown> {
   return row?.division;
 }
 
-/** A change a minute after the org's clock (past every SystemModstamp loaded). */
-function change(h: Harness, n: number, division: string): string {
-  h.sim.org.setClock(new Date(h.sim.org.nowMs() + 60_000));
-  const id = h.sim.org.idOf(n);
-  h.sim.org.updateUser(id, { Division: division });
-  return id;
-}
 
 test('a change in the simulator reaches a requested run, recorded with the trigger sensor:sf_user_cdc', async (t) => {
   t.timeout(60_000);
@@ -82,7 +64,7 @@ test('a change in the simulator reaches a requested run, recorded with the trigg
   const w = await env.start();
   t.is(w.state().subscription, 'subscribed');
 
-  const id = change(h, 7, 'Pushed Division');
+  const id = h.changeUser(7, 'Pushed Division');
   const tick = await env.nextTick();
   t.is(tick.tick.status, 'REQUESTED');
   const [req] = tick.tick.runRequests;
@@ -103,13 +85,13 @@ test('a watcher stopped and started again across three changes misses none (repl
   await h.run();
   const env = watchEnv(t, h);
   const first = await env.start();
-  change(h, 5, 'Before');
+  h.changeUser(5, 'Before');
   const before = await env.nextTick();
   t.is(before.tick.status, 'REQUESTED');
   await first.stop();
 
   // Three changes while no one watches.
-  const ids = [change(h, 11, 'Down 1'), change(h, 12, 'Down 2'), change(h, 13, 'Down 3')];
+  const ids = [h.changeUser(11, 'Down 1'), h.changeUser(12, 'Down 2'), h.changeUser(13, 'Down 3')];
   const newest = h.sim.org.changeEvents.lastReplayId;
 
   await env.start();
@@ -132,15 +114,15 @@ test('a duplicate delivery makes no second run; a run already going is not doubl
   await h.run();
   const env = watchEnv(t, h);
   const w = await env.start();
-  change(h, 3, 'Pair A');
-  change(h, 4, 'Pair B');
+  h.changeUser(3, 'Pair A');
+  h.changeUser(4, 'Pair B');
   const pairFirst = h.sim.org.changeEvents.lastReplayId - 1;
   const pair = await env.nextTick();
   t.like(pair.tick.metadata, { events: 2 });
 
   // The first of the pair again, then a new change: the duplicate is dropped, the new one runs alone.
   t.true(h.sim.streaming.redeliver(pairFirst));
-  change(h, 6, 'After duplicate');
+  h.changeUser(6, 'After duplicate');
   const next = await env.nextTick();
   t.like(next.tick.metadata, { events: 1, last: String(h.sim.org.changeEvents.lastReplayId) });
   t.is(w.state().duplicatesDropped, 1);
@@ -149,7 +131,7 @@ test('a duplicate delivery makes no second run; a run already going is not doubl
   // A run holds the run lock: the burst waits for it instead of starting a second run.
   const lease = await env.runLock.acquire('run-going', { timeoutMs: 0 });
   const waits = env.whenState((s) => s.waitingForRun === 'run-going');
-  change(h, 8, 'While locked');
+  h.changeUser(8, 'While locked');
   await waits;
   t.is(env.runs.length, 2, 'nothing launched while the run lock is held');
   await lease.release();

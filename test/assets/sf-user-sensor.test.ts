@@ -5,10 +5,7 @@
  * request one run; a run holding the run lock is not doubled (and costs no call).
  */
 import test from 'ava';
-import path from 'node:path';
 import { sfUserChangesSensor } from '../../assets/sensors/sf-user-changes.js';
-import { silentLogger } from '../../runtime/logging.js';
-import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import { tickSensor } from '../../runtime/sensors.js';
 import { startHarness, type Harness } from '../helpers/extract-harness.js';
 
@@ -17,34 +14,13 @@ function sensorEnv(h: Harness) {
     config: h.config,
     salesforce: (opts) => h.salesforce(opts),
   });
-  const runs: string[] = [];
-  // In-process, as `sfpipe sensor tick` on a laptop: the run gets the run key's id and the sensor's trigger.
-  const launcher = h.launcher(runs);
+  const { options, launched: runs } = h.sensorStores(sensor);
   let clock = Date.UTC(2030, 0, 1);
-  const runLock = new FileRunLock(path.join(h.stateDir, 'run.lock'));
   const tick = () => {
     clock += 61_000; // past the minimum interval: the test's clock, not the wall's
-    return tickSensor({
-      sensor,
-      eventLog: h.eventLog,
-      sensorLock: new FileRunLock(path.join(h.stateDir, 'sensor.lock')),
-      runLock,
-      launcher,
-      log: silentLogger(),
-      stateDir: h.stateDir,
-      now: () => new Date(clock),
-    });
+    return tickSensor({ ...options, now: () => new Date(clock) });
   };
-  return { sensor, runs, tick, runLock };
-}
-
-/** A change in the org a minute after its clock (so its SystemModstamp is past every one loaded). */
-function changeOrg(h: Harness, division: string): string {
-  const org = h.sim.org;
-  org.setClock(new Date(org.nowMs() + 60_000));
-  const id = org.idOf(7);
-  org.updateUser(id, { Division: division });
-  return id;
+  return { sensor, runs, tick, runLock: options.runLock };
 }
 
 test('10 quiet ticks make 10 API calls and no run; a change makes the next tick request exactly one run, whose data has it', async (t) => {
@@ -63,7 +39,7 @@ test('10 quiet ticks make 10 API calls and no run; a change makes the next tick 
   t.is(h.sim.stats.apiCalls, 10, 'one API call a quiet tick');
   t.deepEqual(runs, []);
 
-  const id = changeOrg(h, 'Sensor Division');
+  const id = h.changeUser(7, 'Sensor Division');
   const r = await tick();
   t.is(r.tick.status, 'REQUESTED', r.tick.skipReason ?? r.tick.error ?? '');
   t.is(r.tick.runRequests.length, 1);
@@ -87,7 +63,7 @@ test('two ticks at once request one run', async (t) => {
   t.teardown(() => h.close());
   const { runs, tick } = sensorEnv(h);
   await h.run();
-  changeOrg(h, 'Twice');
+  h.changeUser(7, 'Twice');
   const both = await Promise.all([tick(), tick()]);
   t.is(runs.length, 1, JSON.stringify(both.map((b) => b.tick)));
   t.is(both.filter((b) => b.tick.status === 'REQUESTED').length, 1);
@@ -98,7 +74,7 @@ test('while a run holds the run lock the tick requests nothing and makes no API 
   t.teardown(() => h.close());
   const { runs, tick, runLock } = sensorEnv(h);
   await h.run();
-  changeOrg(h, 'Locked');
+  h.changeUser(7, 'Locked');
   const lease = await runLock.acquire('run-going', { timeoutMs: 0 });
   h.sim.resetStats();
   const held = await tick();

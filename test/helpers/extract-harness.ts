@@ -16,12 +16,16 @@ import type { RunResult } from '../../runtime/executor.js';
 import type { RunTrigger } from '../../runtime/storage/event-log.js';
 import { silentLogger, type Logger } from '../../runtime/logging.js';
 import type { Pipeline } from '../../runtime/pipeline.js';
-import type { RunLauncher } from '../../runtime/sensors.js';
+import type { RunLauncher, SensorDef, TickOptions } from '../../runtime/sensors.js';
+import { FileRunLock } from '../../runtime/storage/file-run-lock.js';
 import type { SensorSalesforce } from '../../assets/sensors/sf-user-changes.js';
 import type { PipelineResources } from '../../assets/resources.js';
 import { DEFAULT_CREDENTIALS, startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index.js';
 import { queryFile } from '../assets/fixtures/duckdb-fixture.js';
 import { tempDir } from './temp.js';
+
+/** The options a tick and a watch share. */
+export type SensorStores = Pick<TickOptions, 'sensor' | 'eventLog' | 'sensorLock' | 'runLock' | 'launcher' | 'log' | 'stateDir'>;
 
 export interface Harness {
   sim: Simulator;
@@ -34,11 +38,14 @@ export interface Harness {
   /** Logs in to the simulator, as a sensor's `salesforce` option does (its API and how to close it). */
   salesforce(opts: { log: Logger; signal: AbortSignal }): Promise<SensorSalesforce>;
   /**
-   * Launches a sensor's runs in-process, as `sfpipe sensor tick` on a laptop does: the run gets
-   * the run key's id and the sensor's trigger; a run id the event log has is ALREADY_LAUNCHED.
-   * `launched` lists the run ids it started.
+   * What a tick or a watch of `sensor` needs here: the harness's event log, file locks in its
+   * state dir (the run lock is the one its runs take) and a launcher that runs in-process, as
+   * `sfpipe sensor tick` on a laptop does: the run gets the run key's id and the sensor's trigger;
+   * a run id the event log has is ALREADY_LAUNCHED. `launched` lists the run ids it started.
    */
-  launcher(launched: string[]): RunLauncher;
+  sensorStores(sensor: SensorDef): { options: SensorStores; launched: string[] };
+  /** Changes user `n`'s Division a minute after the org's clock (past every SystemModstamp loaded); returns its id. */
+  changeUser(n: number, division: string): string;
   /** Reads the raw warehouse (the file must not be held open by a run). */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -93,8 +100,9 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
       const resources = createResources({ config, stateDir, logger: log, endpoint: simulatorEndpoint });
       return { api: await resources.salesforce({ log, signal }), close: () => resources.close() };
     },
-    launcher(launched) {
-      return {
+    sensorStores(sensor) {
+      const launched: string[] = [];
+      const launcher: RunLauncher = {
         launch: async (req) => {
           const existing = await eventLog.getRun(req.runId);
           if (existing?.runId === req.runId) return { status: 'ALREADY_LAUNCHED', detail: existing.status };
@@ -103,6 +111,22 @@ export async function startHarness(opts: { sim?: SimulatorOptions; editConfig?: 
           return { status: 'LAUNCHED', detail: result.status, failed: result.status !== 'SUCCESS' };
         },
       };
+      const options: SensorStores = {
+        sensor,
+        eventLog,
+        sensorLock: new FileRunLock(path.join(stateDir, 'sensor.lock')),
+        runLock: new FileRunLock(path.join(stateDir, 'run.lock')),
+        launcher,
+        log: silentLogger(),
+        stateDir,
+      };
+      return { options, launched };
+    },
+    changeUser(n, division) {
+      sim.org.setClock(new Date(sim.org.nowMs() + 60_000));
+      const id = sim.org.idOf(n);
+      sim.org.updateUser(id, { Division: division });
+      return id;
     },
     query: (sql) => queryFile(duckdbPath, sql),
     async close() {
