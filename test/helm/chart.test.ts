@@ -476,17 +476,20 @@ test('a typo in values fails helm template with the schema error', async (t) => 
   t.regex(r.stderr, /schedual/);
 });
 
+type RoleRule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+const rulesOf = (objs: K8sObject[]): RoleRule[] => ofKind(objs, 'Role')[0].rules as RoleRule[];
+/** The chart Role's grants, one `group/resource:verb[@names]` per line, sorted. */
+const roleGrants = (objs: K8sObject[]): string[] =>
+  rulesOf(objs).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
+
 test('RBAC: the Lease lock only, plus jobs/cronjobs/pods only when launch.enabled', async (t) => {
   // launch (k8s/launch.ts) reads the CronJob, creates the Job, then polls it by name (get,
   // no list/watch), lists its pods by job-name and streams pods/log.
   if (!toolsPresent(t)) return;
-  const rulesOf = (objs: K8sObject[]) => ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
-  const flat = (rules: ReturnType<typeof rulesOf>) =>
-    rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
 
   for (const set of ['default', 'hourly', 'existing-secret', 'irsa'] as const) {
     const objs = await rendered(t, set);
-    t.deepEqual(flat(rulesOf(objs)), [
+    t.deepEqual(roleGrants(objs), [
       'coordination.k8s.io/leases:create',
       'coordination.k8s.io/leases:delete@sfpipe-sf-user-pipeline-run-lock',
       'coordination.k8s.io/leases:get@sfpipe-sf-user-pipeline-run-lock',
@@ -495,7 +498,7 @@ test('RBAC: the Lease lock only, plus jobs/cronjobs/pods only when launch.enable
     t.is(ofKind(objs, 'ClusterRole').length + ofKind(objs, 'ClusterRoleBinding').length, 0);
   }
   const launch = await rendered(t, 'launch');
-  t.deepEqual(flat(rulesOf(launch)), [
+  t.deepEqual(roleGrants(launch), [
     'batch/cronjobs:get',
     'batch/jobs:create',
     'batch/jobs:get',
@@ -671,9 +674,7 @@ test('sensor.enabled: a sensor CronJob beside the schedule, restricted like the 
   t.deepEqual(pod.securityContext, mat.securityContext);
   t.deepEqual(pod.containers[0].securityContext, mat.containers[0].securityContext);
   t.deepEqual(pod.volumes, mat.volumes, 'credentials mounted as in materialize');
-  const rules = ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
-  const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
-  t.deepEqual(flat, [
+  t.deepEqual(roleGrants(objs), [
     'batch/cronjobs:get@sfpipe-sf-user-pipeline-materialize',
     'batch/jobs:create',
     'coordination.k8s.io/leases:create',
@@ -720,9 +721,7 @@ test('sensorWatch.enabled: a `sensor watch` Deployment, off by default, hardened
   t.is(pod.serviceAccountName, mat.serviceAccountName);
   t.deepEqual(pod.volumes, mat.volumes);
   t.deepEqual(c.resources, mat.containers[0].resources, "the chart's resources by default");
-  const rules = ofKind(objs, 'Role')[0].rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
-  const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}${r.resourceNames ? `@${r.resourceNames.join(',')}` : ''}`)))).sort();
-  t.deepEqual(flat, [
+  t.deepEqual(roleGrants(objs), [
     'batch/cronjobs:get@sfpipe-sf-user-pipeline-materialize',
     'batch/jobs:create',
     'coordination.k8s.io/leases:create',
