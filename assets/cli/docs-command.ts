@@ -1,15 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError } from '../../runtime/errors.js';
+import { parseHost, parsePort } from '../../runtime/cli/parse.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { loadPipelineConfig } from '../config/load-config.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { parseLocation, protectedOverlap } from '../config/environment.js';
 
-const port = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be a whole number from 0 to 65535 (0: any free port).');
-  return n;
-};
 
 const s3Location = (v: string): string => {
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._=\/-]*)?$/.test(v)) throw new InvalidArgumentError('--publish must be an s3:// location, e.g. s3://my-docs-bucket/sf-user-pipeline/.');
@@ -64,8 +60,8 @@ export function docsCommand(ctx: () => PipelineContext, setExit: (code: number) 
   docs
     .command('serve')
     .description('Serve the generated docs read-only (index.html, catalog.json, manifest.json) until interrupted')
-    .option('-p, --port <n>', 'port (0 = any free port)', port, 8643)
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('-p, --port <n>', 'port (0 = any free port)', parsePort('--port'), 8643)
+    .option('--host <host>', 'address to listen on', parseHost('--host'), '127.0.0.1')
     .action(async (opts: { port: number; host: string }) => {
       const { stateDir, logger } = ctx();
       const { docsDir } = await import('../dbt/docs.js');

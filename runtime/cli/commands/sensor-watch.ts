@@ -6,6 +6,7 @@ import { watchSensor, type WatchState } from '../../sensor-watch.js';
 import type { RunLauncher, SensorDef } from '../../sensors.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { parseHost, parsePort } from '../parse.js';
 
 const seconds = (v: string): number => {
   const n = Number(v);
@@ -13,16 +14,7 @@ const seconds = (v: string): number => {
   return n;
 };
 
-const port = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--health-port must be a whole number from 0 to 65535 (0: any free port).');
-  return n;
-};
 
-const host = (v: string): string => {
-  if (!/^[A-Za-z0-9.:-]+$/.test(v)) throw new InvalidArgumentError('--health-host must be an address or a host name.');
-  return v;
-};
 
 interface WatchOpts {
   quietSeconds: number;
@@ -36,8 +28,8 @@ export function sensorWatchCommand(ctx: () => CliContext, setExit: (code: number
     .description("Watch a push sensor's change events and request a run for each burst of them, until interrupted")
     .argument('[name]', 'the push sensor (the only one by default)')
     .option('--quiet-seconds <s>', 'request the run once no event came for this long (a burst of changes makes one run)', seconds, 5)
-    .option('--health-port <n>', 'serve GET /healthz (200 while subscribed, 503 otherwise, JSON state) on this port (0: any free port; printed)', port)
-    .option('--health-host <host>', 'address the health endpoint listens on (in a pod: 0.0.0.0 for the kubelet\'s probe)', host, '127.0.0.1')
+    .option('--health-port <n>', 'serve GET /healthz (200 while subscribed, 503 otherwise, JSON state) on this port (0: any free port; printed)', parsePort('--health-port'))
+    .option('--health-host <host>', 'address the health endpoint listens on (in a pod: 0.0.0.0 for the kubelet\'s probe)', parseHost('--health-host'), '127.0.0.1')
     .addHelpText(
       'after',
       [

@@ -1,19 +1,11 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { parseHost, parsePort } from '../parse.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 
 export const DEFAULT_UI_PORT = 8642;
 
-const port = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be a whole number from 0 to 65535 (0: any free port).');
-  return n;
-};
 
-const host = (v: string): string => {
-  if (!/^[A-Za-z0-9.:-]+$/.test(v)) throw new InvalidArgumentError('--host must be an address or a host name.');
-  return v;
-};
 
 /**
  * `sfpipe ui`: serves the read-only web view (runtime/ui) over the event log and the pipeline's
@@ -22,8 +14,8 @@ const host = (v: string): string => {
 export function uiCommand(ctx: () => CliContext, setExit: (code: number) => void): Command {
   return new Command('ui')
     .description('Serve a read-only web view of the asset graph, runs and events (and the pipeline\'s pages) until interrupted')
-    .option('-p, --port <n>', `port (0 = any free port)`, port, DEFAULT_UI_PORT)
-    .option('--host <host>', 'address to listen on (another than loopback serves everyone who can reach it)', host, '127.0.0.1')
+    .option('-p, --port <n>', `port (0 = any free port)`, parsePort('--port'), DEFAULT_UI_PORT)
+    .option('--host <host>', 'address to listen on (another than loopback serves everyone who can reach it)', parseHost('--host'), '127.0.0.1')
     .action(async (opts: { port: number; host: string }) => {
       const c = ctx();
       const definitions = await c.definitions();
