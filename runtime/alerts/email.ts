@@ -3,17 +3,12 @@
  * (port 587; a server that does not offer it is refused, never used in plain text). The
  * credentials never reach a log line: errors are redacted of the username and password.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../logging.js';
-import { backoffMs } from './http.js';
+import { backoffMs, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS } from './http.js';
 import { errorText, redact } from './redact.js';
 import type { AlertEvent, EmailConfig, Notifier, NotifierConfig } from './types.js';
-
-const DEFAULT_MAX_RETRIES = 3;
-const DEFAULT_BASE_DELAY_MS = 500;
-const DEFAULT_TIMEOUT_MS = 10_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Header values and the subject: one line, no control characters. */
 const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
@@ -45,7 +40,8 @@ export function emailText(ev: AlertEvent, pipelineName?: string): string {
 export class EmailNotifier implements Notifier {
   readonly name: string;
   private readonly secrets: string[];
-  private readonly transport: Transporter;
+  /** Made on the first send: nodemailer is loaded only by a process that sends mail. */
+  private transport: Transporter | null = null;
 
   constructor(
     private readonly email: EmailConfig,
@@ -55,7 +51,13 @@ export class EmailNotifier implements Notifier {
   ) {
     this.name = name;
     this.secrets = [email.password, email.username].filter((s): s is string => Boolean(s));
+  }
+
+  private async connect(): Promise<Transporter> {
+    if (this.transport) return this.transport;
+    const { email, cfg } = this;
     const timeout = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const { default: nodemailer } = await import('nodemailer');
     this.transport = nodemailer.createTransport({
       host: email.host,
       port: email.port,
@@ -71,6 +73,7 @@ export class EmailNotifier implements Notifier {
       logger: false,
       debug: false,
     });
+    return this.transport;
   }
 
   async send(event: AlertEvent): Promise<boolean> {
@@ -79,7 +82,8 @@ export class EmailNotifier implements Notifier {
     let lastError = 'not attempted';
     for (let attempt = 1; attempt <= maxRetries + 1; attempt++) {
       try {
-        await this.transport.sendMail({
+        const transport = await this.connect();
+        await transport.sendMail({
           from: this.email.from,
           to: this.email.to,
           subject: emailSubject(event, this.cfg.pipelineName),
@@ -112,6 +116,6 @@ export class EmailNotifier implements Notifier {
   }
 
   close(): void {
-    this.transport.close();
+    this.transport?.close();
   }
 }

@@ -6,6 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorText, redact } from './redact.js';
 import { backoffDelay } from '../retry.js';
 
+/** Every notifier's defaults: retries after the first attempt, the first backoff, one attempt's timeout. */
+export const DEFAULT_MAX_RETRIES = 3;
+export const DEFAULT_BASE_DELAY_MS = 500;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export interface DeliveryOptions {
   method: 'POST' | 'PUT';
   url: string;

@@ -1,12 +1,9 @@
 import type { Logger } from '../logging.js';
 import { EmailNotifier } from './email.js';
-import { deliver, type DeliveryOptions } from './http.js';
+import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, deliver, type DeliveryOptions } from './http.js';
 import { errorText, redact, urlSecrets } from './redact.js';
 import type { AlertEvent, Notifier, NotifierConfig } from './types.js';
 
-export const DEFAULT_MAX_RETRIES = 3;
-export const DEFAULT_BASE_DELAY_MS = 500;
-export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Slack mrkdwn control characters. */
 function slackEscape(s: string): string {
