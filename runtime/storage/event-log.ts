@@ -25,6 +25,17 @@ export function uniqueRunIdMatch(prefix: string, ids: readonly string[], more = 
 export type RunStatus = 'STARTED' | 'SUCCESS' | 'FAILURE' | 'CANCELED';
 /** What started a run; `sensor:<name>` for a run a sensor requested (runtime/sensors.ts). */
 export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'test' | `sensor:${string}`;
+
+/** What starts a run, besides a sensor (`sensor:<name>`). */
+export const RUN_TRIGGER_KINDS = ['cli', 'schedule', 'manual', 'test'] as const;
+
+/** `sensor:<name>`, a sensor's name being lowercase letters, digits, _ and - (runtime/sensors.ts). */
+export const isSensorTrigger = (v: string): v is `sensor:${string}` => /^sensor:[a-z][a-z0-9_-]{0,47}$/.test(v);
+
+export const isRunTrigger = (v: string): v is RunTrigger => (RUN_TRIGGER_KINDS as readonly string[]).includes(v) || isSensorTrigger(v);
+
+/** A run id, or a prefix of one: letters, digits and dashes, and a retried attempt's `.N` (runtime/api/materialize.ts). */
+export const isRunIdText = (v: string): boolean => /^[A-Za-z0-9][A-Za-z0-9.-]{0,79}$/.test(v);
 export type FreshnessState = 'PASS' | 'WARN' | 'FAIL' | 'UNKNOWN' | 'NOT_APPLICABLE';
 
 export interface RunRecord {

@@ -1,6 +1,6 @@
 import type { AssetDef } from '../definitions.js';
 import { UsageError } from '../errors.js';
-import type { EventLog, RunRecord, RunStatus, RunTrigger } from '../storage/event-log.js';
+import { isRunIdText, isRunTrigger, MIN_RUN_ID_PREFIX, RUN_TRIGGER_KINDS, type EventLog, type RunRecord, type RunStatus } from '../storage/event-log.js';
 import { formatDuration } from '../freshness.js';
 import type { AssetGraph } from '../graph.js';
 import type { LineageAsset } from '../lineage.js';
@@ -32,7 +32,6 @@ export interface PagesContext {
 }
 
 const RUN_STATUSES: readonly RunStatus[] = ['STARTED', 'SUCCESS', 'FAILURE', 'CANCELED'];
-const RUN_TRIGGERS: readonly RunTrigger[] = ['cli', 'schedule', 'manual', 'test'];
 const HEALTHS: readonly Health[] = ['ok', 'warn', 'fail', 'unknown', 'external'];
 const MAX_SELECT_LENGTH = 2000;
 
@@ -51,9 +50,9 @@ function positiveInt(req: UiRequest, name: string, fallback: number, max: number
   return n;
 }
 
-/** A run id or a unique prefix of one: letters, digits and dashes (as the CLI's `sfpipe events`). */
+/** A run id or a unique prefix of one (as the CLI's `events` takes): isRunIdText. */
 export function checkRunId(id: string): string {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new UiHttpError(400, 'a run id is letters, digits and dashes (at most 64)');
+  if (!isRunIdText(id)) throw new UiHttpError(400, "a run id is letters, digits, dashes and a retry's .N (at most 80)");
   return id;
 }
 
@@ -212,20 +211,22 @@ ${sections.map((s) => html`<h2>${s.title}</h2>${s.body}`)}`;
 
 async function runsPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
   const status = param(req, 'status', 20);
-  const trigger = param(req, 'trigger', 20);
+  const trigger = param(req, 'trigger', 60);
   if (status && !(RUN_STATUSES as readonly string[]).includes(status)) throw new UiHttpError(400, `status must be one of ${RUN_STATUSES.join(', ')}`);
-  if (trigger && !(RUN_TRIGGERS as readonly string[]).includes(trigger)) throw new UiHttpError(400, `trigger must be one of ${RUN_TRIGGERS.join(', ')}`);
+  if (trigger && !isRunTrigger(trigger)) throw new UiHttpError(400, `trigger must be one of ${RUN_TRIGGER_KINDS.join(', ')} or sensor:<name>`);
   const limit = positiveInt(req, 'limit', 50, 1000);
   // Filtered among the newest runs (more than shown, so a filter still fills the page).
   const { runs } = await runsReport(ctx.eventLog, Math.min(1000, limit * 4));
   const shown = runs.filter((r) => (!status || r.status === status) && (!trigger || r.trigger === trigger)).slice(0, limit);
+  // The fixed kinds, and each sensor that started one of these runs.
+  const triggerChoices = [...new Set<string>([...RUN_TRIGGER_KINDS, ...runs.map((r) => r.trigger), ...(trigger ? [trigger] : [])])];
   const options = (values: readonly string[], current: string) => [html`<option value="">any</option>`, ...values.map((v) => html`<option value="${v}"${v === current ? html` selected` : ''}>${v}</option>`)];
   const rows = shown.map(
     (r) =>
       html`<tr data-run-id="${r.runId}"><td>${runLink(r.runId, r.runId)}</td><td class="status-${r.status}">${r.status}</td><td>${r.trigger}</td><td>${r.startedAt}</td><td>${duration(r)}</td><td class="mono">${r.selection}${r.fullRefresh ? ' (full refresh)' : ''}</td><td>${r.error ?? ''}</td></tr>`,
   );
   const body = html`<h1>Runs</h1>
-<form class="inline" method="get" action="/runs"><label>status <select name="status">${options(RUN_STATUSES, status)}</select></label><label>trigger <select name="trigger">${options(RUN_TRIGGERS, trigger)}</select></label><label>limit <input type="text" name="limit" value="${limit}" size="4"></label><button type="submit">Filter</button></form>
+<form class="inline" method="get" action="/runs"><label>status <select name="status">${options(RUN_STATUSES, status)}</select></label><label>trigger <select name="trigger">${options(triggerChoices, trigger)}</select></label><label>limit <input type="text" name="limit" value="${limit}" size="4"></label><button type="submit">Filter</button></form>
 <table id="runs"><thead><tr><th>run</th><th>status</th><th>trigger</th><th>started</th><th>duration</th><th>selection</th><th>error</th></tr></thead><tbody>${rows.length ? rows : html`<tr><td colspan="7">no runs</td></tr>`}</tbody></table>
 <p class="muted">JSON: <a href="${href('/api/runs', { limit })}">/api/runs</a> (= <code>${ctx.program} runs --json --limit ${limit}</code>)</p>`;
   return { kind: 'page', title: 'Runs', body };
@@ -233,7 +234,7 @@ async function runsPage(ctx: PagesContext, req: UiRequest): Promise<UiResult> {
 
 async function runPage(ctx: PagesContext, id: string): Promise<UiResult> {
   const report = await runEventsReport(ctx.eventLog, id);
-  if (!report) throw new UiHttpError(404, `no run with id "${id}"${id.length < 6 ? ' (a prefix needs at least 6 characters)' : ''}`);
+  if (!report) throw new UiHttpError(404, `no run with id "${id}"${id.length < MIN_RUN_ID_PREFIX ? ` (a prefix needs at least ${MIN_RUN_ID_PREFIX} characters)` : ''}`);
   const { run, events } = report;
   const rows = events.map(
     (e) =>

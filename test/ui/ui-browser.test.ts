@@ -357,6 +357,10 @@ test.serial('only GET and HEAD; localhost only; a strict CSP; bad inputs are 400
   t.is((await fetch(`${s.url}/runs?status=${encodeURIComponent('"><b>')}`)).status, 400);
   t.is((await fetch(`${s.url}/api/history/not-an-id`)).status, 400);
   t.is((await fetch(`${s.url}/api/runs?limit=0`)).status, 400);
+  // A Job's retried attempt (`<run id>.2`) is a run id too, and a sensor's trigger a filter.
+  t.is((await fetch(`${s.url}/api/runs/0123abcd-0000-8000-8000-000000000000.2`)).status, 404);
+  t.is((await fetch(`${s.url}/runs?trigger=${encodeURIComponent('sensor:sf_user_changes')}`)).status, 200);
+  t.is((await fetch(`${s.url}/runs?trigger=${encodeURIComponent('sensor:Bad Name')}`)).status, 400);
   const { runs } = JSON.parse((await sfpipe(['runs', '--json'])).stdout) as { runs: { runId: string }[] };
   const pages = ['/', '/runs', `/runs/${runs[0]!.runId}`, '/history', `/history/${await changedUser()}`, '/api/lineage', '/api/runs', '/static/ui.js', '/static/ui.css'];
   for (const key of ['salesforce/User', 'sf_raw/sf_user', 'sf_staging/stg_sf_user', 'sf_curated/dim_sf_user_scd']) pages.push(`/asset?key=${encodeURIComponent(key)}`);

@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import type { RunTrigger } from '../../storage/event-log.js';
+import { isSensorTrigger, type RunTrigger } from '../../storage/event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {
@@ -47,7 +47,7 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
 }
 
 const TRIGGERS = ['cli', 'schedule', 'manual'] as const;
-const isTrigger = (v: string): v is RunTrigger => (TRIGGERS as readonly string[]).includes(v) || /^sensor:[a-z][a-z0-9_-]*$/.test(v);
+const isTrigger = (v: string): v is RunTrigger => (TRIGGERS as readonly string[]).includes(v) || isSensorTrigger(v);
 
 /** `sfpipe materialize`; a sensor's tick runs it in-process with its run id and trigger. Resolves to the exit code. */
 export async function materialize(ctx: CliContext, options: MaterializeOptions): Promise<number> {

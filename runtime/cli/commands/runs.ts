@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { RunRecord } from '../../storage/event-log.js';
+import { MIN_RUN_ID_PREFIX, type RunRecord } from '../../storage/event-log.js';
 import { jsonText, runEventsReport, runsReport } from '../../reports.js';
 import type { CliContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -34,7 +34,7 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
       try {
         const report = await runEventsReport(eventLog, runIdArg);
         if (!report) {
-          const short = runIdArg.length < 6 ? ` (a prefix needs at least 6 characters)` : '';
+          const short = runIdArg.length < MIN_RUN_ID_PREFIX ? ` (a prefix needs at least ${MIN_RUN_ID_PREFIX} characters)` : '';
           c.reportError(`no run with id "${runIdArg}"${short}; list runs with: ${c.program} runs`, { exitCode: EXIT.FAILURE });
           setExit(EXIT.FAILURE);
           return;
