@@ -1,6 +1,8 @@
 import { defineExternalAsset, type AssetDef } from '../runtime/definitions.js';
 import { resolveStateDir } from '../runtime/state.js';
-import type { Pipeline } from '../runtime/pipeline.js';
+import type { Logger } from '../runtime/logging.js';
+import type { OpenedResources, Pipeline } from '../runtime/pipeline.js';
+import type { PipelineConfig } from './config/pipeline-config.js';
 import { registerPipelineCommands } from './cli/commands.js';
 import { loadPipelineConfig } from './config/load-config.js';
 import { DEFAULT_ENVIRONMENT, describeEnvironment, ENV_VARIABLE, ENVIRONMENTS } from './config/environment.js';
@@ -67,6 +69,27 @@ async function loadDefinitions(): Promise<AssetDef<PipelineResources>[]> {
   return definitions;
 }
 
+/** The resources a run (or a sensor's session) opens; the embedded simulator is started on first use. */
+async function openPipelineResources(config: PipelineConfig, stateDir: string, logger: Logger, o: { advanceOrg: boolean }): Promise<OpenedResources<PipelineResources>> {
+  let sim: RunningSimulator | null = null;
+  return {
+    resources: createResources({
+      config,
+      stateDir,
+      logger,
+      endpoint: () =>
+        resolveEndpoint(config, async () => {
+          const { startEmbeddedSimulator } = await import('./salesforce/embedded-simulator.js');
+          sim = await startEmbeddedSimulator(config, stateDir, logger, { advance: o.advanceOrg });
+          return sim;
+        }),
+    }),
+    close: async () => {
+      await (sim as RunningSimulator | null)?.close();
+    },
+  };
+}
+
 const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   name: 'sf-user-pipeline',
   program: 'sfpipe',
@@ -88,26 +111,8 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
   },
   chartedMetadata: ['records_fetched', 'versions_inserted', 'versions_opened', 'versions_closed', 'versions', 'current_versions', 'observations', 'users', 'api_calls_total', 'quarantined', 'tombstones', 'rows'],
   async openResources({ stateDir, logger: cliLogger, runId }) {
-    const config = loadPipelineConfig();
     // Resource log lines (simulator, warehouse statements) belong to the run.
-    const logger = cliLogger.child({ runId });
-    let sim: RunningSimulator | null = null;
-    return {
-      resources: createResources({
-        config,
-        stateDir,
-        logger,
-        endpoint: () =>
-          resolveEndpoint(config, async () => {
-            const { startEmbeddedSimulator } = await import('./salesforce/embedded-simulator.js');
-            sim = await startEmbeddedSimulator(config, stateDir, logger);
-            return sim;
-          }),
-      }),
-      close: async () => {
-        await (sim as RunningSimulator | null)?.close();
-      },
-    };
+    return openPipelineResources(loadPipelineConfig(), stateDir, cliLogger.child({ runId }), { advanceOrg: true });
   },
   /** The event log the config names: objects in S3 (shared by every CronJob run) or the SQLite file in the state directory. */
   async openEventLog({ stateDir, logger }) {
@@ -132,7 +137,8 @@ const pipelineBase: Omit<Pipeline<PipelineResources>, 'definitions'> = {
     const [{ sfUserChangesSensor }, { sfUserCdcSensor }] = await Promise.all([import('./sensors/sf-user-changes.js'), import('./sensors/sf-user-cdc.js')]);
     const config = loadPipelineConfig();
     const salesforce: SfUserSensorOptions['salesforce'] = async ({ log, signal, tickId }) => {
-      const opened = await pipelineBase.openResources({ stateDir: resolveStateDir(), logger: log, runId: tickId, fullRefresh: false });
+      // A tick only looks: the embedded simulator's org does not move on for it.
+      const opened = await openPipelineResources(config, resolveStateDir(), log.child({ runId: tickId }), { advanceOrg: false });
       try {
         return { api: await opened.resources.salesforce({ log, signal }), close: () => opened.close() };
       } catch (err) {

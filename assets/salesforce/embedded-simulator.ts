@@ -17,9 +17,10 @@ export function simulatorStateFile(stateDir: string): string {
 /**
  * Starts the in-process Salesforce simulator for the embedded default. Its org persists in
  * the state directory; every run after the first moves it on by the configured days, so
- * successive runs see the org evolve.
+ * successive runs see the org evolve. A session that only looks (a sensor's tick) passes
+ * `advance: false`: looking must not change what it looks at.
  */
-export async function startEmbeddedSimulator(config: PipelineConfig, stateDir: string, log: Logger): Promise<RunningSimulator> {
+export async function startEmbeddedSimulator(config: PipelineConfig, stateDir: string, log: Logger, opts: { advance?: boolean } = {}): Promise<RunningSimulator> {
   const { startSimulator, DEFAULT_CREDENTIALS } = await import('../../sim/index.js');
   const stateFile = simulatorStateFile(stateDir);
   const existed = fs.existsSync(stateFile);
@@ -30,12 +31,12 @@ export async function startEmbeddedSimulator(config: PipelineConfig, stateDir: s
     stateFile,
     apiVersion: config.salesforce.apiVersion,
   });
-  if (existed) {
+  if (existed && opts.advance !== false) {
     for (let i = 0; i < config.salesforce.simulator.advanceDaysPerRun; i++) {
       const day = sim.org.advanceDay();
       log.info(`simulator: the org moved on a day to ${sim.org.now().toISOString()}`, { changes: summarizeDay(day) });
     }
-  } else {
+  } else if (!existed) {
     log.info(`simulator: new org of ${sim.org.count()} users at ${sim.org.now().toISOString()} (state in ${stateFile})`);
   }
   return {

@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import { isSensorTrigger, type RunTrigger } from '../../storage/event-log.js';
+import { isSensorTrigger, type EventLog, type RunTrigger } from '../../storage/event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {
@@ -17,6 +17,8 @@ export interface MaterializeOptions {
   trigger?: RunTrigger;
   /** The run's id (a sensor's run: derived from its run key); a retry of a failed one runs as the next attempt. */
   runId?: string;
+  /** An event log to use (and leave open): a sensor's tick runs in its own. */
+  eventLog?: EventLog;
   /** Where the run's result goes (stdout by default; a sensor tick sends it to stderr). */
   write?: (text: string) => void;
 }
@@ -85,6 +87,7 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       ...(options.runId !== undefined ? { runId: options.runId } : {}),
       onRunId: (id) => (runId = id),
       concurrency: options.concurrency,
+      ...(options.eventLog ? { eventLog: options.eventLog } : {}),
       lockTimeoutMs: options.lockTimeout * 1000,
       onLockWait: (message) => terminal?.print(message),
       signal: cancel.signal,

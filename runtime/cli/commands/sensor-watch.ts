@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { watchSensor, type WatchState } from '../../sensor-watch.js';
 import type { RunLauncher, SensorDef } from '../../sensors.js';
 import type { CliContext } from '../context.js';
+import type { EventLog } from '../../storage/event-log.js';
 import { EXIT } from '../exit-codes.js';
 import { parseHost, parsePort } from '../parse.js';
 
@@ -23,7 +24,7 @@ interface WatchOpts {
 }
 
 /** `sfpipe sensor watch [NAME]`: a push sensor's long-running watcher (runtime/sensor-watch.ts). */
-export function sensorWatchCommand(ctx: () => CliContext, setExit: (code: number) => void, launcher: (ctx: CliContext) => RunLauncher): Command {
+export function sensorWatchCommand(ctx: () => CliContext, setExit: (code: number) => void, launcher: (ctx: CliContext, eventLog: EventLog) => RunLauncher): Command {
   return new Command('watch')
     .description("Watch a push sensor's change events and request a run for each burst of them, until interrupted")
     .argument('[name]', 'the push sensor (the only one by default)')
@@ -68,7 +69,7 @@ async function pickPush(ctx: CliContext, name: string | undefined): Promise<Sens
   throw new UsageError(`name the push sensor to watch: ${pushed.map((s) => s.name).join(', ')}`);
 }
 
-async function watch(ctx: CliContext, name: string | undefined, opts: WatchOpts, launcher: (ctx: CliContext) => RunLauncher): Promise<number> {
+async function watch(ctx: CliContext, name: string | undefined, opts: WatchOpts, launcher: (ctx: CliContext, eventLog: EventLog) => RunLauncher): Promise<number> {
   const sensor = await pickPush(ctx, name);
   const eventLog = await ctx.openEventLog();
   let health: Server | null = null;
@@ -81,7 +82,7 @@ async function watch(ctx: CliContext, name: string | undefined, opts: WatchOpts,
         eventLog,
         sensorLock: await ctx.sensorLock(sensor.name),
         runLock: await ctx.runLock(),
-        launcher: launcher(ctx),
+        launcher: launcher(ctx, eventLog),
         log: ctx.logger,
         stateDir: ctx.stateDir,
         quietMs: opts.quietSeconds * 1000,

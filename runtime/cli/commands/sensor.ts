@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import type { SensorTickRecord } from '../../storage/event-log.js';
+import type { EventLog, SensorTickRecord } from '../../storage/event-log.js';
 import { jsonText, sensorsReport, type SensorReport } from '../../reports.js';
 import { tickSensor, type LaunchOutcome, type LaunchRequest, type RunLauncher, type SensorDef } from '../../sensors.js';
 import type { CliContext } from '../context.js';
@@ -35,7 +35,7 @@ export function sensorCommand(ctx: () => CliContext, setExit: (code: number) => 
       ].join('\n'),
     )
     .action(async (name: string | undefined, opts: { json: boolean; force: boolean }) => setExit(await tick(ctx(), name, opts)));
-  sensor.addCommand(sensorWatchCommand(ctx, setExit, (c) => runLauncher(c, false)));
+  sensor.addCommand(sensorWatchCommand(ctx, setExit, (c, eventLog) => runLauncher(c, eventLog, false)));
   sensor
     .command('list')
     .description('List the sensors with their target, minimum interval and last tick')
@@ -67,7 +67,7 @@ async function tick(ctx: CliContext, name: string | undefined, opts: { json: boo
   const sensors = await pick(ctx, name);
   const eventLog = await ctx.openEventLog();
   const runLock = await ctx.runLock();
-  const launcher = runLauncher(ctx, opts.json);
+  const launcher = runLauncher(ctx, eventLog, opts.json);
   const controller = new AbortController();
   const stop = (sig: NodeJS.Signals) => controller.abort(new Error(`received ${sig}`));
   process.once('SIGINT', stop);
@@ -99,17 +99,22 @@ async function tick(ctx: CliContext, name: string | undefined, opts: { json: boo
 }
 
 /**
- * In a pod the pipeline's launcher (a Job); elsewhere the run goes here, as `sfpipe materialize`
- * runs it. Either way a run id the event log has was launched before: the pipeline's launcher is
- * not asked again (its Job may be gone, deleted after its ttlSecondsAfterFinished).
+ * The pipeline's launcher when it has one (in a pod: a Job); else the run goes in this process,
+ * as `sfpipe materialize` runs it. Either way a run id the event log has was launched before: the
+ * pipeline's launcher is not asked again (its Job may be gone, deleted after its
+ * ttlSecondsAfterFinished). `eventLog` is the command's own, open for the tick or the watch.
  */
-export function runLauncher(ctx: CliContext, json: boolean): RunLauncher {
+export function runLauncher(ctx: CliContext, eventLog: EventLog, json: boolean): RunLauncher {
   const { launchRun } = ctx.pipeline;
+  const runOf = async (runId: string) => {
+    const run = await eventLog.getRun(runId);
+    return run?.runId === runId ? run : null;
+  };
   const launched = async (req: LaunchRequest): Promise<LaunchOutcome | null> => {
-    const before = await runOf(ctx, req.runId);
+    const before = await runOf(req.runId);
     return before ? { status: 'ALREADY_LAUNCHED', detail: `run ${req.runId} started ${before.startedAt} and is ${before.status}` } : null;
   };
-  if (launchRun && process.env.KUBERNETES_SERVICE_HOST) return { launch: async (req) => (await launched(req)) ?? launchRun(ctx.pipelineContext(), req) };
+  if (launchRun) return { launch: async (req) => (await launched(req)) ?? launchRun(ctx.pipelineContext(), req) };
   return {
     async launch(req: LaunchRequest): Promise<LaunchOutcome> {
       const before = await launched(req);
@@ -122,24 +127,15 @@ export function runLauncher(ctx: CliContext, json: boolean): RunLauncher {
         concurrency: 2,
         trigger: req.trigger,
         runId: req.runId,
+        eventLog,
         // stdout is the tick's: with --json the run's result goes to stderr.
         write: (text) => (json ? ctx.stderr : ctx.stdout).write(text),
       });
-      const after = await runOf(ctx, req.runId);
+      const after = await runOf(req.runId);
       if (!after) return { status: 'NOT_LAUNCHED', detail: 'the run did not start (another run holds the run lock); a later tick launches it', failed: code !== EXIT.OK && code !== EXIT.FAILURE };
       return { status: 'LAUNCHED', detail: `ran in this process: ${after.status}`, failed: after.status !== 'SUCCESS' };
     },
   };
-}
-
-async function runOf(ctx: CliContext, runId: string) {
-  const eventLog = await ctx.openEventLog();
-  try {
-    const run = await eventLog.getRun(runId);
-    return run?.runId === runId ? run : null;
-  } finally {
-    await eventLog.close();
-  }
 }
 
 function renderTick(t: SensorTickRecord & { evaluated: boolean }): string {
