@@ -40,24 +40,26 @@ export function parseEnvironmentName(value: string | undefined, from: string): E
   return name as EnvironmentName;
 }
 
-/** `_<developer>` for dev: $SFPIPE_DEVELOPER, else the login name, lower-cased with other characters as `_`. */
-export function developerSuffix(env: NodeJS.ProcessEnv): string | null {
-  let who = env.SFPIPE_DEVELOPER || env.USER || '';
-  if (!who) {
-    try {
-      who = os.userInfo().username;
-    } catch {
-      // no passwd entry (a container's arbitrary uid)
-    }
+/** The login name of the user running this process; undefined when the OS has none (a container's arbitrary uid). */
+export function osLoginName(): string | undefined {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return undefined;
   }
+}
+
+/** `_<developer>` for dev: $SFPIPE_DEVELOPER, else $USER, else the login name, lower-cased with other characters as `_`. */
+export function developerSuffix(env: NodeJS.ProcessEnv, loginName: () => string | undefined = osLoginName): string | null {
+  const who = env.SFPIPE_DEVELOPER || env.USER || loginName() || '';
   const clean = who.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   return clean ? `_${clean}` : null;
 }
 
 /** The default suffix of a stage on an engine: DuckDB none; dev `_<developer>`; staging `_staging`; prod none. */
-export function defaultSchemaSuffix(stage: EnvironmentName, engine: WarehouseEngineName, env: NodeJS.ProcessEnv): string | null {
+export function defaultSchemaSuffix(stage: EnvironmentName, engine: WarehouseEngineName, env: NodeJS.ProcessEnv, loginName?: () => string | undefined): string | null {
   if (engine === 'duckdb' || stage === 'prod') return '';
-  return stage === 'staging' ? '_staging' : developerSuffix(env);
+  return stage === 'staging' ? '_staging' : developerSuffix(env, loginName);
 }
 
 /**

@@ -56,6 +56,8 @@ export interface ParseOptions {
   env?: NodeJS.ProcessEnv;
   /** The environment; default $SFPIPE_ENV, else dev. */
   environment?: EnvironmentName;
+  /** Who runs this, for dev's default schema suffix after $SFPIPE_DEVELOPER and $USER; default the OS login name. */
+  loginName?: () => string | undefined;
 }
 
 export function parsePipelineConfig(file: string, text: string, opts: ParseOptions = {}): PipelineConfig {
@@ -76,7 +78,7 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
     warehouse,
     environment: { name: stage, overlay: overlay.applied, schemaSuffix: '', protectedLocations: [] },
   };
-  config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env, schemaSuffix, protectedLocations });
+  config.environment = readEnvironment(r, config, { file, text, declared: overlay.declared, env, schemaSuffix, protectedLocations, ...(opts.loginName ? { loginName: opts.loginName } : {}) });
   return config;
 }
 
@@ -88,14 +90,14 @@ export function parsePipelineConfig(file: string, text: string, opts: ParseOptio
 function readEnvironment(
   r: ConfigReader,
   config: PipelineConfig,
-  src: { file: string; text: string; declared: string[]; env: NodeJS.ProcessEnv; schemaSuffix: string | null; protectedLocations: string[] },
+  src: { file: string; text: string; declared: string[]; env: NodeJS.ProcessEnv; schemaSuffix: string | null; protectedLocations: string[]; loginName?: () => string | undefined },
 ): EnvironmentConfig {
   const stage = config.environment.name;
   const engine = config.warehouse.engine;
   const suffixPath = ['warehouse', 'schema_suffix'];
   const schemaSuffix =
     src.schemaSuffix ??
-    defaultSchemaSuffix(stage, engine, src.env) ??
+    defaultSchemaSuffix(stage, engine, src.env, src.loginName) ??
     r.fail(suffixPath, `cannot be derived: dev on ${engine} builds into per-developer schemas, and neither $SFPIPE_DEVELOPER nor $USER names you`, 'set SFPIPE_DEVELOPER=<your name>, or warehouse.schema_suffix (e.g. _alice) in environments.dev');
   const listed = src.protectedLocations.map((text) => ({ location: parseLocation(text)!, from: 'warehouse.protected_locations' }));
   const environment: EnvironmentConfig = { name: stage, overlay: config.environment.overlay, schemaSuffix, protectedLocations: [] };

@@ -96,15 +96,11 @@ test('dbt: the stage is the target and sets the schema suffix on a shared wareho
   t.deepEqual(dbtStageEnv(parse(text)), { SFPIPE_DBT_PROFILE: 'sf_user_pipeline_athena', SFPIPE_ENV: 'dev', SFPIPE_SCHEMA_SUFFIX: '_alice_b' });
   const bad = t.throws(() => parse(text.replace('  engine: athena\n', '  engine: athena\n  schema_suffix: -x\n')), { instanceOf: ConfigError });
   t.regex(bad!.message, /warehouse\.schema_suffix \(line \d+\): "-x" is not a schema suffix\. Fix: write "" or _ and lower-case/);
-  // No developer name at all: say how to give one (USER is unset; os.userInfo may still name one).
-  const noName = (() => {
-    try {
-      return parse(text, 'dev', {}).environment.schemaSuffix;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  })();
-  t.regex(noName, /^_[a-z0-9_]+$|warehouse\.schema_suffix: cannot be derived.*Fix: set SFPIPE_DEVELOPER=<your name>/);
+  // No developer name at all (no $SFPIPE_DEVELOPER, no $USER, no login name): say how to give one.
+  t.throws(() => parsePipelineConfig('pipeline.yaml', text, { environment: 'dev', env: {}, loginName: () => undefined }), {
+    message: /warehouse\.schema_suffix: cannot be derived.*Fix: set SFPIPE_DEVELOPER=<your name>/,
+  });
+  t.is(parsePipelineConfig('pipeline.yaml', text, { environment: 'dev', env: {}, loginName: () => 'Ann.B' }).environment.schemaSuffix, '_ann_b', 'the login name last');
   const described = describeEnvironment(parse(text));
   t.like(described, { name: 'dev', overlay: 'environments.dev', warehouse: 'athena', dbt: { profile: 'sf_user_pipeline_athena', target: 'dev', schemaSuffix: '_alice_b', schemas: ['sf_staging_alice_b', 'sf_curated_alice_b'] } });
   t.regex(described.summary, /^config pipeline\.yaml \+ environments\.dev; warehouse athena; dbt profile sf_user_pipeline_athena, target dev, schemas sf_staging_alice_b, sf_curated_alice_b; \d+ prod locations refused$/);

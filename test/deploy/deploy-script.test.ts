@@ -232,8 +232,15 @@ k8sTest('helm: upgrade --install with the values and image; smoke: launch from t
     }
   }
 
-  // A Job that does not end within DEPLOY_SMOKE_TIMEOUT (none ends here unless told) fails the step.
-  const late = await step(['smoke'], 'bbb222', { DEPLOY_SMOKE_TIMEOUT: '1' });
-  t.is(late.code, 124, late.stderr);
-  t.regex(late.stderr, /deploy: smoke: the Job from sfp-sf-user-pipeline-materialize did not end within 1s \(DEPLOY_SMOKE_TIMEOUT\)/);
+  // A Job that does not end within DEPLOY_SMOKE_TIMEOUT (none ends here unless told) fails the step:
+  // the step made its Job first (so the 124 is the wait's), with room for a slow start.
+  const late = smokeWaiting(env('bbb222', { DEPLOY_SMOKE_TIMEOUT: '45' }), api, ns, await jobNames());
+  try {
+    t.is((await late.created).length, 1);
+    const r = await late.ended;
+    t.is(r.code, 124, r.stderr);
+    t.regex(r.stderr, /deploy: smoke: the Job from sfp-sf-user-pipeline-materialize did not end within 45s \(DEPLOY_SMOKE_TIMEOUT\)/);
+  } finally {
+    late.kill();
+  }
 });

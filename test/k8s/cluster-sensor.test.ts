@@ -188,10 +188,9 @@ k8sTest('a sensor tick in a pod creates one Job equal to sfpipe launch\'s, recor
   t.deepEqual(job.metadata!.ownerReferences, [{ apiVersion: 'batch/v1', kind: 'CronJob', name: materializeCron, uid: materialize.metadata!.uid!, controller: true }]);
   await kubectl(api, ['-n', ns, 'delete', 'job', viaLaunch.metadata!.name!]);
 
-  // --- Ticks before the Job ran: not due within the minimum interval; forced, the same run key is not launched twice. ---
-  const soon = await sensorTick();
-  check(t, soon, 'a tick within the minimum interval');
-  t.regex(soon.stdout, /NOT EVALUATED — the last tick was \d+ s ago, less than the minimum interval/);
+  // --- A tick before the Job ran, forced past the minimum interval: the same run key is not launched twice. ---
+  // (The interval itself is judged by a clock the runtime's sensor tests control: here real time
+  // passes, and a busy machine may take longer than the interval between two pods.)
   const forced = await sensorTick(['--force']);
   check(t, forced, 'a forced tick before the run');
   t.like(await eventLog.lastSensorTick(SF_USER_SENSOR), { status: 'REQUESTED', runRequests: [{ runId, new: false, launch: 'ALREADY_LAUNCHED' }] });
