@@ -41,9 +41,11 @@ function setup(t: { teardown(fn: () => void | Promise<void>): void }, answer: ()
   const log = SqliteEventLog.open(path.join(dir, 'events.sqlite'));
   t.teardown(() => log.close());
   const sensor = defineSensor({ name: 'test_sensor', minimumIntervalSeconds: interval, target: 'a+', evaluate: async () => answer() });
-  const tick = () => {
-    clock += interval * 1000; // each tick one interval after the last
+  /** A tick one interval after the last (or `afterMs`), forced past the interval with `force`. */
+  const tick = (o: { afterMs?: number; force?: boolean } = {}) => {
+    clock += o.afterMs ?? interval * 1000;
     return tickSensor({
+      ...(o.force ? { force: true } : {}),
       sensor,
       eventLog: log,
       sensorLock: new FileRunLock(path.join(dir, 'sensor.lock')),
@@ -58,22 +60,16 @@ function setup(t: { teardown(fn: () => void | Promise<void>): void }, answer: ()
 }
 
 test('the minimum interval: a tick sooner is skipped unevaluated unless forced', async (t) => {
-  const env = setup(t, () => ({ skipReason: 'quiet' }), 0);
+  const env = setup(t, () => ({ skipReason: 'quiet' }), 300);
   await env.tick();
-  // interval 0 in setup's clock: the next tick is at the same instant as the last; give the sensor a real interval
-  const soon = await tickSensor({
-    sensor: defineSensor({ name: 'test_sensor', minimumIntervalSeconds: 300, target: 'a', evaluate: async () => ({ skipReason: 'x' }) }),
-    eventLog: env.log,
-    sensorLock: new FileRunLock(path.join(env.dir, 'sensor.lock')),
-    runLock: new FileRunLock(path.join(env.dir, 'run.lock')),
-    launcher: env.launcher,
-    log: silentLogger(),
-    stateDir: env.dir,
-    now: () => new Date(Date.UTC(2030, 0, 1) + 60_000),
-  });
+  const soon = await env.tick({ afterMs: 60_000 });
   t.false(soon.evaluated);
   t.regex(soon.tick.skipReason!, /less than the minimum interval of 300 s/);
-  t.is((await env.log.sensorTicks('test_sensor', 10)).length, 1);
+  t.is((await env.log.sensorTicks('test_sensor', 10)).length, 1, 'a tick not evaluated records nothing');
+  const forced = await env.tick({ afterMs: 0, force: true });
+  t.true(forced.evaluated);
+  t.like(forced.tick, { status: 'SKIPPED', skipReason: 'quiet' });
+  t.is((await env.log.sensorTicks('test_sensor', 10)).length, 2);
 });
 
 test('a failed evaluation is recorded as FAILURE with its error; the cursor stays', async (t) => {
