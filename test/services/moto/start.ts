@@ -38,20 +38,24 @@ export async function ensureMotoVenv(): Promise<string> {
   const root = repoRoot();
   const venv = path.join(root, '.tools', 'moto-venv');
   const requirements = path.join(root, 'test', 'services', 'moto', 'requirements.txt');
-  // A venv's scripts name its interpreter by absolute path: one made at another path (a copied or
-  // symlinked .tools) has scripts that cannot start. The stamp holds the path it was made at.
+  // A venv's scripts name its interpreter by absolute path, and its python links to the Python it
+  // was made from: one made at another path (a copied or symlinked .tools), or from a Python that
+  // is gone (a cached .tools after a Python upgrade), cannot start. It is made again.
   const want = `${createHash('sha256').update(fs.readFileSync(requirements)).digest('hex')} ${venv}`;
   const stamp = path.join(venv, '.stamp-requirements');
   const server = path.join(venv, 'bin', 'moto_server');
-  const ready = (): boolean => fs.existsSync(server) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === want;
+  const python = path.join(venv, 'bin', 'python');
+  const stamped = (): string => (fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8').trim() : '');
+  // existsSync follows the link: false when the interpreter it points at is gone.
+  const usable = (): boolean => fs.existsSync(python) && stamped().endsWith(` ${venv}`);
+  const ready = (): boolean => fs.existsSync(server) && usable() && stamped() === want;
   if (ready()) return server;
   fs.mkdirSync(path.join(root, '.tools'), { recursive: true });
   await withLock(path.join(root, '.tools', '.moto-venv.lock'), () => {
     if (ready()) return;
-    const madeHere = fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim().endsWith(` ${venv}`);
-    if (!madeHere) fs.rmSync(venv, { recursive: true, force: true });
-    if (!fs.existsSync(path.join(venv, 'bin', 'python'))) run(process.env['PYTHON'] ?? 'python3', ['-m', 'venv', venv]);
-    run(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirements]);
+    if (!usable()) fs.rmSync(venv, { recursive: true, force: true });
+    if (!fs.existsSync(python)) run(process.env['PYTHON'] ?? 'python3', ['-m', 'venv', venv]);
+    run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirements]);
     fs.writeFileSync(stamp, `${want}\n`);
   });
   return server;
