@@ -665,6 +665,10 @@ test('sensor.enabled: a sensor CronJob beside the schedule, restricted like the 
   t.is(sensor.spec.schedule, '*/5 * * * *');
   t.is(sensor.spec.concurrencyPolicy, 'Forbid');
   t.deepEqual(argsOf(sensor), ['sensor', 'tick', 'sf_user_changes']);
+  // The args follow sensor.name, as the Lease and the grants do; they are not a value of their own.
+  const renamed = byComponentOf(await rendered(t, 'sensor', '--set', 'sensor.name=other_sensor')).sensor;
+  t.deepEqual(argsOf(renamed), ['sensor', 'tick', 'other_sensor']);
+  t.regex((await template('sensor', '--set', 'sensor.args={x}')).stderr, /args/);
   const pod = sensor.spec.jobTemplate.spec.template.spec;
   const env = Object.fromEntries(pod.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
   t.is(env.SFPIPE_SENSOR_LEASE_PREFIX, 'sfpipe-sf-user-pipeline-sensor');
