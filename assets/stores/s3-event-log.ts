@@ -494,22 +494,8 @@ export class S3EventLog implements EventLog {
   async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {
     this.assertOpen();
     const key = `${this.sensorPrefix(claim.sensorName)}run-keys/${seg(claim.runKey)}.json`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.putJson(key, claim, { create: true });
-        return { claim: { ...claim }, created: true };
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-      // 412: another claim is stored. 409 (ConditionalRequestConflict): another claim is being
-      // written and may yet fail, so nothing may be stored: read, and claim again if so.
-      const stored = await this.getJson<SensorRunKeyClaim>(key);
-      if (stored) return { claim: stored.value, created: false };
-      if (attempt >= CONDITIONAL_RETRIES) {
-        throw new Error(`run key ${claim.runKey} of sensor ${claim.sensorName}: S3 refused the claim ${attempt + 1} times as conflicting, yet no claim is stored at ${key}`);
-      }
-      await sleep(backoffMs(attempt));
-    }
+    const written = await this.createJson(key, claim);
+    return written.created ? { claim: { ...claim }, created: true } : { claim: written.stored, created: false };
   }
 
   // ---- alert escalation ----------------------------------------------------------------------
@@ -523,21 +509,30 @@ export class S3EventLog implements EventLog {
     return `${this.prefix}alerts/markers/${seg(alertId)}/${seg(openedAt)}-${marker}.json`;
   }
 
-  /** Create-only write: false when the object exists (another writer was first). */
-  private async createJson(key: string, value: unknown): Promise<boolean> {
-    try {
-      await this.putJson(key, value, { create: true });
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
+  /**
+   * Create-only write: `created`, or the object another writer stored first. S3 answers 412 when
+   * one is stored, and 409 (ConditionalRequestConflict) while another write of it is in flight and
+   * may yet fail, so nothing may be stored: then it reads, and creates again if so.
+   */
+  private async createJson<T>(key: string, value: T): Promise<{ created: true } | { created: false; stored: T }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.putJson(key, value, { create: true });
+        return { created: true };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+      const stored = await this.getJson<T>(key);
+      if (stored) return { created: false, stored: stored.value };
+      if (attempt >= CONDITIONAL_RETRIES) throw new Error(`S3 refused to create ${key} ${attempt + 1} times as conflicting, yet nothing is stored there`);
+      await sleep(backoffMs(attempt));
     }
   }
 
   readonly alerts: AlertLedger = {
     openAlert: async (a: OpenAlertRecord) => {
       this.assertOpen();
-      return this.createJson(this.openAlertKey(a.alertId), a);
+      return (await this.createJson(this.openAlertKey(a.alertId), a)).created;
     },
     openAlerts: async () => {
       this.assertOpen();
@@ -555,7 +550,7 @@ export class S3EventLog implements EventLog {
     },
     claimAlertMarker: async (alertId: string, openedAt: string, marker: AlertMarker, timestamp: string) => {
       this.assertOpen();
-      return this.createJson(this.markerKey(alertId, openedAt, marker), { alertId, openedAt, marker, timestamp });
+      return (await this.createJson(this.markerKey(alertId, openedAt, marker), { alertId, openedAt, marker, timestamp })).created;
     },
     hasAlertMarker: async (alertId: string, openedAt: string, marker: AlertMarker) => {
       this.assertOpen();

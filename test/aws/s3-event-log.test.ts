@@ -77,7 +77,7 @@ test('sensor objects are where the layout says: ticks newest first, the cursor p
   ]);
 });
 
-test('a run-key claim refused as conflicting (409: a concurrent write that then failed) is claimed again, not lost', async (t) => {
+test('a create-only write refused as conflicting (409: a concurrent write that then failed) is made again, not lost: run-key claims, open alerts, escalation markers', async (t) => {
   // S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in
   // flight; that write may fail, leaving nothing stored. moto never answers 409: a client does here.
   let conflicts = 0;
@@ -85,7 +85,7 @@ test('a run-key claim refused as conflicting (409: a concurrent write that then 
   t.teardown(() => client.destroy());
   const send = client.send.bind(client) as (cmd: unknown) => Promise<unknown>;
   (client as unknown as { send: (cmd: unknown) => Promise<unknown> }).send = async (cmd) => {
-    if (cmd instanceof PutObjectCommand && cmd.input.Key?.includes('/run-keys/') && conflicts < 2) {
+    if (cmd instanceof PutObjectCommand && /\/(run-keys|alerts)\//.test(cmd.input.Key ?? '') && conflicts < 2) {
       conflicts++;
       throw Object.assign(new Error('A conditional request to this object is in progress'), { name: 'ConditionalRequestConflict', $metadata: { httpStatusCode: 409 } });
     }
@@ -97,6 +97,16 @@ test('a run-key claim refused as conflicting (409: a concurrent write that then 
   t.deepEqual(await log.claimRunKey(claim), { claim, created: true });
   t.is(conflicts, 2);
   t.deepEqual(await log.claimRunKey({ ...claim, runId: 'run-2', tickId: 'tick-2' }), { claim, created: false });
+  // The alert ledger's create-only objects go through the same write.
+  conflicts = 0;
+  const alert = { alertId: 'a-1', openedAt: iso(1), event: { state: 'FAILURE' } };
+  t.true(await log.alerts!.openAlert(alert));
+  t.is(conflicts, 2);
+  t.false(await log.alerts!.openAlert(alert), 'opened once');
+  conflicts = 0;
+  t.true(await log.alerts!.claimAlertMarker('a-1', iso(1), 'escalated', iso(2)));
+  t.is(conflicts, 2);
+  t.false(await log.alerts!.claimAlertMarker('a-1', iso(1), 'escalated', iso(3)), 'claimed once');
 });
 
 test('another instance (another pod) reads everything back and continues the run without reusing a seq', async (t) => {
