@@ -40,6 +40,9 @@ interface ManifestNode {
   test_metadata?: { name: string; kwargs?: Record<string, unknown> } | null;
   column_name?: string | null;
   model?: string;
+  raw_code?: string;
+  compiled_code?: string;
+  original_file_path?: string;
 }
 
 export interface Manifest {

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { UsageError } from '../../runtime/errors.js';
 import type { AssetKey } from '../../runtime/keys.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
@@ -97,31 +96,19 @@ function timeline(versions: Record<string, unknown>[]): Html {
   return html`<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="versions on a timeline">${bars}<text class="tick" x="${left}" y="${h - 6}">${iso(lo)}</text><text class="tick" x="${x(hiKnown).toFixed(1)}" y="${h - 6}" text-anchor="middle">${iso(hiKnown)}</text></svg>`;
 }
 
-interface ManifestSqlNode {
-  resource_type: string;
-  name: string;
-  schema: string;
-  raw_code?: string;
-  compiled_code?: string;
-  original_file_path?: string;
-  config?: { meta?: Record<string, unknown> };
-  meta?: Record<string, unknown>;
-}
-
 /** A dbt model's SQL as dbt last parsed (and, after a build, compiled) it: from target/manifest.json. */
 async function dbtSqlSections(stateDir: string, key: AssetKey): Promise<UiSection[]> {
   const { locateDbtProject } = await import('../dbt/dbt-project.js');
-  const { manifestPath } = await import('../dbt/manifest.js');
-  const file = manifestPath(locateDbtProject(stateDir).targetPath);
-  let nodes: Record<string, ManifestSqlNode>;
+  const { manifestPath, modelsFromManifest, readManifestFile } = await import('../dbt/manifest.js');
+  let manifest;
   try {
-    nodes = (JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Record<string, ManifestSqlNode> }).nodes;
+    manifest = readManifestFile(manifestPath(locateDbtProject(stateDir).targetPath));
   } catch {
     return [];
   }
-  const node = Object.values(nodes).find(
-    (n) => n.resource_type === 'model' && (n.config?.meta?.asset_key ?? n.meta?.asset_key ?? `${n.schema}/${n.name}`) === key,
-  );
+  // The model's asset key as the graph has it (the same rule: modelsFromManifest).
+  const model = modelsFromManifest(manifest).find((m) => m.key === key);
+  const node = model ? manifest.nodes[model.uniqueId] : undefined;
   if (!node?.raw_code) return [];
   const sections: UiSection[] = [{ title: `dbt SQL (${node.original_file_path ?? node.name})`, body: html`<pre class="sql" id="dbt-sql">${node.raw_code}</pre>` }];
   if (node.compiled_code) sections.push({ title: 'Compiled SQL', body: html`<pre class="sql" id="dbt-compiled-sql">${node.compiled_code}</pre>` });

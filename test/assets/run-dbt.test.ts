@@ -7,14 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
 
 import test from 'ava';
 
 import { runDbt, type DbtAthenaQuery, type DbtProgress } from '../../assets/dbt/run-dbt.js';
 import { LiveTerminal } from '../../runtime/live-terminal.js';
 import { createLogger } from '../../runtime/logging.js';
-import { captureLogger } from '../helpers/capture-logger.js';
+import { captureLogger, settleLogs } from '../helpers/capture-logger.js';
 import { tempDir } from '../helpers/temp.js';
 
 const line = (name: string, level: string, msg: string, thread: string, data: Record<string, unknown> = {}) =>
@@ -182,7 +181,7 @@ test('dbt\'s progress: each node as it starts, and dbt\'s own info lines; a live
     loggerForNode: (uid) => (uid === STG || uid === 'test.p.accepted_values_x' ? log.child({ assetKey: 'sf_staging/stg_sf_user' }) : undefined),
     onProgress: (p) => progress.push(p),
   });
-  await tick(); // winston's stream writes settle
+  await settleLogs();
   terminal.close();
   t.deepEqual(progress, [
     { text: 'Running with dbt=1.11.16' },

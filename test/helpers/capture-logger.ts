@@ -4,6 +4,12 @@ import { setImmediate as tick } from 'node:timers/promises';
 
 import { createLogger, type Logger } from '../../runtime/logging.js';
 
+/** Lets winston's stream writes (two turns of its pipeline) reach their stream. */
+export async function settleLogs(): Promise<void> {
+  await tick();
+  await tick();
+}
+
 /** `lines`: the JSON lines written so far; `flush` lets winston's stream writes settle first. */
 export function captureLogger(level = 'debug'): { log: Logger; lines: string[]; flush: () => Promise<void> } {
   const lines: string[] = [];
@@ -16,9 +22,6 @@ export function captureLogger(level = 'debug'): { log: Logger; lines: string[]; 
   return {
     log: createLogger({ stream, format: 'json', level }),
     lines,
-    flush: async () => {
-      await tick();
-      await tick();
-    },
+    flush: settleLogs,
   };
 }

@@ -198,10 +198,14 @@ test('escalation with a simulated clock: once after escalation_minutes across tw
   t.is(escalationHook.requests.length, 2);
   t.like(JSON.parse(escalationHook.requests[1]!.body), { recovered: true, state: 'PASS', escalated: { openedAt: '2026-01-01T10:00:00.000Z' } });
   t.is(server.mails.filter((m) => m.to[0] === 'lead@example.test').length, 2);
+  // …and the usual channels heard of it (from each pod that saw the transition here).
+  t.true(slack.requests.length > 1);
+  t.regex(slack.requests.at(-1)!.body, /recovered/i);
+  t.regex(server.mails.filter((m) => m.to[0] === 'data@example.test').at(-1)!.raw, /^Subject: recovered: freshness of sf_raw\/sf_user is PASS again\r?$/m);
   t.deepEqual(await podA.alerts.openAlerts(), []);
 
   // A new failure that recovers within the window never reaches the escalation channel.
-  await alertOnTransitions(obs, [{ ...fail, timestamp: undefined }], log, 'sfpipe', podA.alerts, now);
+  await alertOnTransitions(obs, [fail], log, 'sfpipe', podA.alerts, now);
   clock += 10 * 60_000;
   await alertOnTransitions(obs, [recover], log, 'sfpipe', podA.alerts, now);
   clock += 60 * 60_000;

@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { setImmediate as tick } from 'node:timers/promises';
 
 import test from 'ava';
 
@@ -16,7 +15,7 @@ import { executeRun } from '../../runtime/executor.js';
 import { LiveTerminal, TerminalRunReporter } from '../../runtime/live-terminal.js';
 import { createLogger, summarized } from '../../runtime/logging.js';
 import { buildAssetGraph } from '../../runtime/registry.js';
-import { captureLogger } from '../helpers/capture-logger.js';
+import { captureLogger, settleLogs } from '../helpers/capture-logger.js';
 import { finalScreen } from '../helpers/screen.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -32,11 +31,6 @@ class FakeTty extends Writable {
     cb();
   }
 }
-
-const settle = async () => {
-  await tick();
-  await tick();
-};
 
 function liveRun(columns = 100) {
   const tty = new FakeTty(columns);
@@ -55,7 +49,7 @@ test('a run on a live terminal: live lines while steps run, then one line per as
         ctx.status.update('extracting', { done: 50, total: 200, unit: 'records' });
         ctx.log.info('an info line the terminal leaves out', { detail: { big: true } });
         ctx.log.warn('the source lacks a field', { field: 'X' });
-        await settle();
+        await settleLogs();
         screens.push(finalScreen(tty.output, tty.columns));
         ctx.log.warn('said already in another form', summarized);
         return { metadata: { summary: '200 records', rows: 200 } };
@@ -89,7 +83,7 @@ test('a run on a live terminal: live lines while steps run, then one line per as
     logger,
     reporter,
   });
-  await settle();
+  await settleLogs();
   terminal.close();
   t.is(result.status, 'FAILURE');
 
@@ -119,7 +113,7 @@ test('an asset whose blocking check failed is marked ✗ (materialized, blocked)
   ];
   const graph = buildAssetGraph(defs);
   const result = await executeRun({ graph, selection: new Set(graph.keys()), eventLog: SqliteEventLog.open(path.join(tempDir(), 'events.sqlite')), resources: {}, logger, reporter });
-  await settle();
+  await settleLogs();
   terminal.close();
   t.is(result.status, 'FAILURE');
   const screen = finalScreen(tty.output, tty.columns).map((l) => l.replace(/ {2}\d+\.\ds$/, '  <t>'));
