@@ -6,12 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { importSpecifiers } from '../helpers/import-specifiers.js';
+import { importSpecifiers, tsFiles } from '../helpers/import-specifiers.js';
+import { repoRoot } from '../services/process-utils.js';
 
-// dist/test/docs/ → the repository.
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = repoRoot();
 const PRODUCT = ['runtime', 'assets', 'k8s', 'sim', 'bin'];
 
 interface Rule {
@@ -20,7 +19,7 @@ interface Rule {
 }
 
 /** The rows of the "Folders and dependency direction" table: `room` | holds | may import. */
-export function readRules(markdown: string): Rule[] {
+function readRules(markdown: string): Rule[] {
   const section = markdown.split(/^## /m).find((s) => s.startsWith('Folders and dependency direction'));
   if (!section) throw new Error('docs/architecture.md has no "Folders and dependency direction" section');
   const rules: Rule[] = [];
@@ -41,13 +40,6 @@ function roomOf(rules: Rule[], rel: string): Rule | undefined {
 
 function allows(rule: Rule, target: Rule): boolean {
   return target.room === rule.room || rule.allowed.some((a) => a === '*' || a === target.room || (a.endsWith('/*') && target.room.startsWith(a.slice(0, -1))));
-}
-
-function tsFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? tsFiles(p) : e.name.endsWith('.ts') ? [p] : [];
-  });
 }
 
 /** Every import of the product's sources that its room's row does not allow. */
