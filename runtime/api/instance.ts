@@ -37,11 +37,33 @@ export class PipelineInstance<R = unknown> {
     return programName(this.pipeline);
   }
 
-  /** The pipeline's asset definitions, loaded once. */
+  /**
+   * The pipeline's asset definitions, loaded once. Assets that could not be loaded here are said
+   * once: an error where they should load, a warning where the machine is only not set up.
+   */
   definitions(): Promise<AssetDef<R>[]> {
     const d = this.pipeline.definitions;
-    this.#definitions ??= Array.isArray(d) ? Promise.resolve(d) : d();
+    this.#definitions ??= (Array.isArray(d) ? Promise.resolve(d) : d()).then((defs) => {
+      this.#reportUnavailable(defs);
+      return defs;
+    });
     return this.#definitions;
+  }
+
+  #reportUnavailable(defs: AssetDef<R>[]): void {
+    const byReason = new Map<string, { keys: string[]; expected: boolean }>();
+    for (const def of defs) {
+      if (!def.unavailable) continue;
+      const group = byReason.get(def.unavailable.reason) ?? { keys: [], expected: false };
+      group.keys.push(def.key);
+      group.expected ||= def.unavailable.expected;
+      byReason.set(def.unavailable.reason, group);
+    }
+    for (const [reason, { keys, expected }] of byReason) {
+      const message = `${keys.join(', ')} could not be loaded here: ${reason}`;
+      if (expected) this.logger.error(message, { unavailable: keys });
+      else this.logger.warn(message, { unavailable: keys });
+    }
   }
 
   /** The pipeline's sensors, loaded once. */

@@ -35,34 +35,9 @@ export class CliContext {
     this.stderr = io.stderr;
   }
 
-  #definitions: Promise<AssetDef<any>[]> | null = null;
-
-  /**
-   * The pipeline's asset definitions, loaded on first use. Assets that could not be loaded here
-   * are said once: an error where they should load, a warning where the machine is only not set up.
-   */
+  /** The pipeline's asset definitions (PipelineInstance.definitions: loaded once, what could not be loaded said once). */
   definitions(): Promise<AssetDef<any>[]> {
-    this.#definitions ??= this.instance().definitions().then((defs) => {
-      this.#reportUnavailable(defs);
-      return defs;
-    });
-    return this.#definitions;
-  }
-
-  #reportUnavailable(defs: AssetDef<any>[]): void {
-    const byReason = new Map<string, { keys: string[]; expected: boolean }>();
-    for (const def of defs) {
-      if (!def.unavailable) continue;
-      const group = byReason.get(def.unavailable.reason) ?? { keys: [], expected: false };
-      group.keys.push(def.key);
-      group.expected ||= def.unavailable.expected;
-      byReason.set(def.unavailable.reason, group);
-    }
-    for (const [reason, { keys, expected }] of byReason) {
-      const message = `${keys.join(', ')} could not be loaded here: ${reason}`;
-      if (expected) this.logger.error(message, { unavailable: keys });
-      else this.logger.warn(message, { unavailable: keys });
-    }
+    return this.instance().definitions();
   }
 
   get globals(): GlobalOptions {

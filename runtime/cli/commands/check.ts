@@ -11,8 +11,6 @@ export function checkCommand(ctx: () => CliContext, setExit: (code: number) => v
     .option('--json', 'print JSON', false)
     .action(async (opts: { select?: string; json: boolean }) => {
       const c = ctx();
-      // Loaded here first so that assets that could not be loaded are said before the sweep.
-      await c.definitions();
       const sweep = await sweepFreshness(c.instance(), opts.select !== undefined ? { selection: opts.select } : {});
       const { evaluations } = sweep;
       c.write(opts.json ? JSON.stringify(sweep, null, 2) + '\n' : render(evaluations, Boolean((c.stdout as NodeJS.WriteStream).isTTY)));

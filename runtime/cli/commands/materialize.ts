@@ -58,8 +58,6 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
   const write = options.write ?? ((text: string) => ctx.write(text));
   // On a terminal: live lines and one line per asset instead of every log line (before anything logs).
   const terminal = ctx.liveTerminal();
-  // Loaded here first so that assets that could not be loaded are said before the run.
-  await ctx.definitions();
   const logger = ctx.logger;
   const cancel = new AbortController();
   const stopAtOnce = new AbortController();
