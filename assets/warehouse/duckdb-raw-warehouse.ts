@@ -62,7 +62,7 @@ const LATER_OBSERVATION_FIRST = '_extracted_at DESC NULLS LAST, _extraction_run_
 const latestRawPerId = (where = ''): string =>
   `(SELECT * FROM ${RAW} ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, ${LATER_OBSERVATION_FIRST}) = 1)`;
 /** The latest staged version of each record: the last one appended. */
-const latestStagedPerId = `(SELECT * FROM ${STAGE_ROWS_SQL} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
+const latestStagedPerId = (where: string): string => `(SELECT * FROM ${STAGE_ROWS_SQL} WHERE ${where} QUALIFY row_number() OVER (PARTITION BY id ORDER BY systemmodstamp DESC, rowid DESC) = 1)`;
 
 /**
  * Files this process has open. DuckDB's file lock is per process, so a second instance on the same
@@ -74,7 +74,26 @@ const openFiles = new Set<string>();
 export interface DuckDbLoadOptions {
   /** Awaited inside the commit transaction after every statement, right before COMMIT. */
   beforeCommit?: () => void | Promise<void>;
+  /** Rows per batch of the commit's statements (default COMMIT_BATCH_ROWS). */
+  commitBatchRows?: number;
 }
+
+/**
+ * Rows per batch of a commit: staged rows, or raw rows for a full refresh's tombstones. Each of
+ * the commit's statements runs once per batch of ids, so that its aggregates, joins and windows
+ * hold one batch and fit the default memory_limit (a window or join over a million rows does not
+ * spill: DuckDB fails to pin blocks).
+ */
+export const COMMIT_BATCH_ROWS = 50_000;
+
+/** How many batches a commit of `rows` rows runs in. */
+export function commitBatches(rows: number, batchRows = COMMIT_BATCH_ROWS): number {
+  if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`commit batch rows must be a positive integer, got ${batchRows}`);
+  return Math.max(1, Math.ceil(rows / batchRows));
+}
+
+/** The default DuckDB memory_limit of the raw warehouse (warehouse.duckdb.memory_limit). */
+export const DEFAULT_MEMORY_LIMIT = '48MB';
 
 interface TableColumn {
   name: string;
@@ -149,6 +168,7 @@ export class DuckDbRawWarehouse implements RawWarehouse {
     private readonly fileKey: string,
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    private readonly memoryLimit: string,
   ) {}
 
   /** Opens (creating if needed) the DuckDB file at `filePath`; the process holds its lock until `close()`. */
@@ -168,7 +188,7 @@ export class DuckDbRawWarehouse implements RawWarehouse {
     openFiles.add(key);
     try {
       const instance = await DuckDBInstance.create(filePath, {
-        memory_limit: opts.memoryLimit ?? '128MB',
+        memory_limit: opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
         temp_directory: `${path.resolve(filePath)}.tmp`,
         preserve_insertion_order: 'false',
       });
@@ -179,7 +199,7 @@ export class DuckDbRawWarehouse implements RawWarehouse {
         instance.closeSync();
         throw err;
       }
-      return new DuckDbRawWarehouse(filePath, key, instance, conn);
+      return new DuckDbRawWarehouse(filePath, key, instance, conn, opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
     } catch (err) {
       openFiles.delete(key);
       throw err;
@@ -282,6 +302,7 @@ export class DuckDbRawWarehouse implements RawWarehouse {
           runId,
           extractedAt,
           options,
+          memoryLimit: this.memoryLimit,
           serialize: (fn) => this.serializeCommit(fn),
           onFinished: (l) => this.loads.delete(l),
         },
@@ -356,6 +377,8 @@ interface LoadContext {
   runId: string;
   extractedAt: Date;
   options: DuckDbLoadOptions;
+  /** The instance's memory_limit, for the message of a commit that exceeds it. */
+  memoryLimit: string;
   serialize: <T>(fn: () => Promise<T>) => Promise<T>;
   onFinished: (load: DuckDbRawLoad) => void;
 }
@@ -419,8 +442,12 @@ class DuckDbRawLoad extends LoadLifecycle {
       }
       encoded[r] = values;
     }
-    this.rowWriter.append(encoded);
-    this.ctx.rowAppender.flushSync();
+    try {
+      this.rowWriter.append(encoded);
+      this.ctx.rowAppender.flushSync();
+    } catch (err) {
+      throw this.outOfMemory(err as Error, `stage ${this.staged + rows.length} rows`);
+    }
     this.staged += rows.length;
   }
 
@@ -437,7 +464,21 @@ class DuckDbRawLoad extends LoadLifecycle {
   }
 
   protected merge(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
-    return this.ctx.serialize(() => this.mergeStaged(tombstonesAt, liveAt));
+    return this.ctx.serialize(() =>
+      this.mergeStaged(tombstonesAt, liveAt).catch((err: Error) => {
+        throw this.outOfMemory(err, `merge ${this.staged} staged rows`);
+      }),
+    );
+  }
+
+  /** DuckDB's out-of-memory errors (which advise a SET) as ours: the setting to raise. */
+  private outOfMemory(err: Error, doing: string): Error {
+    if (!/Out of Memory Error|could not allocate block|failed to pin block/i.test(err.message)) return err;
+    return new Error(
+      `raw load ${this.ctx.runId}: DuckDB needed more than its memory_limit (${this.ctx.memoryLimit}) to ${doing}; raw is unchanged. ` +
+        `Fix: raise warehouse.duckdb.memory_limit (e.g. to 256MB) and run again`,
+      { cause: err },
+    );
   }
 
   private async mergeStaged(tombstonesAt: Date | undefined, liveAt: Date | undefined): Promise<LoadSummary> {
@@ -462,11 +503,23 @@ class DuckDbRawLoad extends LoadLifecycle {
     const allCols = rawCols.map((c) => c.name);
     const rewriteCols = dataCols.filter((c) => observedCols.has(c) && c !== quoteIdent('isdeleted'));
     // One row per version: its last staged observation (rowid is the append order; a Bulk→REST
-    // fallback stages a record twice). max(rowid) per key is a small grouped aggregate that spills
-    // under memory_limit (arg_max over every column, or a window, does not fit 128 MB at 1M rows).
-    const versions = `(SELECT s.id, s.systemmodstamp${dataCols.map((c) => `, s.${c}`).join('')}
+    // fallback stages a record twice). max(rowid) per key is a grouped aggregate, which spills.
+    // Every statement runs once per batch of ids: a hash of the id picks the batch, on staging's
+    // side and raw's alike, so a batch's versions, joins and windows are a slice of the load.
+    const batches = commitBatches(
+      tombstonesAt === undefined ? this.staged : Math.max(this.staged, await this.rawRowCount()),
+      this.ctx.options.commitBatchRows,
+    );
+    const inBatch = (b: number, id = 'id'): string => (batches === 1 ? 'true' : `hash(${id}) % ${batches} = ${b}`);
+    const versions = (b: number) => `(SELECT s.id, s.systemmodstamp${dataCols.map((c) => `, s.${c}`).join('')}
            FROM ${STAGE_ROWS_SQL} s
-           JOIN (SELECT max(rowid) AS last FROM ${STAGE_ROWS_SQL} GROUP BY id, systemmodstamp) k ON s.rowid = k.last)`;
+           JOIN (SELECT max(rowid) AS last FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)} GROUP BY id, systemmodstamp) k ON s.rowid = k.last
+           WHERE ${inBatch(b, 's.id')})`;
+    const eachBatch = async (statement: (b: number) => Promise<{ rowsChanged: number }>): Promise<number> => {
+      let changed = 0;
+      for (let b = 0; b < batches; b++) changed += (await statement(b)).rowsChanged;
+      return changed;
+    };
 
     return inTransaction(conn, async () => {
       // SystemModstamp has whole seconds: two changes within one second share (id, systemmodstamp).
@@ -477,56 +530,25 @@ class DuckDbRawLoad extends LoadLifecycle {
       const isdeleted = quoteIdent('isdeleted');
       const setDeleted = rawNames.has('isdeleted') ? [`${isdeleted} = ${stagedCols.includes(isdeleted) ? `s.${isdeleted}` : 'NULL'}`] : [];
       const rewritten = rewriteCols.length
-        ? await conn.run(
+        ? await eachBatch((b) => conn.run(
             `UPDATE ${RAW} AS r
              SET ${[...rewriteCols.map((c) => `${c} = s.${c}`), ...setDeleted].join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
-             FROM ${versions} s
-             WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+             FROM ${versions(b)} s
+             WHERE ${inBatch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
                AND (${rawNames.has('isdeleted') ? 'coalesce(r.isdeleted, false) = true OR ' : ''}${rewriteCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
             [ts(extractedAt), runId],
-          )
-        : { rowsChanged: 0 };
-      const inserted = await conn.run(
-        `INSERT INTO ${RAW} (${stagedCols.join(', ')}, ${loadCols})
-         SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
-         FROM ${versions} s
-         WHERE NOT EXISTS (
-           SELECT 1 FROM ${RAW} r WHERE r.id = s.id AND r.systemmodstamp = s.systemmodstamp
-         )`,
-        [ts(extractedAt), runId],
-      );
-
-      let tombstones = 0;
+          ))
+        : 0;
       let revived = 0;
-      if (tombstonesAt !== undefined) {
-        const select = allCols.map((name) => {
-          const lower = name.toLowerCase();
-          if (lower === 'isdeleted') return 'true';
-          if (lower === 'systemmodstamp') return '$3';
-          return `l.${quoteIdent(name)}`;
-        });
-        // The latest version of each record; a tombstone copies it unless it is already deleted,
-        // the load saw the record, or it is not older than the refresh (which then cannot have missed it).
-        const result = await conn.run(
-          `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
-           SELECT ${select.join(', ')}, $1, $2
-           FROM ${latestRawPerId()} l
-           WHERE coalesce(l.isdeleted, false) = false
-             AND l.systemmodstamp < $3
-             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE s.id = l.id)
-             -- A record the load saw but quarantined still exists.
-             AND NOT EXISTS (SELECT 1 FROM ${STAGE_QUARANTINE_SQL} q WHERE json_extract_string(q.raw_json, '$.Id') = l.id)`,
-          [ts(extractedAt), runId, ts(tombstonesAt)],
-        );
-        tombstones = result.rowsChanged;
-      }
-
       // Raw's latest row for a record newer than the version the source shows can only be one a
       // load wrote (a tombstone, or a live copy like this one): per record, SystemModstamps are
       // committed in order. Where it disagrees with what the load saw (deleted, or other values —
       // a record back after its tombstone, a late change that became visible after such a row),
       // a live copy of the seen version, stamped `liveAt`, makes raw's latest row agree again.
       // Fields this load did not read keep the latest raw version's values.
+      // It runs before this load's versions are inserted, on raw as committed (a scan of the
+      // uncommitted rows is slow): the same rows, since a record it copies has a raw row newer
+      // than every version the load saw, which the insert and the rewrite leave its latest.
       if (liveAt !== undefined && rawNames.has('isdeleted')) {
         const read = new Set(observedNames.map((c) => c.toLowerCase()));
         const live = allCols.map((name) => {
@@ -536,17 +558,56 @@ class DuckDbRawLoad extends LoadLifecycle {
           return read.has(lower) ? `s.${quoteIdent(name)}` : `l.${quoteIdent(name)}`;
         });
         const differs = rewriteCols.map((c) => ` OR l.${c} IS DISTINCT FROM s.${c}`).join('');
-        const back = await conn.run(
+        // Only the records this load saw whose raw row is newer than the newest version seen: a
+        // few, found by grouped aggregates (which spill), so that the windows picking the latest
+        // rows (which hold their input in memory) see those few, not every record of the load.
+        const behind = (b: number) => `(SELECT s.id
+           FROM (SELECT id, max(systemmodstamp) AS m FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)} GROUP BY id) s
+           JOIN (SELECT id, max(systemmodstamp) AS m FROM ${RAW} WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)}) GROUP BY id) r
+             ON r.id = s.id
+           WHERE s.m < r.m)`;
+        revived = await eachBatch((b) => conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${live.join(', ')}, $1, $2
-           -- only the records this load saw: an incremental load reads a few rows, not all of raw
-           FROM ${latestRawPerId(`WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL})`)} l
-           JOIN ${latestStagedPerId} s ON s.id = l.id
+           FROM ${latestRawPerId(`WHERE id IN ${behind(b)}`)} l
+           JOIN ${latestStagedPerId(`id IN ${behind(b)}`)} s ON s.id = l.id
            WHERE l.systemmodstamp < $3 AND s.systemmodstamp < l.systemmodstamp
              AND (coalesce(l.isdeleted, false) = true${differs})`,
           [ts(extractedAt), runId, ts(liveAt)],
-        );
-        revived = back.rowsChanged;
+        ));
+      }
+
+      const inserted = await eachBatch((b) => conn.run(
+        `INSERT INTO ${RAW} (${stagedCols.join(', ')}, ${loadCols})
+         SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
+         FROM ${versions(b)} s
+         WHERE NOT EXISTS (
+           SELECT 1 FROM ${RAW} r WHERE ${inBatch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+         )`,
+        [ts(extractedAt), runId],
+      ));
+
+      let tombstones = 0;
+      if (tombstonesAt !== undefined) {
+        const select = allCols.map((name) => {
+          const lower = name.toLowerCase();
+          if (lower === 'isdeleted') return 'true';
+          if (lower === 'systemmodstamp') return '$3';
+          return `l.${quoteIdent(name)}`;
+        });
+        // The latest version of each record; a tombstone copies it unless it is already deleted,
+        // the load saw the record, or it is not older than the refresh (which then cannot have missed it).
+        tombstones = await eachBatch((b) => conn.run(
+          `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
+           SELECT ${select.join(', ')}, $1, $2
+           FROM ${latestRawPerId(`WHERE ${inBatch(b)}`)} l
+           WHERE coalesce(l.isdeleted, false) = false
+             AND l.systemmodstamp < $3
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE ${inBatch(b, 's.id')} AND s.id = l.id)
+             -- A record the load saw but quarantined still exists.
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_QUARANTINE_SQL} q WHERE json_extract_string(q.raw_json, '$.Id') = l.id)`,
+          [ts(extractedAt), runId, ts(tombstonesAt)],
+        ));
       }
 
       const quarantined = await conn.run(
@@ -561,14 +622,19 @@ class DuckDbRawLoad extends LoadLifecycle {
 
       await this.ctx.options.beforeCommit?.();
       return {
-        inserted: inserted.rowsChanged,
-        duplicates: this.staged - inserted.rowsChanged - rewritten.rowsChanged,
-        rewritten: rewritten.rowsChanged,
+        inserted,
+        duplicates: this.staged - inserted - rewritten,
+        rewritten,
         quarantined: quarantined.rowsChanged,
         tombstones,
         revived,
       };
     });
+  }
+
+  private async rawRowCount(): Promise<number> {
+    const reader = await this.ctx.conn.runAndReadAll(`SELECT count(*) FROM ${RAW}`);
+    return Number(reader.getRowsJS()[0]?.[0] ?? 0);
   }
 
   private closeAppenders(): void {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import test from 'ava';
 
-import { DuckDbRawWarehouse } from '../../assets/warehouse/duckdb-raw-warehouse.js';
+import { COMMIT_BATCH_ROWS, DuckDbRawWarehouse, commitBatches } from '../../assets/warehouse/duckdb-raw-warehouse.js';
 import { SchemaTypeChangeError, type RawRow } from '../../assets/warehouse/raw-warehouse.js';
 import { tempDir } from '../helpers/temp.js';
 import {
@@ -398,6 +398,77 @@ test('tombstones: latest live version copied with isdeleted, none for ids in the
     latest,
     [...expected.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, [isdeleted, systemmodstamp]]) => ({ id, isdeleted, systemmodstamp })),
   );
+});
+
+test('commitBatches: one batch up to COMMIT_BATCH_ROWS rows, then one per COMMIT_BATCH_ROWS; a bad size is refused', (t) => {
+  t.is(commitBatches(0), 1);
+  t.is(commitBatches(COMMIT_BATCH_ROWS), 1);
+  t.is(commitBatches(COMMIT_BATCH_ROWS + 1), 2);
+  t.is(commitBatches(1_000_000, 50_000), 20);
+  t.is(commitBatches(7, 1), 7);
+  t.throws(() => commitBatches(10, 0), { instanceOf: RangeError });
+});
+
+/**
+ * Loads that exercise every statement of a commit: repeats within a load, a version seen with
+ * other values (rewrite), full refreshes (tombstones), records seen again behind their tombstone
+ * (revival) and new versions. Returns each commit's summary and raw's rows at the end.
+ */
+async function batchingScenario(commitBatchRows: number | undefined): Promise<{ summaries: unknown[]; raw: Record<string, unknown>[] }> {
+  const file = tempFile();
+  const wh = await openWith(file);
+  const day = 86_400_000;
+  const at = (k: number) => new Date(EXTRACTED_AT.getTime() + k * 1000);
+  const T1 = new Date(BASE_TIME + 10 * day);
+  const T2 = new Date(BASE_TIME + 11 * day);
+  const summaries: unknown[] = [];
+  const commit = async (runId: string, k: number, pages: RawRow[][], opts: { tombstonesAt?: Date; observedAt?: Date }) => {
+    const l = await wh.beginLoad(runId, at(k), commitBatchRows === undefined ? {} : { commitBatchRows });
+    for (const rows of pages) await l.append(rows);
+    summaries.push(await l.commit(opts));
+  };
+  const users = (from: number, to: number, v = 0) => [...userBatches(from, to, v, 7)].flat();
+  // 30 users, user 3 seen twice with other values (the later one wins).
+  await commit('r1', 1, [users(0, 30), [{ ...userRow(3), name: 'User 3 renamed' }]], {});
+  // A full refresh that sees 0..19 at v1: 20..29 get tombstones.
+  await commit('r2', 2, [users(0, 20, 1)], { tombstonesAt: T1, observedAt: T1 });
+  // An incremental load: 25 seen behind its tombstone (revived), 5's v1 with another name
+  // (rewritten), 6 at v2, a new user 40, and 7's v1 again (a duplicate).
+  await commit('r3', 3, [[userRow(25), { ...userRow(5, 1), name: 'five' }, userRow(6, 2), userRow(40), userRow(7, 1)]], { observedAt: at(3) });
+  // A full refresh seeing 0..9 at v1 and 25: 10..19 and 40 get tombstones.
+  await commit('r4', 4, [users(0, 10, 1), [userRow(25)]], { tombstonesAt: T2, observedAt: T2 });
+  // 12 seen again behind its tombstone, 7's v1 with another division.
+  await commit('r5', 5, [[userRow(12, 1), { ...userRow(7, 1), division: 'Moon' }]], { observedAt: at(5) });
+  await wh.close();
+  const raw = await queryFile(
+    file,
+    `SELECT * FROM sf_raw.sf_user ORDER BY id, systemmodstamp, _extraction_run_id, isdeleted, name`,
+  );
+  return { summaries, raw };
+}
+
+test('a commit in batches of ids writes the same raw rows and summaries as one batch', async (t) => {
+  const whole = await batchingScenario(undefined);
+  // The scenario reaches every statement of a commit.
+  const total = (k: string) => whole.summaries.reduce((n: number, s) => n + Number((s as Record<string, number>)[k]), 0);
+  for (const k of ['inserted', 'duplicates', 'rewritten', 'tombstones', 'revived']) t.true(total(k) > 0, `the scenario ${k} nothing`);
+  for (const batchRows of [1, 4]) {
+    const batched = await batchingScenario(batchRows);
+    t.deepEqual(batched.summaries, whole.summaries, `summaries, batches of ${batchRows}`);
+    t.deepEqual(batched.raw, whole.raw, `raw rows, batches of ${batchRows}`);
+  }
+});
+
+test('a merge beyond memory_limit fails naming the setting and the fix, and leaves raw unchanged', async (t) => {
+  const file = tempFile();
+  const wh = await DuckDbRawWarehouse.open(file, { memoryLimit: '8MB' });
+  await wh.ensureRawTables(USER_COLUMNS);
+  const l = await wh.beginLoad('big', EXTRACTED_AT, { commitBatchRows: 1_000_000 });
+  for (const rows of userBatches(0, 300_000)) await l.append(rows);
+  const err = await t.throwsAsync(l.commit());
+  t.regex(err!.message, /^raw load big: DuckDB needed more than its memory_limit \(8MB\) to merge 300000 staged rows; raw is unchanged\. Fix: raise warehouse\.duckdb\.memory_limit/);
+  t.deepEqual(await wh.rawStats(), { rows: 0, ids: 0 });
+  await wh.close();
 });
 
 test('tombstones need an isdeleted column; the failed commit leaves raw unchanged', async (t) => {
