@@ -46,7 +46,7 @@ COPY assets ./assets
 COPY sim ./sim
 COPY k8s ./k8s
 RUN npx tsc -p tsconfig.json \
- && test -f dist/bin/sfpipe.js \
+ && chmod +x dist/bin/sfpipe.js \
  && npm prune --omit=dev --no-audit --no-fund
 # What the production node_modules holds but Node never loads (issue 19, "A smaller image"):
 #   - @duckdb/node-bindings-*-musl: the musl build of DuckDB (70 MB), installed next to the
@@ -142,5 +142,6 @@ ENV NODE_ENV=production \
 USER 10001:10001
 # tini as PID 1: node as PID 1 would ignore a SIGTERM it has no handler for (`check`, `lineage`),
 # so a pod would wait out its grace period; tini forwards signals and reaps dbt's children.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/bin/sfpipe.js"]
+# The script runs through its own first line (env -S): Node's flags and MALLOC_ARENA_MAX for sfpipe.
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/dist/bin/sfpipe.js"]
 CMD ["--help"]

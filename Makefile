@@ -82,6 +82,7 @@ build: setup compile
 compile: $(NODE_FILES_STAMP)
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	chmod +x dist/bin/sfpipe.js
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit
@@ -98,7 +99,7 @@ test: build tools image browser
 # steps side by side (RUN_JOBS): the npm install scripts, the virtualenv and tsc.
 run:
 	@$(MAKE) --no-print-directory -j$(RUN_JOBS) run-setup
-	node dist/bin/sfpipe.js materialize
+	dist/bin/sfpipe.js materialize
 
 run-setup: $(NODE_STAMP) $(VENV_LOCAL_STAMP) compile
 

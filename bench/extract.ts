@@ -7,6 +7,10 @@
  * (bench/extract-worker.js) as separate processes, so the extractor's RSS is its own. The 5k case
  * of each path runs first as the baseline; ratios are relative to it.
  *
+ * The extractor runs as sfpipe runs (the image's entrypoint): with the environment and Node flags
+ * of bin/sfpipe.js's first line (bin/launch-settings.ts). BENCH_PLAIN_NODE=1 runs it as plain
+ * `node` instead, to see what those settings change.
+ *
  * Usage: node dist/bench/extract.js [sizes=5000,100000,1000000] [paths=rest,bulk]
  * Env: BENCH_DUCKDB_PROBE=0 disables the duckdb_memory() probe in the worker.
  */
@@ -15,11 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { launchSettings } from '../bin/launch-settings.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SIM = path.join(here, 'extract-sim-server.js');
 const WORKER = path.join(here, 'extract-worker.js');
 const BASELINE_N = 5000;
+const launch = process.env.BENCH_PLAIN_NODE === '1' ? { env: {}, nodeFlags: [] } : launchSettings(path.join(here, '..', 'bin', 'sfpipe.js'));
 
 type Path = 'rest' | 'bulk';
 const sizes = (process.argv[2] ?? '5000,100000,1000000').split(',').map((s) => Number(s.trim().replace(/_/g, '')));
@@ -80,7 +86,10 @@ async function runCase(n: number, p: Path): Promise<CaseResult> {
   const sim = spawn(process.execPath, [SIM, String(n), '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const ready = (await firstJsonLine(sim, `sim ${n}`)) as { url: string; startSeconds: number; rssMb: number };
-    const worker = spawn(process.execPath, [WORKER, String(n), p, ready.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const worker = spawn(process.execPath, [...launch.nodeFlags, WORKER, String(n), p, ready.url], {
+      env: { ...process.env, ...launch.env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
     const res = (await firstJsonLine(worker, `worker ${n} ${p}`)) as WorkerResult;
     await exited;
@@ -101,6 +110,8 @@ const calls = (c: Record<string, number> | null) =>
 
 console.log(`Salesforce → raw extraction benchmark  node ${process.version}  ${os.cpus().length} CPU  ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM`);
 console.log(`sizes ${sizes.join(',')}  paths ${paths.join(',')}  (simulator and extractor in separate processes; baseline = ${BASELINE_N} users per path)`);
+const launchLine = [...Object.entries(launch.env).map(([k, v]) => `${k}=${v}`), 'node', ...launch.nodeFlags].join(' ');
+console.log(`extractor runs as sfpipe does: ${launchLine}${process.env.BENCH_PLAIN_NODE === '1' ? ' (BENCH_PLAIN_NODE=1)' : ''}`);
 
 const results: CaseResult[] = [];
 for (const p of paths) {

@@ -1,4 +1,4 @@
-import { StreamingExtension } from 'jsforce/lib/api/streaming.js';
+import { Streaming, StreamingExtension } from 'jsforce/lib/api/streaming.js';
 import { errorMessage } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logging.js';
 import { defineSensor, type PushSubscribeOptions, type SensorDef } from '../../runtime/sensors.js';
@@ -61,7 +61,7 @@ async function subscribe(o: SfUserCdcOptions, s: PushSubscribeOptions): Promise<
     const sf = await o.salesforce({ log: s.log, signal: s.signal, tickId: `watch-${Date.now()}` });
     const replayId = replayAll ? -2 : from === null ? -1 : Number(from);
     const authFailure = new StreamingExtension.AuthFailure(() => void relogin('the Streaming API refused the session (401::Authentication invalid)'));
-    const client = sf.api.conn.streaming.createClient([authFailure, new StreamingExtension.Replay(USER_CHANGE_CHANNEL, replayId)]) as unknown as FayeClient;
+    const client = new Streaming(sf.api.conn).createClient([authFailure, new StreamingExtension.Replay(USER_CHANGE_CHANNEL, replayId)]) as unknown as FayeClient;
     session = { sf, client };
     let up = false;
     client.bind('transport:down', () => s.onState('down', 'the Streaming API connection is down; the client retries'));

@@ -459,6 +459,16 @@ test('a commit in batches of ids writes the same raw rows and summaries as one b
   }
 });
 
+test('rawStats counts the ids a batch at a time beyond COMMIT_BATCH_ROWS rows, exactly', async (t) => {
+  const wh = await openWith(tempFile());
+  t.teardown(() => wh.close());
+  const n = COMMIT_BATCH_ROWS + 5000;
+  await load(wh, 'r1', userBatches(0, n));
+  await load(wh, 'r2', userBatches(0, 1000, 1));
+  t.true(commitBatches(n + 1000) > 1, 'raw is large enough for more than one batch');
+  t.deepEqual(await wh.rawStats(), { rows: n + 1000, ids: n });
+});
+
 test('a merge beyond memory_limit fails naming the setting and the fix, and leaves raw unchanged', async (t) => {
   const file = tempFile();
   const wh = await DuckDbRawWarehouse.open(file, { memoryLimit: '8MB' });
