@@ -1,9 +1,11 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=2 --heap-growing-percent=30
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --heap-growing-percent=30
 // The line above is how sfpipe runs (the image's entrypoint and `make run` execute this file;
 // bin/launch-settings.ts reads it for the benches). A small young generation and slow old-generation
 // growth keep V8's heap near what an extraction holds live (~25 MB) where garbage grew it to ~100 MB
-// at a million users, and one malloc arena keeps glibc from holding freed DuckDB memory per thread
-// (together about 60 MB of a 1M-user extraction's peak; see bench/extract.ts, BENCH_PLAIN_NODE=1).
+// at a million users. One malloc arena and a fixed mmap threshold keep glibc from holding memory
+// DuckDB freed (one arena per thread; its 256 KB blocks moved into the heap once the threshold
+// adapted upward). Together about 60 MB of a 1M-user extraction's peak: bench/extract.ts,
+// BENCH_PLAIN_NODE=1.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '../runtime/cli/main.js';

@@ -13,7 +13,7 @@ const SCRIPT = path.join(ROOT, 'dist', 'bin', 'sfpipe.js');
 
 test('sfpipe.js names its environment and Node flags on its first line', (t) => {
   const s = launchSettings(SCRIPT);
-  t.deepEqual(s.env, { MALLOC_ARENA_MAX: '1' });
+  t.deepEqual(s.env, { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '131072' });
   t.deepEqual(s.nodeFlags, ['--max-semi-space-size=2', '--heap-growing-percent=30']);
 });
 
@@ -49,7 +49,7 @@ test('executed directly, sfpipe.js runs under those settings (what the image and
   t.is(path.basename(cmdline[0]!), 'node');
   t.deepEqual(cmdline.slice(1, 3), launchSettings(SCRIPT).nodeFlags);
   const environ = fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
-  t.true(environ.includes('MALLOC_ARENA_MAX=1'));
+  t.true(environ.includes('MALLOC_ARENA_MAX=1') && environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the environment of the first line');
 });
 
 test('the image and make run execute sfpipe.js itself, so that its first line applies', (t) => {
