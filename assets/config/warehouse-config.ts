@@ -146,7 +146,7 @@ export function warehouseSchema(env: Env) {
         section({
           /** Relative to the state directory. */
           path: setting(text(), { default: 'warehouse.duckdb' }),
-          memory_limit: setting(matching(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, (v) => `"${v}" is not a memory size`, 'write e.g. 256MB or 2GB'), { default: '48MB' }),
+          memory_limit: setting(matching(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, (v) => `"${v}" is not a memory size`, 'write e.g. 256MB or 2GB'), { default: '64MB' }),
         }),
         { default: {} },
       ),
