@@ -30,7 +30,8 @@ function* textSlices(text: string, size: number): Generator<string> {
   for (let from = 0; from < text.length; ) {
     let to = Math.min(text.length, from + size);
     const last = text.charCodeAt(to - 1);
-    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to--;
+    // A high surrogate ends the slice: its pair goes with it into this slice or the next.
+    if (to < text.length && last >= 0xd800 && last <= 0xdbff) to += to - 1 > from ? -1 : 1;
     yield text.slice(from, to);
     from = to;
   }
@@ -41,9 +42,9 @@ function* textSlices(text: string, size: number): Generator<string> {
  * records parsed whole held them all at once (tens of MB of short-lived objects, which V8 then
  * kept as heap), where a group at a time holds a tenth.
  */
-async function* csvRecordGroups(text: string, size: number): AsyncGenerator<Record<string, string>[]> {
+export async function* csvRecordGroups(text: string, size: number, sliceChars = CSV_SLICE): AsyncGenerator<Record<string, string>[]> {
   if (text.trim().length === 0) return;
-  const parser = Readable.from(textSlices(text, CSV_SLICE)).pipe(parse({ columns: true, delimiter: ',', relax_column_count: false, bom: true }));
+  const parser = Readable.from(textSlices(text, sliceChars)).pipe(parse({ columns: true, delimiter: ',', relax_column_count: false, bom: true }));
   try {
     let group: Record<string, string>[] = [];
     for await (const record of parser) {

@@ -94,6 +94,15 @@ export function commitBatches(rows: number, batchRows = COMMIT_BATCH_ROWS): numb
   return Math.max(1, Math.ceil(rows / batchRows));
 }
 
+/** The condition that `id` is in batch `b` of `batches` (a hash of the id picks it, on every table alike). */
+function inBatch(b: number, batches: number, id = 'id'): string {
+  return batches === 1 ? 'true' : `hash(${id}) % ${batches} = ${b}`;
+}
+
+async function countOf(conn: DuckDBConnection, sql: string): Promise<number> {
+  return Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
+}
+
 /**
  * The default DuckDB memory_limit of the raw warehouse (warehouse.duckdb.memory_limit). 48MB held a
  * 1M-user load on a quiet machine but failed a 100k-row re-load with tombstones (one batch) in CI.
@@ -191,9 +200,10 @@ export class DuckDbRawWarehouse implements RawWarehouse {
       throw new Error(`DuckDB file ${filePath} is already open in this process: close the other DuckDbRawWarehouse first`);
     }
     openFiles.add(key);
+    const memoryLimit = opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
     try {
       const instance = await DuckDBInstance.create(filePath, {
-        memory_limit: opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+        memory_limit: memoryLimit,
         temp_directory: `${path.resolve(filePath)}.tmp`,
         // preserve_insertion_order stays true (the default): with false, the rows of the commit's
         // batched INSERTs were kept in memory until COMMIT (+20–30 MB at 1M rows).
@@ -205,7 +215,7 @@ export class DuckDbRawWarehouse implements RawWarehouse {
         instance.closeSync();
         throw err;
       }
-      return new DuckDbRawWarehouse(filePath, key, instance, conn, opts.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
+      return new DuckDbRawWarehouse(filePath, key, instance, conn, memoryLimit);
     } catch (err) {
       openFiles.delete(key);
       throw err;
@@ -283,15 +293,12 @@ export class DuckDbRawWarehouse implements RawWarehouse {
   async rawStats(): Promise<{ rows: number; ids: number }> {
     this.assertOpen();
     if (!(await this.rawColumnNames())) return { rows: 0, ids: 0 };
-    const count = async (sql: string): Promise<number> => Number((await this.conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
-    const rows = await count(`SELECT count(*) FROM ${RAW}`);
+    const rows = await countOf(this.conn, `SELECT count(*) FROM ${RAW}`);
     // The distinct ids a batch of ids at a time, as a commit merges them: one count(DISTINCT id)
     // over every row of a large raw table ran out of memory_limit right after a 1M-row load.
     const batches = commitBatches(rows);
     let ids = 0;
-    for (let b = 0; b < batches; b++) {
-      ids += await count(`SELECT count(DISTINCT id) FROM ${RAW}${batches === 1 ? '' : ` WHERE hash(id) % ${batches} = ${b}`}`);
-    }
+    for (let b = 0; b < batches; b++) ids += await countOf(this.conn, `SELECT count(DISTINCT id) FROM ${RAW} WHERE ${inBatch(b, batches)}`);
     return { rows, ids };
   }
 
@@ -520,14 +527,14 @@ class DuckDbRawLoad extends LoadLifecycle {
     // Every statement runs once per batch of ids: a hash of the id picks the batch, on staging's
     // side and raw's alike, so a batch's versions, joins and windows are a slice of the load.
     const batches = commitBatches(
-      tombstonesAt === undefined ? this.staged : Math.max(this.staged, await this.rawRowCount()),
+      tombstonesAt === undefined ? this.staged : Math.max(this.staged, await countOf(conn, `SELECT count(*) FROM ${RAW}`)),
       this.ctx.options.commitBatchRows,
     );
-    const inBatch = (b: number, id = 'id'): string => (batches === 1 ? 'true' : `hash(${id}) % ${batches} = ${b}`);
+    const batch = (b: number, id = 'id'): string => inBatch(b, batches, id);
     const versions = (b: number) => `(SELECT s.id, s.systemmodstamp${dataCols.map((c) => `, s.${c}`).join('')}
            FROM ${STAGE_ROWS_SQL} s
-           JOIN (SELECT max(rowid) AS last FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)} GROUP BY id, systemmodstamp) k ON s.rowid = k.last
-           WHERE ${inBatch(b, 's.id')})`;
+           JOIN (SELECT max(rowid) AS last FROM ${STAGE_ROWS_SQL} WHERE ${batch(b)} GROUP BY id, systemmodstamp) k ON s.rowid = k.last
+           WHERE ${batch(b, 's.id')})`;
     const eachBatch = async (statement: (b: number) => Promise<{ rowsChanged: number }>): Promise<number> => {
       let changed = 0;
       for (let b = 0; b < batches; b++) changed += (await statement(b)).rowsChanged;
@@ -547,7 +554,7 @@ class DuckDbRawLoad extends LoadLifecycle {
             `UPDATE ${RAW} AS r
              SET ${[...rewriteCols.map((c) => `${c} = s.${c}`), ...setDeleted].join(', ')}, ${quoteIdent('_extracted_at')} = $1, ${quoteIdent('_extraction_run_id')} = $2
              FROM ${versions(b)} s
-             WHERE ${inBatch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+             WHERE ${batch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
                AND (${rawNames.has('isdeleted') ? 'coalesce(r.isdeleted, false) = true OR ' : ''}${rewriteCols.map((c) => `r.${c} IS DISTINCT FROM s.${c}`).join(' OR ')})`,
             [ts(extractedAt), runId],
           ))
@@ -571,19 +578,20 @@ class DuckDbRawLoad extends LoadLifecycle {
           return read.has(lower) ? `s.${quoteIdent(name)}` : `l.${quoteIdent(name)}`;
         });
         const differs = rewriteCols.map((c) => ` OR l.${c} IS DISTINCT FROM s.${c}`).join('');
-        // Only the records this load saw whose raw row is newer than the newest version seen: a
-        // few, found by grouped aggregates (which spill), so that the windows picking the latest
-        // rows (which hold their input in memory) see those few, not every record of the load.
-        const behind = (b: number) => `(SELECT s.id
-           FROM (SELECT id, max(systemmodstamp) AS m FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)} GROUP BY id) s
-           JOIN (SELECT id, max(systemmodstamp) AS m FROM ${RAW} WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL} WHERE ${inBatch(b)}) GROUP BY id) r
-             ON r.id = s.id
-           WHERE s.m < r.m)`;
+        // Only the records this load saw whose raw row is newer than the newest version seen (`behind`,
+        // computed once per batch): a few, found by grouped aggregates (which spill), so that the
+        // windows picking the latest rows (which hold their input in memory) see those few.
         revived = await eachBatch((b) => conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
+           WITH behind AS MATERIALIZED (
+             SELECT s.id
+             FROM (SELECT id, max(systemmodstamp) AS m FROM ${STAGE_ROWS_SQL} WHERE ${batch(b)} GROUP BY id) s
+             JOIN (SELECT id, max(systemmodstamp) AS m FROM ${RAW} WHERE id IN (SELECT id FROM ${STAGE_ROWS_SQL} WHERE ${batch(b)}) GROUP BY id) r
+               ON r.id = s.id
+             WHERE s.m < r.m)
            SELECT ${live.join(', ')}, $1, $2
-           FROM ${latestRawPerId(`WHERE id IN ${behind(b)}`)} l
-           JOIN ${latestStagedPerId(`id IN ${behind(b)}`)} s ON s.id = l.id
+           FROM ${latestRawPerId('WHERE id IN (SELECT id FROM behind)')} l
+           JOIN ${latestStagedPerId('id IN (SELECT id FROM behind)')} s ON s.id = l.id
            WHERE l.systemmodstamp < $3 AND s.systemmodstamp < l.systemmodstamp
              AND (coalesce(l.isdeleted, false) = true${differs})`,
           [ts(extractedAt), runId, ts(liveAt)],
@@ -595,7 +603,7 @@ class DuckDbRawLoad extends LoadLifecycle {
          SELECT ${stagedCols.map((c) => `s.${c}`).join(', ')}, $1, $2
          FROM ${versions(b)} s
          WHERE NOT EXISTS (
-           SELECT 1 FROM ${RAW} r WHERE ${inBatch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
+           SELECT 1 FROM ${RAW} r WHERE ${batch(b, 'r.id')} AND r.id = s.id AND r.systemmodstamp = s.systemmodstamp
          )`,
         [ts(extractedAt), runId],
       ));
@@ -613,10 +621,10 @@ class DuckDbRawLoad extends LoadLifecycle {
         tombstones = await eachBatch((b) => conn.run(
           `INSERT INTO ${RAW} (${allCols.map(quoteIdent).join(', ')}, ${loadCols})
            SELECT ${select.join(', ')}, $1, $2
-           FROM ${latestRawPerId(`WHERE ${inBatch(b)}`)} l
+           FROM ${latestRawPerId(`WHERE ${batch(b)}`)} l
            WHERE coalesce(l.isdeleted, false) = false
              AND l.systemmodstamp < $3
-             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE ${inBatch(b, 's.id')} AND s.id = l.id)
+             AND NOT EXISTS (SELECT 1 FROM ${STAGE_ROWS_SQL} s WHERE ${batch(b, 's.id')} AND s.id = l.id)
              -- A record the load saw but quarantined still exists.
              AND NOT EXISTS (SELECT 1 FROM ${STAGE_QUARANTINE_SQL} q WHERE json_extract_string(q.raw_json, '$.Id') = l.id)`,
           [ts(extractedAt), runId, ts(tombstonesAt)],
@@ -643,11 +651,6 @@ class DuckDbRawLoad extends LoadLifecycle {
         revived,
       };
     });
-  }
-
-  private async rawRowCount(): Promise<number> {
-    const reader = await this.ctx.conn.runAndReadAll(`SELECT count(*) FROM ${RAW}`);
-    return Number(reader.getRowsJS()[0]?.[0] ?? 0);
   }
 
   private closeAppenders(): void {

@@ -2,6 +2,8 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { csvRecordGroups } from '../../assets/salesforce/bulk-query.js';
 import { CredentialsError, describeCredentials, loadCredentials, requireCredentials } from '../../assets/salesforce/credentials.js';
 import { FieldTypeMismatchError, planFields } from '../../assets/salesforce/describe.js';
 import { jwtBearerAssertion } from '../../assets/salesforce/jwt.js';
@@ -116,4 +118,22 @@ test('simulator mode: the embedded simulator is started only when salesforce.log
   t.is(started, 1, 'the embedded simulator was not started (its org would have moved on a day)');
   t.is(endpoint.loginUrl, 'http://127.0.0.1:8642');
   t.is(endpoint.credentials.clientId, DEFAULT_CREDENTIALS.clientId);
+});
+
+test('Bulk CSV pages are parsed in groups, and a slice boundary never splits a character', async (t) => {
+  // Names with astral characters (surrogate pairs in a JS string), quotes, commas and newlines.
+  const names = ['Zoë', '😀 "smile", ok', 'line\nbreak', '𝔘𝔫𝔦', 'plain', '👩‍👩‍👧 family', ''];
+  const rows = Array.from({ length: 23 }, (_, i): [string, string] => [`005${String(i).padStart(15, '0')}`, names[i % names.length]!]);
+  const csv = '\ufeffId,Name\n' + rows.map(([id, name]) => `${id},"${name.replace(/"/g, '""')}"`).join('\n') + '\n';
+  const whole = parseCsv(csv, { columns: true, bom: true }) as Record<string, string>[];
+  t.deepEqual(whole.map((r) => r['Name']), rows.map(([, n]) => n));
+  for (const slice of [1, 2, 3, 5, 8, 64 * 1024]) {
+    const groups: Record<string, string>[][] = [];
+    for await (const g of csvRecordGroups(csv, 5, slice)) groups.push(g);
+    t.deepEqual(groups.map((g) => g.length), [5, 5, 5, 5, 3], `group sizes, slices of ${slice}`);
+    t.deepEqual(groups.flat(), whole, `records, slices of ${slice}`);
+  }
+  const none: unknown[] = [];
+  for await (const g of csvRecordGroups('  \n', 5)) none.push(g);
+  t.deepEqual(none, []);
 });

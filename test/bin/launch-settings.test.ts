@@ -47,7 +47,8 @@ test('executed directly, sfpipe.js runs under those settings (what the image and
   // env -S replaces itself with node: the spawned pid is node's.
   const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
   t.is(path.basename(cmdline[0]!), 'node');
-  t.deepEqual(cmdline.slice(1, 3), launchSettings(SCRIPT).nodeFlags);
+  const { nodeFlags } = launchSettings(SCRIPT);
+  t.deepEqual(cmdline.slice(1, 1 + nodeFlags.length), nodeFlags);
   const environ = fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
   t.true(environ.includes('MALLOC_ARENA_MAX=1') && environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the environment of the first line');
 });
