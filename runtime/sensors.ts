@@ -19,7 +19,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Metadata } from './definitions.js';
 import { DefinitionError, errorMessage } from './errors.js';
-import type { EventLog, MaterializationRecord, RunTrigger, SensorRunRequestRecord, SensorTickRecord } from './storage/event-log.js';
+import { SENSOR_NAME, type EventLog, type MaterializationRecord, type RunTrigger, type SensorRunRequestRecord, type SensorTickRecord } from './storage/event-log.js';
 import type { AssetKey } from './keys.js';
 import type { Logger } from './logging.js';
 import { LockHeldError, type LockHolder, type RunLock } from './storage/run-lock.js';
@@ -105,7 +105,6 @@ export interface PushSource {
 
 export type SensorSpec = Omit<SensorDef, 'description'> & { description?: string };
 
-const SENSOR_NAME = /^[a-z][a-z0-9_-]{0,47}$/;
 
 export function defineSensor(spec: SensorSpec): SensorDef {
   if (!SENSOR_NAME.test(spec.name)) throw new DefinitionError(`sensor name "${spec.name}": use lowercase letters, digits, _ and - (at most 48, starting with a letter)`);

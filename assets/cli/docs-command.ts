@@ -6,7 +6,6 @@ import { loadPipelineConfig } from '../config/load-config.js';
 import type { PipelineConfig } from '../config/pipeline-config.js';
 import { parseLocation, protectedOverlap } from '../config/environment.js';
 
-
 const s3Location = (v: string): string => {
   if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._=\/-]*)?$/.test(v)) throw new InvalidArgumentError('--publish must be an s3:// location, e.g. s3://my-docs-bucket/sf-user-pipeline/.');
   return v;

@@ -41,7 +41,7 @@ export function parseEnvironmentName(value: string | undefined, from: string): E
 }
 
 /** The login name of the user running this process; undefined when the OS has none (a container's arbitrary uid). */
-export function osLoginName(): string | undefined {
+function osLoginName(): string | undefined {
   try {
     return os.userInfo().username;
   } catch {

@@ -312,12 +312,7 @@ export class S3EventLog implements EventLog {
       endedAt: null,
       error: null,
     };
-    try {
-      await this.putJson(this.runKey(run.runId), record, { create: true });
-    } catch (err) {
-      if (isConditionFailure(err)) throw new Error(`run ${run.runId} is already in the event log`);
-      throw err;
-    }
+    if (!(await this.createJson(this.runKey(run.runId), record)).created) throw new Error(`run ${run.runId} is already in the event log`);
     await this.putJson(this.byTimeKey(run), { runId: run.runId, startedAt: run.startedAt }, null);
     await this.appendEvent(run.runId, null, 'RUN_START', run.startedAt, {
       selection: run.selection,

@@ -4,7 +4,6 @@ import { DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS, deliver
 import { errorText, redact, urlSecrets } from './redact.js';
 import type { AlertEvent, Notifier, NotifierConfig } from './types.js';
 
-
 /** Slack mrkdwn control characters. */
 function slackEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

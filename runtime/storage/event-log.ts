@@ -30,7 +30,9 @@ export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'test' | `sensor:${stri
 export const RUN_TRIGGER_KINDS = ['cli', 'schedule', 'manual', 'test'] as const;
 
 /** `sensor:<name>`, a sensor's name being lowercase letters, digits, _ and - (runtime/sensors.ts). */
-export const isSensorTrigger = (v: string): v is `sensor:${string}` => /^sensor:[a-z][a-z0-9_-]{0,47}$/.test(v);
+/** A sensor's name (its trigger is `sensor:<name>`). */
+export const SENSOR_NAME = /^[a-z][a-z0-9_-]{0,47}$/;
+export const isSensorTrigger = (v: string): v is `sensor:${string}` => v.startsWith('sensor:') && SENSOR_NAME.test(v.slice('sensor:'.length));
 
 export const isRunTrigger = (v: string): v is RunTrigger => (RUN_TRIGGER_KINDS as readonly string[]).includes(v) || isSensorTrigger(v);
 

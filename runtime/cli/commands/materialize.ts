@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { parseNonNegativeNumber, parsePositiveInt } from '../parse.js';
 import { EXIT } from '../exit-codes.js';
-import { isSensorTrigger, type EventLog, type RunTrigger } from '../../storage/event-log.js';
+import { isRunTrigger, RUN_TRIGGER_KINDS, type EventLog, type RunTrigger } from '../../storage/event-log.js';
 import { formatDuration, TerminalRunReporter, type Paint } from '../../live-terminal.js';
 
 export interface MaterializeOptions {
@@ -48,8 +48,9 @@ export function materializeCommand(ctx: () => CliContext, setExit: (code: number
     .action(async (opts: MaterializeOptions) => setExit(await materialize(ctx(), opts)));
 }
 
-const TRIGGERS = ['cli', 'schedule', 'manual'] as const;
-const isTrigger = (v: string): v is RunTrigger => (TRIGGERS as readonly string[]).includes(v) || isSensorTrigger(v);
+/** The triggers a command line may give (`test` is the test suites'). */
+const TRIGGERS = RUN_TRIGGER_KINDS.filter((k) => k !== 'test');
+const isTrigger = (v: string): v is RunTrigger => isRunTrigger(v) && v !== 'test';
 
 /** `sfpipe materialize`; a sensor's tick runs it in-process with its run id and trigger. Resolves to the exit code. */
 export async function materialize(ctx: CliContext, options: MaterializeOptions): Promise<number> {

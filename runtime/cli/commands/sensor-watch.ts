@@ -15,8 +15,6 @@ const seconds = (v: string): number => {
   return n;
 };
 
-
-
 interface WatchOpts {
   quietSeconds: number;
   healthPort?: number;

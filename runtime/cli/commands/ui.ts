@@ -5,8 +5,6 @@ import { EXIT } from '../exit-codes.js';
 
 export const DEFAULT_UI_PORT = 8642;
 
-
-
 /**
  * `sfpipe ui`: serves the read-only web view (runtime/ui) over the event log and the pipeline's
  * pages until SIGINT or SIGTERM. Prints one line with its URL when it listens.
