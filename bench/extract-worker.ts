@@ -10,6 +10,8 @@
  * max of process.memoryUsage().rss sampled every 50 ms (split into the fetch/stage phase and the
  * commit phase, which starts when the load's commit() is called).
  */
+// First, as in bin/sfpipe.ts: DuckDB's allocator settings are read when the library loads.
+import '../assets/warehouse/duckdb-allocator.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

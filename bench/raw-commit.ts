@@ -1,5 +1,5 @@
 /**
- * The DuckDB raw load's commit paths at N users, under the default 128 MB memory_limit:
+ * The DuckDB raw load's commit paths at N users, under the default memory_limit (DEFAULT_MEMORY_LIMIT):
  * a first load into an empty table (the baseline), an incremental load (1% of users changed),
  * a full refresh that re-reads everything (all duplicates, with the tombstone / revival pass),
  * and a full refresh in which 1% of users come back with other values under the same
@@ -8,12 +8,14 @@
  *
  * Usage: node dist/bench/raw-commit.js [users=1000000]
  */
+// First, as in bin/sfpipe.ts: DuckDB's allocator settings are read when the library loads.
+import '../assets/warehouse/duckdb-allocator.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { embeddedConfigPath, loadPipelineConfig } from '../assets/config/load-config.js';
-import { DuckDbRawWarehouse } from '../assets/warehouse/duckdb-raw-warehouse.js';
+import { DEFAULT_MEMORY_LIMIT, DuckDbRawWarehouse } from '../assets/warehouse/duckdb-raw-warehouse.js';
 import type { ColumnSpec, RawRow } from '../assets/warehouse/raw-warehouse.js';
 
 const N = Number((process.argv[2] ?? '1000000').replace(/_/g, ''));
@@ -77,7 +79,7 @@ try {
   );
   await wh.close();
   const base = results[0]!;
-  console.log(`raw commit paths, ${N.toLocaleString('en')} users, DuckDB memory_limit 128MB (node ${process.version}, ${os.cpus().length} cores)`);
+  console.log(`raw commit paths, ${N.toLocaleString('en')} users, DuckDB memory_limit ${DEFAULT_MEMORY_LIMIT} (node ${process.version}, ${os.cpus().length} cores)`);
   console.log('| load | rows staged | seconds | rows/s | commit s | commit share | peak RSS | time vs first load | summary |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {

@@ -2,10 +2,12 @@
 // The line above is how sfpipe runs (the image's entrypoint and `make run` execute this file;
 // bin/launch-settings.ts reads it for the benches). A small young generation and slow old-generation
 // growth keep V8's heap near what an extraction holds live (~25 MB) where garbage grew it to ~100 MB
-// at a million users. One malloc arena and a fixed mmap threshold keep glibc from holding memory
-// DuckDB freed (one arena per thread; its 256 KB blocks moved into the heap once the threshold
-// adapted upward). Together about 60 MB of a 1M-user extraction's peak: bench/extract.ts,
-// BENCH_PLAIN_NODE=1.
+// at a million users. One malloc arena and a fixed mmap threshold keep glibc, which serves Node's own
+// allocations (Buffers, HTTP bodies, the bindings' structures), from holding freed memory in one
+// arena per thread and in its heap. DuckDB's allocator is configured below, by the first import.
+// Together 80–115 MB of a 1M-user extraction's peak: bench/extract.ts, BENCH_PLAIN_NODE=1.
+// First, before anything loads DuckDB: its allocator's settings are read when the library loads.
+import '../assets/warehouse/duckdb-allocator.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '../runtime/cli/main.js';
