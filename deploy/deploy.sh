@@ -168,12 +168,12 @@ step_smoke() {
     log "smoke: a Job from $cronjob (not waiting for it: DEPLOY_SMOKE_WAIT=0)"
     SFPIPE_HOME="$home" node "$SFPIPE_JS" "${args[@]}" || code=$?
   else
-    log "smoke: a Job from $cronjob, followed to its end (at most ${SMOKE_TIMEOUT}s)"
-    # SIGTERM at the limit: launch stops waiting and says so (the Job keeps running).
-    SFPIPE_HOME="$home" timeout --kill-after=30 "$SMOKE_TIMEOUT" node "$SFPIPE_JS" "${args[@]}" --wait || code=$?
+    log "smoke: a Job from $cronjob, followed to its end (at most ${SMOKE_TIMEOUT}s once it exists)"
+    # At the limit launch stops waiting, says so and exits 124 (the Job keeps running).
+    SFPIPE_HOME="$home" node "$SFPIPE_JS" "${args[@]}" --wait --wait-timeout "$SMOKE_TIMEOUT" || code=$?
   fi
   rm -rf "$home"
-  [[ $code -eq 124 && "$SMOKE_WAIT" != 0 ]] && die "smoke: the Job from $cronjob did not end within ${SMOKE_TIMEOUT}s (DEPLOY_SMOKE_TIMEOUT)" 124
+  [[ $code -eq 124 && "$SMOKE_WAIT" != 0 ]] && die "smoke: the Job from $cronjob did not end within ${SMOKE_TIMEOUT}s of its creation (DEPLOY_SMOKE_TIMEOUT)" 124
   return "$code"
 }
 

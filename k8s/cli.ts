@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { UsageError, WaitTimeoutError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logging.js';
 import type { Pipeline, PipelineContext } from '../runtime/pipeline.js';
 
@@ -16,6 +17,7 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
     .option('-s, --select <expr>', 'asset selection for the ad hoc run (checked here first, as materialize checks it)')
     .option('--full-refresh', 'rebuild from scratch', false)
     .option('--wait', 'follow the Job to its end, stream its log, exit with its result', false)
+    .option('--wait-timeout <seconds>', 'with --wait: stop following the Job this many seconds after creating it and exit 124 (the Job keeps running)')
     .option('-n, --namespace <ns>', 'namespace (default: the in-cluster or kubeconfig namespace)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG / ~/.kube/config)')
     .option('--job-name <name>', 'name of the Job (default: <cronjob>-manual-<id>)')
@@ -35,7 +37,8 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
         '',
       ].join('\n'),
     )
-    .action(async (opts: { cronjob?: string; select?: string; fullRefresh: boolean; wait: boolean; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
+    .action(async (opts: { cronjob?: string; select?: string; fullRefresh: boolean; wait: boolean; waitTimeout?: string; namespace?: string; kubeconfig?: string; jobName?: string; json: boolean }) => {
+      const waitTimeoutMs = waitTimeout(opts);
       const { loadKubeContext } = await import('./kube-config.js');
       const { launchFromCronJob } = await import('./launch.js');
       const { manualRunArgs } = await import('./job-from-cronjob.js');
@@ -60,6 +63,7 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
           // A defaulted CronJob that is missing: suggest the chart's CronJob of that kind.
           ...(opts.cronjob === undefined ? { suggest: opts.fullRefresh ? 'full-refresh' : 'materialize' } : {}),
           wait: opts.wait,
+          ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
           out: opts.json ? process.stderr : process.stdout,
           log: ctx().logger,
           signal: controller.signal,
@@ -73,12 +77,21 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
         }
         setExitCode(result.succeeded === false ? 1 : 0);
       } catch (err) {
+        if (err instanceof WaitTimeoutError) throw err;
         throw new Error(kubeErrorMessage(err));
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/** --wait-timeout in milliseconds: whole seconds, with --wait (UsageError, exit 2, otherwise). */
+function waitTimeout(opts: { wait: boolean; waitTimeout?: string }): number | undefined {
+  if (opts.waitTimeout === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(opts.waitTimeout)) throw new UsageError(`--wait-timeout "${opts.waitTimeout}" is not a whole number of seconds (e.g. --wait-timeout 3600)`);
+  if (!opts.wait) throw new UsageError('--wait-timeout limits --wait: add --wait, or drop --wait-timeout');
+  return Number(opts.waitTimeout) * 1000;
 }
 
 /**

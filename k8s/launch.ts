@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Job } from '@kubernetes/client-node';
+import { WaitTimeoutError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logging.js';
 import { jobFromCronJob, manualJobName } from './job-from-cronjob.js';
 import type { KubeContext } from './kube-config.js';
@@ -14,6 +15,8 @@ export interface LaunchOptions {
   out: NodeJS.WritableStream;
   log: Logger;
   signal?: AbortSignal;
+  /** With wait: how long to follow the Job once it is created; past it, WaitTimeoutError (the Job keeps running). */
+  waitTimeoutMs?: number;
   pollMs?: number;
   /**
    * When `cronJob` does not exist: which of the chart's CronJobs to suggest, by component
@@ -48,8 +51,18 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
   const core = ctx.kc.makeApiClient(k8s.CoreV1Api);
   const pollMs = o.pollMs ?? 2000;
   const streamed = new Set<string>();
+  // The wait ends at a stop signal or at the timeout, counted from the Job's creation; either one
+  // also ends a pod log being streamed.
+  const timeout = o.waitTimeoutMs === undefined ? null : AbortSignal.timeout(o.waitTimeoutMs);
+  const signals = [o.signal, timeout].filter((x): x is AbortSignal => x !== undefined && x !== null);
+  const stop = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+  const keepsRunning = `it keeps running; delete it with kubectl delete job ${name} -n ${ctx.namespace}`;
+  const stopped = (): Error =>
+    timeout?.aborted
+      ? new WaitTimeoutError(`job ${name} did not end within ${o.waitTimeoutMs! / 1000}s of its creation (${keepsRunning})`)
+      : new Error(`stopped waiting for job ${name} (${keepsRunning})`);
   for (;;) {
-    if (o.signal?.aborted) throw new Error(`stopped waiting for job ${name} (it keeps running; delete it with kubectl delete job ${name} -n ${ctx.namespace})`);
+    if (stop?.aborted) throw stopped();
     const current = await batch.readNamespacedJob({ name, namespace: ctx.namespace });
     const pods = await core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `job-name=${name}` });
     for (const pod of pods.items) {
@@ -57,12 +70,13 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
       const phase = pod.status?.phase;
       if (streamed.has(podName) || (phase !== 'Running' && phase !== 'Succeeded' && phase !== 'Failed')) continue;
       streamed.add(podName);
-      await streamPodLog(ctx, podName, o.out, o.log);
+      await streamPodLog(ctx, podName, o.out, o.log, stop);
+      if (stop?.aborted) throw stopped();
     }
     const conditions = current.status?.conditions ?? [];
     if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) return { job: current, succeeded: true };
     if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return { job: current, succeeded: false };
-    await sleep(pollMs);
+    await sleep(pollMs, undefined, stop ? { signal: stop } : {}).catch(() => undefined);
   }
 }
 
@@ -153,16 +167,24 @@ async function cronJobNotFound(ctx: KubeContext, name: string, suggest: ChartCom
   );
 }
 
-async function streamPodLog(ctx: KubeContext, pod: string, out: NodeJS.WritableStream, log: Logger): Promise<void> {
+async function streamPodLog(ctx: KubeContext, pod: string, out: NodeJS.WritableStream, log: Logger, signal: AbortSignal | undefined): Promise<void> {
   const k8s = await import('@kubernetes/client-node');
   const { PassThrough } = await import('node:stream');
   const sink = new PassThrough();
   sink.pipe(out, { end: false });
+  const ended = new Promise<void>((resolve) => sink.on('end', resolve));
+  // A stop or the wait's timeout ends the streaming here; the pod runs on.
+  const stopped = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
   try {
-    const done = new Promise<void>((resolve) => sink.on('end', resolve));
-    await new k8s.Log(ctx.kc).log(ctx.namespace, pod, '', sink, { follow: true, pretty: false, timestamps: false });
-    await done;
+    const request = await new k8s.Log(ctx.kc).log(ctx.namespace, pod, '', sink, { follow: true, pretty: false, timestamps: false });
+    await Promise.race([ended, stopped]);
+    if (signal?.aborted) request.abort();
   } catch (err) {
-    log.warn(`could not stream the log of pod ${pod}: ${(err as Error).message}`);
+    if (!signal?.aborted) log.warn(`could not stream the log of pod ${pod}: ${(err as Error).message}`);
+  } finally {
+    sink.unpipe(out);
   }
 }

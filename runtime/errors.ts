@@ -8,6 +8,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A wait that gave up at its limit while what it waited for goes on. CLI exit code 124. */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
+}
+
 /**
  * An error raised by an asset that says whether retrying can help.
  * Errors of other classes are treated as retryable unless `retryable: false` is set on them.

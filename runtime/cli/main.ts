@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { DefinitionError, errorMessage, UsageError } from '../errors.js';
+import { DefinitionError, errorMessage, UsageError, WaitTimeoutError } from '../errors.js';
 import { programName, type PipelineLoader } from '../pipeline.js';
 import { checkCommand } from './commands/check.js';
 import { lineageCommand } from './commands/lineage.js';
@@ -98,6 +98,7 @@ export async function runCli(
       return code;
     };
     if (err instanceof UsageError) return report(err.message, EXIT.USAGE);
+    if (err instanceof WaitTimeoutError) return report(err.message, EXIT.TIMEOUT);
     if (err instanceof DefinitionError) return report(`invalid asset definitions: ${err.message}`, EXIT.FAILURE);
     return report(errorMessage(err), EXIT.FAILURE);
   }

@@ -52,6 +52,16 @@ test('a --kubeconfig that does not exist is a usage error that says so (exit 2)'
   t.deepEqual(errorLines(r.stderr), [`sfpipe: the kubeconfig ${file} (--kubeconfig) does not exist`]);
 });
 
+test('--wait-timeout takes whole seconds and needs --wait: otherwise a usage error (exit 2) before any cluster is asked', async (t) => {
+  const home = emptyHome();
+  const bad = await sfpipe(['launch', '--wait', '--wait-timeout', '10m'], { HOME: home });
+  t.is(bad.code, 2, bad.stderr);
+  t.deepEqual(errorLines(bad.stderr), ['sfpipe: --wait-timeout "10m" is not a whole number of seconds (e.g. --wait-timeout 3600)']);
+  const alone = await sfpipe(['launch', '--wait-timeout', '60'], { HOME: home });
+  t.is(alone.code, 2, alone.stderr);
+  t.deepEqual(errorLines(alone.stderr), ['sfpipe: --wait-timeout limits --wait: add --wait, or drop --wait-timeout']);
+});
+
 test('launch --help documents the default CronJob names, the env variables and helm\'s naming', async (t) => {
   const r = await sfpipe(['launch', '--help'], { HOME: emptyHome() });
   t.is(r.code, 0, r.stderr);
