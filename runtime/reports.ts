@@ -64,15 +64,11 @@ export interface SensorReport {
   lastRequest: (SensorRunRequestRecord & { timestamp: string; tickId: string }) | null;
 }
 
-/** How many ticks back `sensorsReport` looks for the newest requested run. */
-const REQUEST_LOOKBACK_TICKS = 200;
-
 /** `sfpipe sensor list --json` (and the sensors `lineage` shows). */
 export async function sensorsReport(sensors: readonly SensorDef[], eventLog: EventLog): Promise<{ sensors: SensorReport[] }> {
   const out: SensorReport[] = [];
   for (const s of sensors) {
-    const ticks = await eventLog.sensorTicks(s.name, REQUEST_LOOKBACK_TICKS);
-    const requested = ticks.find((t) => t.runRequests.length > 0);
+    const [lastTick, requested] = await Promise.all([eventLog.lastSensorTick(s.name), eventLog.lastSensorRequest(s.name)]);
     const last = requested?.runRequests.at(-1);
     out.push({
       name: s.name,
@@ -80,7 +76,7 @@ export async function sensorsReport(sensors: readonly SensorDef[], eventLog: Eve
       target: s.target,
       mode: s.push ? 'push' : 'poll',
       minimumIntervalSeconds: s.minimumIntervalSeconds,
-      lastTick: ticks[0] ?? null,
+      lastTick,
       lastRequest: requested && last ? { ...last, timestamp: requested.timestamp, tickId: requested.tickId } : null,
     });
   }

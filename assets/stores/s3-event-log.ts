@@ -14,6 +14,7 @@
  * - `sensors/<name>/ticks/<9999999999999 - ms>-<tickId>.json`  one immutable object per sensor tick,
  *                                                newest first in key order
  * - `sensors/<name>/last-tick.json`              "latest" pointer: the sensor's cursor
+ * - `sensors/<name>/last-request.json`           "latest" pointer: its newest tick that requested runs
  * - `sensors/<name>/run-keys/<runKey>.json`      a run key's claim (created with If-None-Match: *,
  *                                                so one run key gets one run id however many ticks ask)
  * Path segments (run ids, asset keys, check names, sensor names, run keys) are encodeURIComponent-encoded, so an asset key
@@ -470,6 +471,7 @@ export class S3EventLog implements EventLog {
     const base = this.sensorPrefix(tick.sensorName);
     await this.putJson(`${base}ticks/${String(inverted).padStart(TIME_DIGITS, '0')}-${seg(tick.tickId)}.json`, tick, { create: true });
     await this.putIfNewer(`${base}last-tick.json`, tick);
+    if (tick.runRequests.length > 0) await this.putIfNewer(`${base}last-request.json`, tick);
   }
 
   async lastSensorTick(sensorName: string): Promise<SensorTickRecord | null> {
@@ -484,6 +486,11 @@ export class S3EventLog implements EventLog {
     const keys = await this.listKeys(`${this.sensorPrefix(sensorName)}ticks/`, n);
     const ticks = await mapLimit(keys, READ_CONCURRENCY, async (k) => (await this.getJson<SensorTickRecord>(k))?.value ?? null);
     return ticks.filter((x): x is SensorTickRecord => x !== null);
+  }
+
+  async lastSensorRequest(sensorName: string): Promise<SensorTickRecord | null> {
+    this.assertOpen();
+    return (await this.getJson<SensorTickRecord>(`${this.sensorPrefix(sensorName)}last-request.json`))?.value ?? null;
   }
 
   async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {

@@ -195,6 +195,8 @@ export interface EventLog {
   lastSensorTick(sensorName: string): Promise<SensorTickRecord | null>;
   /** The sensor's newest `limit` ticks, newest first. */
   sensorTicks(sensorName: string, limit: number): Promise<SensorTickRecord[]>;
+  /** The sensor's newest tick that requested runs, however many ticks came after it; null when none did. */
+  lastSensorRequest(sensorName: string): Promise<SensorTickRecord | null>;
   /**
    * Claims a run key for a sensor, atomically: the first claim of (sensor, run key) is stored and
    * returned with `created: true`; any later one gets the stored claim (its run id), `created: false`.

@@ -25,7 +25,7 @@ import type {
 import { MIN_RUN_ID_PREFIX, RUN_ID_PREFIX_LOOKUP, uniqueRunIdMatch } from './event-log.js';
 
 /** The schema version this code writes (stored in PRAGMA user_version). */
-export const EVENT_LOG_SCHEMA_VERSION = 3;
+export const EVENT_LOG_SCHEMA_VERSION = 4;
 
 
 const BUSY_TIMEOUT_MS = 15_000;
@@ -138,6 +138,11 @@ const MIGRATIONS: readonly string[] = [
     timestamp  TEXT NOT NULL,
     PRIMARY KEY (alert_id, opened_at, marker)
   );
+  `,
+  // 3 -> 4: a sensor's newest tick that requested runs, found without reading its quiet ticks
+  `
+  CREATE INDEX IF NOT EXISTS sensor_ticks_requesting ON sensor_ticks (sensor_name, ts_ms)
+    WHERE json_array_length(record, '$.runRequests') > 0;
   `,
 ];
 
@@ -305,6 +310,9 @@ export class SqliteEventLog implements EventLog {
       ),
       insertSensorTick: db.prepare(`INSERT INTO sensor_ticks (sensor_name, tick_id, timestamp, ts_ms, status, record) VALUES (?, ?, ?, ?, ?, ?)`),
       sensorTicks: db.prepare(`SELECT record FROM sensor_ticks WHERE sensor_name = ? ORDER BY ts_ms DESC, id DESC LIMIT ?`),
+      lastSensorRequest: db.prepare(
+        `SELECT record FROM sensor_ticks WHERE sensor_name = ? AND json_array_length(record, '$.runRequests') > 0 ORDER BY ts_ms DESC, id DESC LIMIT 1`,
+      ),
       claimRunKey: db.prepare(
         `INSERT INTO sensor_run_keys (sensor_name, run_key, run_id, tick_id, timestamp) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sensor_name, run_key) DO NOTHING`,
       ),
@@ -514,6 +522,11 @@ export class SqliteEventLog implements EventLog {
     if (!(n > 0)) return [];
     const rows = await this.read(() => this.stmts.sensorTicks.all(sensorName, n) as { record: string }[]);
     return rows.map((r) => JSON.parse(r.record) as SensorTickRecord);
+  }
+
+  async lastSensorRequest(sensorName: string): Promise<SensorTickRecord | null> {
+    const row = await this.read(() => this.stmts.lastSensorRequest.get(sensorName) as { record: string } | undefined);
+    return row ? (JSON.parse(row.record) as SensorTickRecord) : null;
   }
 
   async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {

@@ -131,6 +131,33 @@ export function sensorContract(test: TestFn, store: SensorStore): void {
     t.is((await again.lastSensorTick('s1-other'))?.cursor, 'other');
   });
 
+  test('sensor store: the newest tick that requested runs, however many quiet ticks came after it', async (t) => {
+    const log = await store.open(t);
+    t.is(await log.lastSensorRequest('s2'), null);
+    const requesting = (id: string, ms: number, runId: string) =>
+      tickRecord('s2', id, ms, `c${ms}`, {
+        status: 'REQUESTED',
+        cursorBefore: null,
+        skipReason: null,
+        runRequests: [{ runKey: `k-${runId}`, runId, selection: 'a+', new: true, launch: 'LAUNCHED', detail: 'ran here' }],
+        metadata: {},
+      });
+    await log.recordSensorTick(tickRecord('s2', 'quiet-0', 1000, 'c1000'));
+    t.is(await log.lastSensorRequest('s2'), null, 'a sensor that never requested a run');
+    const first = requesting('req-1', 2000, 'r1');
+    await log.recordSensorTick(first);
+    // More quiet ticks than any look-back of recent ticks would cover.
+    for (let i = 1; i <= 250; i++) await log.recordSensorTick(tickRecord('s2', `quiet-${i}`, 2000 + i * 1000, `q${i}`));
+    t.deepEqual(await log.lastSensorRequest('s2'), first);
+    const newer = requesting('req-2', 400_000, 'r2');
+    await log.recordSensorTick(newer);
+    await log.recordSensorTick(requesting('req-old', 1500, 'r0')); // recorded last, but older
+    t.deepEqual(await log.lastSensorRequest('s2'), newer);
+    t.is(await log.lastSensorRequest('s2-other'), null);
+    const again = await store.reopen(t, log);
+    t.deepEqual(await again.lastSensorRequest('s2'), newer, 'after a restart');
+  });
+
   test('sensor store: a run key is claimed once, also by several instances at once; the claim survives a restart', async (t) => {
     const log = await store.open(t);
     const others = await Promise.all([1, 2, 3].map(() => store.reopen(t, log)));
