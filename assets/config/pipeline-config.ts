@@ -9,7 +9,7 @@ import { deadlineCronProblem } from '../../runtime/freshness.js';
 import { alertsSchema, secretRef } from './alerts-config.js';
 import type { EnvironmentConfig } from './environment.js';
 import { eventLogSchema } from './event-log-config.js';
-import { awsRegion, bool, duration, issue, list, matching, maybe, msg, number, oneOf, refused, section, setting, text, urlOf, type Env } from './schema-kit.js';
+import { awsRegion, bool, duration, issue, list, LOGIN_URL_FIX, loginUrlProblem, matching, maybe, msg, number, oneOf, refused, section, setting, text, urlOf, type Env } from './schema-kit.js';
 import { warehouseSchema, type WarehouseConfig, type WarehouseEngineName } from './warehouse-config.js';
 
 export type { AthenaConfig, TrinoConfig, WarehouseEngineName } from './warehouse-config.js';
@@ -54,7 +54,12 @@ function salesforceSchema() {
   return section({
     mode: setting(oneOf(['simulator', 'salesforce']), { default: 'simulator' }),
     api_version: setting(matching(/^\d{2}\.0$/, (v) => `"${v}" is not an API version`, 'write it like "62.0" (quoted)'), { default: '62.0' }),
-    login_url: maybe(text()),
+    login_url: maybe(
+      text().superRefine((v, ctx) => {
+        const problem = loginUrlProblem(v);
+        if (problem) issue(ctx, [], problem, LOGIN_URL_FIX);
+      }),
+    ),
     auth: setting(section({ method: setting(oneOf(AUTH_METHODS), { default: 'client_credentials' }), credentials: setting(credentials, { default: {} }) }), { default: {} }),
     simulator: setting(
       section({

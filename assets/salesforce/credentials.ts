@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuthMethod, CredentialsSource } from '../config/pipeline-config.js';
+import { LOGIN_URL_FIX, loginUrlProblem } from '../config/schema-kit.js';
 
 /** Salesforce connected-app credentials. Never logged: see `describeCredentials`. */
 export interface SalesforceCredentials {
@@ -49,13 +50,15 @@ export const REQUIRED_CREDENTIALS: Record<AuthMethod, (keyof SalesforceCredentia
  * environment variables, the keys of the file, Secret or Secrets Manager JSON.
  */
 export function requireCredentials(method: AuthMethod, credentials: SalesforceCredentials, source: CredentialsSource): void {
+  const loginUrlIs = credentials.loginUrl === undefined ? null : loginUrlProblem(credentials.loginUrl);
+  if (loginUrlIs) throw new CredentialsError(`the login_url of the credentials (${whereIs('login_url', source)}) ${loginUrlIs}. Fix: ${LOGIN_URL_FIX}`);
   const missing = REQUIRED_CREDENTIALS[method].filter((k) => !credentials[k]);
   if (missing.length === 0) return;
   const names = missing.map((k) => FIELDS[k]);
   let fix: string;
   switch (source.source) {
     case 'env': {
-      const vars = names.map((n) => `${source.prefix}${n.toUpperCase()}`);
+      const vars = names.map((n) => envName(source.prefix, n));
       const keyFile = missing.includes('privateKey') ? ` (or ${source.prefix}PRIVATE_KEY_FILE naming the key's file)` : '';
       fix = `set the environment variable${vars.length > 1 ? 's' : ''} ${vars.join(', ')}${keyFile}`;
       break;
@@ -76,6 +79,24 @@ export function requireCredentials(method: AuthMethod, credentials: SalesforceCr
   throw new CredentialsError(`the ${method} login flow (salesforce.auth.method) needs ${names.join(', ')}, which the credentials lack. Fix: ${fix}`);
 }
 
+const envName = (prefix: string, field: string): string => `${prefix}${field.toUpperCase()}`;
+
+/** Where a credentials field is read from, e.g. "the environment variable SF_LOGIN_URL". */
+function whereIs(field: string, source: CredentialsSource): string {
+  switch (source.source) {
+    case 'env':
+      return `the environment variable ${envName(source.prefix, field)}`;
+    case 'file':
+      return `"${field}" in the credentials file ${source.path}`;
+    case 'k8s_secret':
+      return `the key ${field} of the Secret mounted at ${source.dir}`;
+    case 'aws_secrets_manager':
+      return `"${field}" in the secret ${source.secretName}`;
+    case 'simulator':
+      return 'the simulator';
+  }
+}
+
 /** Loads credentials from env, a JSON file, a mounted Kubernetes Secret or AWS Secrets Manager. */
 export async function loadCredentials(source: CredentialsSource, env: NodeJS.ProcessEnv = process.env): Promise<SalesforceCredentials> {
   switch (source.source) {
@@ -84,7 +105,7 @@ export async function loadCredentials(source: CredentialsSource, env: NodeJS.Pro
     case 'env': {
       const out: SalesforceCredentials = {};
       for (const [key, name] of Object.entries(FIELDS)) {
-        const v = env[`${source.prefix}${name.toUpperCase()}`];
+        const v = env[envName(source.prefix, name)];
         if (v) out[key as keyof SalesforceCredentials] = v;
       }
       const keyFile = env[`${source.prefix}PRIVATE_KEY_FILE`];

@@ -156,6 +156,26 @@ test('a freshness cron is validated by cron-parser, five fields: what is wrong a
   }
 });
 
+test('salesforce.login_url: an http(s) URL alone; credentials, a query or no URL name the fix without repeating the value', (t) => {
+  const withUrl = (url: string) => parsePipelineConfig('cfg.yaml', embedded().replace(/^salesforce:\n/m, `salesforce:\n  login_url: ${JSON.stringify(url)}\n`));
+  t.is(withUrl('https://acme.my.salesforce.com').salesforce.loginUrl, 'https://acme.my.salesforce.com');
+  t.is(withUrl('http://127.0.0.1:8765').salesforce.loginUrl, 'http://127.0.0.1:8765');
+  const cases: [string, RegExp][] = [
+    ['https://admin:hunter2@acme.my.salesforce.com', /holds credentials \(user:password@\) in its URL/],
+    ['https://login.salesforce.com/?token=hunter2', /has a query or a fragment/],
+    ['https://login.salesforce.com/#hunter2', /has a query or a fragment/],
+    ['hunter2 not a url', /is not an http\(s\) URL/],
+    ['ftp://login.salesforce.com', /is not an http\(s\) URL/],
+  ];
+  for (const [bad, problem] of cases) {
+    const message = t.throws(() => withUrl(bad), { instanceOf: ConfigError })!.message;
+    t.regex(message, /cfg\.yaml: salesforce\.login_url \(line \d+\): /, bad);
+    t.regex(message, problem, bad);
+    t.regex(message, /\. Fix: write the org's login URL alone, e\.g\. https:\/\/login\.salesforce\.com/, bad);
+    t.notRegex(message, /hunter2/, bad);
+  }
+});
+
 test('ui.base_url: where sfpipe ui is served (alerts link to it); credentials, a query or another scheme name the fix', (t) => {
   t.is(parsePipelineConfig('cfg.yaml', embedded()).ui.baseUrl, null);
   const withUrl = (url: string) => parsePipelineConfig('cfg.yaml', `${embedded()}\nui:\n  base_url: ${JSON.stringify(url)}\n`);

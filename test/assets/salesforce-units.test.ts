@@ -97,6 +97,20 @@ test('requireCredentials names what a flow lacks where its source keeps it', (t)
   t.regex(lacks('client_credentials', { clientId: 'c' }, { source: 'aws_secrets_manager', secretName: 'sfpipe/sf' }), /Fix: add "client_secret" to the JSON of the secret sfpipe\/sf$/);
 });
 
+test('requireCredentials refuses a login_url with credentials, a query or no URL, naming where it was read and not its value', (t) => {
+  const full = { clientId: 'c', clientSecret: 's' };
+  t.notThrows(() => requireCredentials('client_credentials', { ...full, loginUrl: 'https://test.salesforce.com' }, { source: 'env', prefix: 'SF_' }));
+  const refused = (loginUrl: string, source: Parameters<typeof requireCredentials>[2]) =>
+    t.throws(() => requireCredentials('client_credentials', { ...full, loginUrl }, source), { instanceOf: CredentialsError })!.message;
+  const env = refused('http://admin:hunter2pass@127.0.0.1:9/', { source: 'env', prefix: 'SF_' });
+  t.regex(env, /^the login_url of the credentials \(the environment variable SF_LOGIN_URL\) holds credentials \(user:password@\) in its URL\. Fix: write the org's login URL alone/);
+  t.notRegex(env, /hunter2pass/);
+  t.regex(refused('https://login.salesforce.com/?token=tok3nSecret', { source: 'file', path: '/etc/sf.json' }), /\("login_url" in the credentials file \/etc\/sf\.json\) has a query or a fragment/);
+  t.regex(refused('login.salesforce.com', { source: 'k8s_secret', dir: '/var/run/sf' }), /\(the key login_url of the Secret mounted at \/var\/run\/sf\) is not an http\(s\) URL/);
+  t.regex(refused('ftp://x', { source: 'aws_secrets_manager', secretName: 'sfpipe/sf' }), /\("login_url" in the secret sfpipe\/sf\) is not an http\(s\) URL/);
+  t.notRegex(refused('https://login.salesforce.com/?token=tok3nSecret', { source: 'env', prefix: 'SF_' }), /tok3nSecret/);
+});
+
 test('JWT bearer assertion: RS256 over iss/sub/aud/exp, verifiable with the public key', (t) => {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwt = jwtBearerAssertion({ clientId: 'cid', username: 'u@x', audience: 'https://login.salesforce.com', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), now: new Date('2025-05-01T00:00:00Z') });
