@@ -6,7 +6,7 @@ import { createLogger, type LogFormat, type Logger } from '../logging.js';
 import { programName, type Pipeline, type PipelineContext } from '../pipeline.js';
 import type { RunLock } from '../storage/run-lock.js';
 import type { SensorDef } from '../sensors.js';
-import { resolveStateDir } from '../state.js';
+import { ensureStateDir, resolveStateDir } from '../state.js';
 import { PipelineInstance } from '../api/instance.js';
 import { UsageError } from '../errors.js';
 
@@ -20,7 +20,7 @@ export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
 export class CliContext {
   readonly pipeline: Pipeline<any>;
-  readonly stateDir: string;
+  #stateDir: string | null = null;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   #logger: Logger | null = null;
@@ -30,9 +30,18 @@ export class CliContext {
   constructor(pipeline: Pipeline<any>, program: Command, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }) {
     this.pipeline = pipeline;
     this.#program = program;
-    this.stateDir = resolveStateDir();
     this.stdout = io.stdout;
     this.stderr = io.stderr;
+  }
+
+  /** The state directory, created on first use; one that cannot be used is an error naming the fix. */
+  get stateDir(): string {
+    if (this.#stateDir === null) {
+      const dir = resolveStateDir();
+      ensureStateDir(dir);
+      this.#stateDir = dir;
+    }
+    return this.#stateDir;
   }
 
   /** The pipeline's asset definitions (PipelineInstance.definitions: loaded once, what could not be loaded said once). */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { makeDirectory } from '../state.js';
 import { AbortError, abortableSleep } from '../retry.js';
 import { LockHeldError, type LockHolder, type LockLease, type RunLock } from './run-lock.js';
 
@@ -95,7 +96,7 @@ export class FileRunLock implements RunLock {
   async acquire(runId: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<LockLease> {
     const { signal } = opts;
     const deadline = Date.now() + Math.max(0, opts.timeoutMs);
-    fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    makeDirectory(path.dirname(this.path));
     // The dead holder whose lock this call removed. Kept if a faster contender then creates the
     // lock first and we get it later: that holder is still gone, its run maybe still recorded as running.
     let tookOverFrom: LockHolder | undefined;

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirectory } from '../state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { AssetKey } from '../keys.js';
@@ -245,7 +246,7 @@ export class SqliteEventLog implements EventLog {
 
   /** Opens (creating the file, its directory and schema when needed) the event log at `file`. */
   static open(file: string): SqliteEventLog {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    makeDirectory(path.dirname(path.resolve(file)));
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     try {
       retrySync(() => db.pragma('journal_mode = WAL'));
