@@ -4,6 +4,7 @@ import { silentLogger } from '../../runtime/logging.js';
 import type { PipelineContext } from '../../runtime/pipeline.js';
 import { jsonText } from '../../runtime/reports.js';
 import { loadPipelineConfig } from '../config/load-config.js';
+import { caseSafeId } from '../salesforce/ids.js';
 
 export const HISTORY_COLUMNS = ['valid_from', 'valid_to', 'is_current', 'division', 'audit_phase__c', 'is_deleted', 'is_active', 'name', 'update_date', 'user_key'];
 export const DIMENSION = 'sf_curated.dim_sf_user_scd';
@@ -14,20 +15,28 @@ function dimensionIn(schemaSuffix: string): { schema: string; relation: string }
   return { schema, relation: `${schema}.dim_sf_user_scd` };
 }
 
-/** A Salesforce User Id as `sfpipe history` takes it (15 or 18 letters and digits); a UsageError otherwise. */
+/**
+ * A Salesforce User Id as `sfpipe history` takes it: 15 letters and digits (case-sensitive), or
+ * 18 in any case (returned as Salesforce writes it); a UsageError otherwise.
+ */
 export function checkUserId(userId: string): string {
   if (!/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/.test(userId)) {
     throw new UsageError(`"${userId}" is not a Salesforce Id (15 or 18 letters and digits)`);
   }
-  return userId;
+  if (userId.length === 15) return userId;
+  const id = caseSafeId(userId);
+  if (id === null) {
+    throw new UsageError(`"${userId}" is not a Salesforce Id: its last 3 characters are not the case-safe suffix of the first 15 (check for a typo, or give the 15-character Id)`);
+  }
+  return id;
 }
 
 /**
  * One user's versions in the dimension, oldest first, on the configured warehouse: what
  * `sfpipe history --json` prints and `sfpipe ui`'s history page shows. `userId` is checked first.
  */
-export async function userHistory(userId: string, stateDir: string): Promise<{ userId: string; versions: Record<string, unknown>[] }> {
-  checkUserId(userId);
+export async function userHistory(typedId: string, stateDir: string): Promise<{ userId: string; versions: Record<string, unknown>[] }> {
+  const userId = checkUserId(typedId);
   const config = loadPipelineConfig();
   const { warehouseEngine } = await import('../warehouse/engine.js');
   const engine = warehouseEngine(config, stateDir);
@@ -56,7 +65,7 @@ export async function userHistory(userId: string, stateDir: string): Promise<{ u
 export function historyCommand(ctx: () => PipelineContext, setExit: (code: number) => void): Command {
   return new Command('history')
     .description(`Show one Salesforce user's versions in ${DIMENSION} (the configured warehouse: DuckDB, Athena or Trino); exit 1 when it has none`)
-    .argument('<user-id>', 'the Salesforce User Id: 18 characters, or the 15-character (case-sensitive) form')
+    .argument('<user-id>', 'the Salesforce User Id: 18 characters in any case, or the 15-character (case-sensitive) form')
     .option('--json', 'print {userId, versions} as JSON', false)
     .action(async (userId: string, opts: { json: boolean }) => {
       const { userId: fullId, versions } = await userHistory(userId, ctx().stateDir);

@@ -74,6 +74,17 @@ test('the embedded default end to end: first run loads the org, the next sees it
   t.deepEqual(JSON.parse(short.stdout), { userId: changed!.user_id, versions });
   const text = await sfpipe(['history', String(changed!.user_id).slice(0, 15)], env);
   t.regex(text.stdout, new RegExp(`^user ${String(changed!.user_id)}\\nvalid_from\\s+valid_to`));
+  // The 18-character Id is case-safe: typed in any case it is the same user; a suffix that does
+  // not fit its first 15 characters is no Id (exit 2).
+  const id = String(changed!.user_id);
+  for (const typed of [id.toLowerCase(), id.toUpperCase()]) {
+    const r = await sfpipe(['history', typed, '--json'], env);
+    t.is(r.code, 0, `${typed}: ${r.stderr}`);
+    t.deepEqual(JSON.parse(r.stdout), { userId: id, versions }, typed);
+  }
+  const typo = await sfpipe(['history', `${id.slice(0, 17)}9`], env);
+  t.is(typo.code, 2, typo.stderr);
+  t.regex(typo.stderr, /is not a Salesforce Id: its last 3 characters are not the case-safe suffix of the first 15/);
   const nobody = await sfpipe(['history', '005000000000000AAA'], env);
   t.is(nobody.code, 1);
   t.regex(nobody.stderr, /no versions of 005000000000000AAA in sf_curated\.dim_sf_user_scd: no such user, or not extracted yet/);
