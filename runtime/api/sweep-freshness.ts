@@ -4,7 +4,7 @@ import { evaluateAssetFreshness } from '../freshness.js';
 import { alertOnTransitions, freshnessSamples, pushSamples } from '../observability.js';
 import { metricPrefix } from '../pipeline.js';
 import { buildAssetGraph } from '../registry.js';
-import { selectAssets } from '../selection/index.js';
+import { selectMaterializable } from '../selection/index.js';
 import type { PipelineInstance } from './instance.js';
 
 export interface FreshnessEvaluation {
@@ -27,7 +27,7 @@ export interface FreshnessSweep {
 }
 
 export interface SweepOptions {
-  /** A selection in the CLI's grammar (all assets when absent); a bad one throws a UsageError. */
+  /** A selection in the CLI's grammar (all assets when absent); a bad one, or one of external assets only (they have no freshness), throws a UsageError. */
   selection?: string;
   now?: Date;
   /** An event log to use (and leave open) instead of opening the instance's. */
@@ -42,7 +42,7 @@ export interface SweepOptions {
  */
 export async function sweepFreshness<R>(instance: PipelineInstance<R>, options: SweepOptions = {}): Promise<FreshnessSweep> {
   const graph = buildAssetGraph(await instance.definitions());
-  const selection = selectAssets(options.selection, graph);
+  const selection = new Set(selectMaterializable(options.selection, graph));
   const now = options.now ?? new Date();
   const { logger } = instance;
   const eventLog = options.eventLog ?? (await instance.openEventLog());
@@ -50,7 +50,6 @@ export async function sweepFreshness<R>(instance: PipelineInstance<R>, options: 
     const evaluations: FreshnessEvaluation[] = [];
     for (const key of graph.sort(selection)) {
       const def = graph.get(key);
-      if (def.external) continue;
       const last = await eventLog.lastMaterialization(key);
       const ev = evaluateAssetFreshness(def.freshness, last, now);
       const previous = await eventLog.lastFreshness(key);

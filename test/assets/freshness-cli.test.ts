@@ -74,3 +74,9 @@ test('a run that succeeds while fetching nothing for days: raw FAILs by data tim
   t.regex(lineage.stdout, /✗ sf_raw\/sf_user/);
   t.regex(lineage.stdout, /freshness: FAIL/);
 });
+
+test('check on a selection of external assets only (they have no freshness) is a usage error, not an empty success', async (t) => {
+  const r = await runPipelineCli(['check', '--select', 'salesforce/User'], { SFPIPE_HOME: tempDir() });
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /sfpipe: the selection "salesforce\/User" matches no asset that can be materialized \(only external assets\)/);
+});
