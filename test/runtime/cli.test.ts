@@ -214,6 +214,11 @@ test('two concurrent runs are serialized by the lock: without waiting the second
   t.regex(locked.holder.runId, /^[0-9a-f-]{36}$/);
   // Nothing ran and nothing was recorded: no run id that `sfpipe events` would not know.
   t.deepEqual(Object.keys(locked).sort(), ['holder', 'status', 'steps']);
+  t.regex(refused.stderr, /; try again later or pass --lock-timeout SECONDS to wait\n/);
+  // A wait that ends with the lock still held says so, not to pass the flag it was given.
+  const waitedOut = await runCliProcess(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '1'], env);
+  t.is(waitedOut.code, 1, waitedOut.stderr);
+  t.regex(waitedOut.stderr, /holds the lock since .*; it was still held after --lock-timeout 1s: try again later or wait longer\n/);
 
   // The timeout only bounds a broken run; the test goes on when the second run says it waits.
   waiting = startCli(['materialize', '--select', 'sf_raw/sf_user', '--lock-timeout', '3600'], env);

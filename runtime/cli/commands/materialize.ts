@@ -112,7 +112,12 @@ export async function materialize(ctx: CliContext, options: MaterializeOptions):
       ctx.reportError(`stopped by ${signalName ?? 'a signal'} while waiting for the run lock; nothing ran`, { exitCode: signalExit() });
       return signalExit();
     case 'locked':
-      ctx.reportError(`${outcome.message}; try again later or pass --lock-timeout SECONDS to wait`, { exitCode: EXIT.FAILURE });
+      ctx.reportError(
+        options.lockTimeout > 0
+          ? `${outcome.message}; it was still held after --lock-timeout ${options.lockTimeout}s: try again later or wait longer`
+          : `${outcome.message}; try again later or pass --lock-timeout SECONDS to wait`,
+        { exitCode: EXIT.FAILURE },
+      );
       // Scripts reading --json get an answer too: nothing ran, and who holds the lock. No runId:
       // this attempt is not in the event log (`sfpipe events` would not find it).
       if (options.json) write(JSON.stringify({ status: 'LOCKED', holder: outcome.holder, steps: [] }, null, 2) + '\n');
