@@ -21,8 +21,18 @@ export class ConfigReader {
     this.#lines = new LineCounter();
     this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: true });
     const err = this.#doc.errors[0];
-    if (err) throw new ConfigError(`${file}: invalid YAML: ${err.message}`);
-    if (!isMap(this.#doc.contents)) throw new ConfigError(`${file}: the top level must be a mapping (keys such as salesforce:, source:, warehouse:)`);
+    if (err) {
+      // The parser stops where the text stops making sense, which can be lines after the mistake.
+      throw new ConfigError(
+        `${file}: invalid YAML: ${err.message.trimEnd()}\nFix: correct the YAML at that line or above it (indentation, a missing colon, an unclosed [, { or quote)`,
+      );
+    }
+    if (!isMap(this.#doc.contents)) {
+      throw new ConfigError(
+        `${file}: the top level must be a mapping (keys such as salesforce:, source:, warehouse:)${this.#doc.contents === null ? ', and the file is empty' : ''}. ` +
+          'Fix: start from the embedded default, assets/config/embedded.yaml',
+      );
+    }
   }
 
   fail(path: Path, problem: string, fix: string): never {

@@ -25,7 +25,8 @@ const bad: [string, (y: string) => string, RegExp][] = [
   ['the cursor column must be configured', (y) => y.replace('    - { name: SystemModstamp, type: timestamp }\n', ''), /source\.columns.*must include SystemModstamp/],
   ['page size is bounded', (y) => y.replace('page_size: 2000', 'page_size: 5000'), /source\.page_size.*5000 is out of range.*200\.\.2000/],
   ['a secret in the config is refused without echoing it', (y) => y.replace('source: simulator      #', 'client_secret: hunter2\n      source: simulator      #'), /holds a secret value/],
-  ['invalid YAML', () => 'salesforce: [unclosed', /cfg\.yaml: invalid YAML/],
+  ['invalid YAML', () => 'salesforce: [unclosed', /cfg\.yaml: invalid YAML: [^]*\nFix: correct the YAML at that line or above it/],
+  ['an empty file', () => '', /cfg\.yaml: the top level must be a mapping \(keys such as salesforce:, source:, warehouse:\), and the file is empty\. Fix: start from the embedded default/],
   ['an unquoted api version that is not NN.0', (y) => y.replace('api_version: "62.0"', 'api_version: "v62"'), /salesforce\.api_version.*write it like "62\.0"/],
 ];
 for (const [name, edit, expected] of bad) {
