@@ -34,7 +34,9 @@ export class UnknownAssetError extends UsageError {
 
   constructor(key: string, suggestions: readonly string[]) {
     const hint =
-      suggestions.length === 0 ? '' : `; did you mean ${suggestions.map((s) => `key:${quoteValue(s)}`).join(', ')}?`;
+      suggestions.length === 0
+        ? '; list the assets, groups and owners with: sfpipe lineage'
+        : `; did you mean ${suggestions.map((s) => `key:${quoteValue(s)}`).join(', ')}?`;
     super(`no asset matches key:${quoteValue(key)}${hint}`);
     this.key = key;
     this.suggestions = [...suggestions];

@@ -105,7 +105,7 @@ test('resources that cannot be opened: the run is recorded as FAILURE with the r
 test('a selection that matches nothing throws the CLI\'s error before anything is opened', async (t) => {
   const stateDir = tempDir('sfpipe-api-');
   const instance = new PipelineInstance(gatedPipeline().pipeline, { stateDir, logger: silentLogger() });
-  await t.throwsAsync(materialize(instance, { selection: 'a/nope' }), { message: 'no asset matches key:a/nope' });
+  await t.throwsAsync(materialize(instance, { selection: 'a/nope' }), { message: 'no asset matches key:a/nope; list the assets, groups and owners with: sfpipe lineage' });
   t.false(fs.existsSync(path.join(stateDir, 'events.sqlite')), 'no event log was opened');
 });
 

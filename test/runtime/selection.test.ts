@@ -279,7 +279,7 @@ test('unknown bare key deep inside an expression is still an error', (t) => {
 
 test('unknown key with no close match has no suggestion', (t) => {
   const err = t.throws(() => selectAssets('zzzzzzzz', graph), { instanceOf: UnknownAssetError });
-  t.is(err?.message, 'no asset matches key:zzzzzzzz');
+  t.is(err?.message, 'no asset matches key:zzzzzzzz; list the assets, groups and owners with: sfpipe lineage');
 });
 
 test('undefined and * select every asset', (t) => {
