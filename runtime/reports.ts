@@ -47,7 +47,8 @@ export async function runsReport(eventLog: EventLog, limit: number): Promise<{ r
 
 /** `sfpipe events <run-id> --json`: one run (by id or unique prefix) and its events; null when there is none. */
 export async function runEventsReport(eventLog: EventLog, runId: string): Promise<{ run: RunRecord; events: RunEvent[] } | null> {
-  const run = await eventLog.getRun(runId);
+  // Generated run ids are lower-case UUIDs: one typed or copied in upper case is found too.
+  const run = (await eventLog.getRun(runId)) ?? (runId !== runId.toLowerCase() ? await eventLog.getRun(runId.toLowerCase()) : null);
   if (!run) return null;
   return { run, events: await eventLog.runEvents(run.runId) };
 }

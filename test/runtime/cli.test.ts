@@ -111,6 +111,12 @@ test('a failing asset exits 1 and skips its downstream; runs and events show it'
   const events = JSON.parse((await runCliProcess(['events', result.runId.slice(0, 8), '--json'], env)).stdout);
   t.is(events.run.runId, result.runId);
   t.true(events.events.some((e: { type: string; assetKey: string }) => e.type === 'STEP_SKIPPED' && e.assetKey === 'sf_curated/dim_sf_user_scd'));
+  // A run id (a lower-case UUID) typed in upper case, whole or as a prefix, is the same run.
+  for (const typed of [result.runId.toUpperCase(), result.runId.slice(0, 8).toUpperCase()]) {
+    const upper = await runCliProcess(['events', typed, '--json'], env);
+    t.is(upper.code, 0, upper.stderr);
+    t.is(JSON.parse(upper.stdout).run.runId, result.runId, typed);
+  }
 });
 
 test('--run-id: a pod retried by its Job (the same args) runs as the next attempt of a run that failed; after a success, refused', async (t) => {
