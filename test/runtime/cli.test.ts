@@ -369,3 +369,10 @@ async function waitFor(cond: () => boolean, timeoutMs = 15_000) {
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+test('runs on an empty event log says there are none and how to start one (exit 0)', async (t) => {
+  const r = await runCliProcess(['runs'], home());
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'no runs in the event log yet; start one with: sfpipe materialize\n');
+  t.deepEqual(JSON.parse((await runCliProcess(['runs', '--json'], home())).stdout), { runs: [] });
+});
