@@ -67,6 +67,7 @@ test('usage errors exit 2: unknown flag, unknown command, bad option value, unkn
     ['frobnicate'],
     ['runs', '--limit', 'zero'],
     ['lineage', '--format', 'xml'],
+    ['lineage', '--format', 'mermaid', '--json'],
     ['materialize', '--select', 'sf_raw/nope'],
     [],
     ['--log-level', 'warnings', 'runs'],

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { renderLineage, type LineageFormat } from '../../lineage-format.js';
+import { UsageError } from '../../errors.js';
 import { lineageReport } from '../../reports.js';
 import { sensorLines } from './sensor.js';
 import type { CliContext } from '../context.js';
@@ -16,7 +17,10 @@ export function lineageCommand(ctx: () => CliContext, setExit: (code: number) =>
         .default('text'),
     )
     .option('--json', 'same as --format json', false)
-    .action(async (opts: { select?: string; format: LineageFormat; json: boolean }) => {
+    .action(async (opts: { select?: string; format: LineageFormat; json: boolean }, cmd: Command) => {
+      if (opts.json && cmd.getOptionValueSource('format') === 'cli' && opts.format !== 'json') {
+        throw new UsageError(`--json and --format ${opts.format} ask for two outputs: pass one of them`);
+      }
       const c = ctx();
       const definitions = await c.definitions();
       const eventLog = await c.openEventLog();
