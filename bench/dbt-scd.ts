@@ -27,6 +27,8 @@
  * Env: BENCH_REPEAT=3 runs per measured step (medians reported; the build runs once);
  *      BENCH_KEEP=1 keeps the temp state dirs (compiled SQL in <dir>/dbt/target/run).
  */
+// First, as in bin/sfpipe.ts: DuckDB's allocator settings, which dbt-duckdb inherits as under sfpipe.
+import '../assets/warehouse/duckdb-allocator.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

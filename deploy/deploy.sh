@@ -170,7 +170,8 @@ step_smoke() {
   else
     log "smoke: a Job from $cronjob, followed to its end (at most ${SMOKE_TIMEOUT}s once it exists)"
     # At the limit launch stops waiting, says so and exits 124 (the Job keeps running).
-    SFPIPE_HOME="$home" node "$SFPIPE_JS" "${args[@]}" --wait --wait-timeout "$SMOKE_TIMEOUT" || code=$?
+    # timeout(1) is the backstop for a launch that cannot even stop (its limit counts from the Job's creation).
+    SFPIPE_HOME="$home" timeout --kill-after=30 "$((SMOKE_TIMEOUT + 300))" node "$SFPIPE_JS" "${args[@]}" --wait --wait-timeout "$SMOKE_TIMEOUT" || code=$?
   fi
   rm -rf "$home"
   [[ $code -eq 124 && "$SMOKE_WAIT" != 0 ]] && die "smoke: the Job from $cronjob did not end within ${SMOKE_TIMEOUT}s of its creation (DEPLOY_SMOKE_TIMEOUT)" 124
@@ -186,7 +187,7 @@ for step in "${STEPS[@]}"; do
   case "$step" in dbt|smoke) need_sfpipe ;; esac
   if [[ "$step" == smoke ]]; then
     [[ "$SMOKE_WAIT" =~ ^[01]$ ]] || usage_error "DEPLOY_SMOKE_WAIT \"$SMOKE_WAIT\" is neither 0 nor 1"
-    [[ "$SMOKE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || usage_error "DEPLOY_SMOKE_TIMEOUT \"$SMOKE_TIMEOUT\" is not a whole number of seconds"
+    [[ "$SMOKE_TIMEOUT" =~ ^[1-9][0-9]{0,6}$ && "$SMOKE_TIMEOUT" -le 2147483 ]] || usage_error "DEPLOY_SMOKE_TIMEOUT \"$SMOKE_TIMEOUT\" is not a whole number of seconds from 1 to 2147483"
   fi
 done
 for step in "${STEPS[@]}"; do

@@ -86,10 +86,15 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
     });
 }
 
+/** The longest --wait-timeout: Node's timers take at most 2^31 - 1 ms (24.8 days). */
+export const MAX_WAIT_TIMEOUT_SECONDS = 2_147_483;
+
 /** --wait-timeout in milliseconds: whole seconds, with --wait (UsageError, exit 2, otherwise). */
 function waitTimeout(opts: { wait: boolean; waitTimeout?: string }): number | undefined {
   if (opts.waitTimeout === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(opts.waitTimeout)) throw new UsageError(`--wait-timeout "${opts.waitTimeout}" is not a whole number of seconds (e.g. --wait-timeout 3600)`);
+  if (!/^[1-9][0-9]*$/.test(opts.waitTimeout) || Number(opts.waitTimeout) > MAX_WAIT_TIMEOUT_SECONDS) {
+    throw new UsageError(`--wait-timeout "${opts.waitTimeout}" is not a positive whole number of seconds up to ${MAX_WAIT_TIMEOUT_SECONDS} (e.g. --wait-timeout 3600)`);
+  }
   if (!opts.wait) throw new UsageError('--wait-timeout limits --wait: add --wait, or drop --wait-timeout');
   return Number(opts.waitTimeout) * 1000;
 }

@@ -61,10 +61,12 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
     timeout?.aborted
       ? new WaitTimeoutError(`job ${name} did not end within ${o.waitTimeoutMs! / 1000}s of its creation (${keepsRunning})`)
       : new Error(`stopped waiting for job ${name} (${keepsRunning})`);
+  // A stalled API server answers neither: the stop or the timeout ends the wait all the same.
+  const untilStopped = <T>(request: Promise<T>): Promise<T> => (stop ? raceAbort(request, stop, stopped) : request);
   for (;;) {
     if (stop?.aborted) throw stopped();
-    const current = await batch.readNamespacedJob({ name, namespace: ctx.namespace });
-    const pods = await core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `job-name=${name}` });
+    const current = await untilStopped(batch.readNamespacedJob({ name, namespace: ctx.namespace }));
+    const pods = await untilStopped(core.listNamespacedPod({ namespace: ctx.namespace, labelSelector: `job-name=${name}` }));
     for (const pod of pods.items) {
       const podName = pod.metadata!.name!;
       const phase = pod.status?.phase;
@@ -78,6 +80,28 @@ export async function launchFromCronJob(ctx: KubeContext, o: LaunchOptions): Pro
     if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return { job: current, succeeded: false };
     await sleep(pollMs, undefined, stop ? { signal: stop } : {}).catch(() => undefined);
   }
+}
+
+/** `request`, or `onAbort()` thrown as soon as `signal` aborts (the request is left to settle unseen). */
+function raceAbort<T>(request: Promise<T>, signal: AbortSignal, onAbort: () => Error): Promise<T> {
+  if (signal.aborted) {
+    request.catch(() => undefined);
+    return Promise.reject(onAbort());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(onAbort());
+    signal.addEventListener('abort', abort, { once: true });
+    request.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The chart's CronJobs: `<fullname>-<component>`. */
@@ -173,18 +197,16 @@ async function streamPodLog(ctx: KubeContext, pod: string, out: NodeJS.WritableS
   const sink = new PassThrough();
   sink.pipe(out, { end: false });
   const ended = new Promise<void>((resolve) => sink.on('end', resolve));
-  // A stop or the wait's timeout ends the streaming here; the pod runs on.
-  const stopped = new Promise<void>((resolve) => {
-    if (signal?.aborted) resolve();
-    else signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
+  const stopped = () => new Error('stopped');
+  // A stop or the wait's timeout ends the streaming here, also while the request is answered; the pod runs on.
+  const logRequest = new k8s.Log(ctx.kc).log(ctx.namespace, pod, '', sink, { follow: true, pretty: false, timestamps: false });
   try {
-    const request = await new k8s.Log(ctx.kc).log(ctx.namespace, pod, '', sink, { follow: true, pretty: false, timestamps: false });
-    await Promise.race([ended, stopped]);
-    if (signal?.aborted) request.abort();
+    await (signal ? raceAbort(logRequest, signal, stopped) : logRequest);
+    await (signal ? raceAbort(ended, signal, stopped) : ended);
   } catch (err) {
     if (!signal?.aborted) log.warn(`could not stream the log of pod ${pod}: ${(err as Error).message}`);
   } finally {
+    if (signal?.aborted) void logRequest.then((request) => request.abort(), () => undefined);
     sink.unpipe(out);
   }
 }

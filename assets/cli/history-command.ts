@@ -75,7 +75,7 @@ export function historyCommand(ctx: () => PipelineContext, setExit: (code: numbe
         return;
       }
       if (versions.length === 0) {
-        process.stderr.write(`sfpipe: no versions of ${userId} in ${DIMENSION}: no such user, or not extracted yet\n`);
+        process.stderr.write(`sfpipe: no versions of ${fullId} in ${DIMENSION}: no such user, or not extracted yet\n`);
         return;
       }
       const cells = versions.map((r) => HISTORY_COLUMNS.map((c) => escapeControl(String(r[c] ?? ''))));

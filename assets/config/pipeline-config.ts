@@ -54,12 +54,7 @@ function salesforceSchema() {
   return section({
     mode: setting(oneOf(['simulator', 'salesforce']), { default: 'simulator' }),
     api_version: setting(matching(/^\d{2}\.0$/, (v) => `"${v}" is not an API version`, 'write it like "62.0" (quoted)'), { default: '62.0' }),
-    login_url: maybe(
-      text().superRefine((v, ctx) => {
-        const problem = loginUrlProblem(v);
-        if (problem) issue(ctx, [], problem, LOGIN_URL_FIX);
-      }),
-    ),
+    login_url: maybe(text()),
     auth: setting(section({ method: setting(oneOf(AUTH_METHODS), { default: 'client_credentials' }), credentials: setting(credentials, { default: {} }) }), { default: {} }),
     simulator: setting(
       section({
@@ -70,6 +65,11 @@ function salesforceSchema() {
       { default: {} },
     ),
   }).transform((s, ctx) => {
+    const loginUrlIs = s.login_url == null ? null : loginUrlProblem(s.login_url, s.mode);
+    if (loginUrlIs) {
+      issue(ctx, ['login_url'], loginUrlIs, LOGIN_URL_FIX);
+      return z.NEVER;
+    }
     const at = ['auth', 'credentials'];
     const c = s.auth.credentials;
     const source = c.source ?? (s.mode === 'simulator' ? 'simulator' : 'env');

@@ -177,24 +177,30 @@ export function parseWithin<T extends z.ZodType>(schema: T, value: unknown, ctx:
   return z.NEVER;
 }
 
-/** A URL parsed, or null when it is none. */
 /**
  * What is wrong with a Salesforce login URL, or null: an http(s) URL with no credentials, query
- * or fragment (jsforce appends /services/oauth2/token to it). The message does not repeat the
- * value, which may hold a secret.
+ * or fragment (jsforce appends /services/oauth2/token to it). A real org (`salesforce` mode) is
+ * reached over https; plain http only on this machine (a simulator on loopback). The message does
+ * not repeat the value, which may hold a secret.
  */
-export function loginUrlProblem(v: string): string | null {
+export function loginUrlProblem(v: string, mode: 'simulator' | 'salesforce'): string | null {
   const url = urlOf(v);
   if (!url || !/^https?:$/.test(url.protocol)) return 'is not an http(s) URL';
   if (url.username || url.password) return 'holds credentials (user:password@) in its URL';
   if (url.search || url.hash) return 'has a query or a fragment (?…, #…)';
+  if (mode === 'salesforce' && url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    return 'is plain http to another host, which would send the credentials unencrypted';
+  }
   return null;
 }
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** How to write a login URL. */
 export const LOGIN_URL_FIX =
   "write the org's login URL alone, e.g. https://login.salesforce.com, https://test.salesforce.com or https://<my-domain>.my.salesforce.com; credentials go in salesforce.auth.credentials";
 
+/** A URL parsed, or null when it is none. */
 export function urlOf(v: string): URL | null {
   try {
     return new URL(v);

@@ -50,7 +50,8 @@ export const REQUIRED_CREDENTIALS: Record<AuthMethod, (keyof SalesforceCredentia
  * environment variables, the keys of the file, Secret or Secrets Manager JSON.
  */
 export function requireCredentials(method: AuthMethod, credentials: SalesforceCredentials, source: CredentialsSource): void {
-  const loginUrlIs = credentials.loginUrl === undefined ? null : loginUrlProblem(credentials.loginUrl);
+  // Credentials are read in salesforce mode only: a real org, reached over https.
+  const loginUrlIs = credentials.loginUrl === undefined ? null : loginUrlProblem(credentials.loginUrl, 'salesforce');
   if (loginUrlIs) throw new CredentialsError(`the login_url of the credentials (${whereIs('login_url', source)}) ${loginUrlIs}. Fix: ${LOGIN_URL_FIX}`);
   const missing = REQUIRED_CREDENTIALS[method].filter((k) => !credentials[k]);
   if (missing.length === 0) return;

@@ -72,6 +72,8 @@ const TIME_DIGITS = 13;
 const MAX_MS = 9_999_999_999_999;
 const CONDITIONAL_RETRIES = 50;
 const READ_CONCURRENCY = 16;
+/** How many recent ticks lastSensorRequest reads when a store has no last-request.json (written before it existed). */
+const LEGACY_REQUEST_LOOKBACK_TICKS = 200;
 
 const RUN_END_EVENT: Record<Exclude<RunStatus, 'STARTED'>, string> = {
   SUCCESS: 'RUN_SUCCESS',
@@ -490,7 +492,10 @@ export class S3EventLog implements EventLog {
 
   async lastSensorRequest(sensorName: string): Promise<SensorTickRecord | null> {
     this.assertOpen();
-    return (await this.getJson<SensorTickRecord>(`${this.sensorPrefix(sensorName)}last-request.json`))?.value ?? null;
+    const pointer = await this.getJson<SensorTickRecord>(`${this.sensorPrefix(sensorName)}last-request.json`);
+    if (pointer) return pointer.value;
+    // Ticks recorded before the pointer existed: the newest requesting one among the recent ticks.
+    return (await this.sensorTicks(sensorName, LEGACY_REQUEST_LOOKBACK_TICKS)).find((t) => t.runRequests.length > 0) ?? null;
   }
 
   async claimRunKey(claim: SensorRunKeyClaim): Promise<{ claim: SensorRunKeyClaim; created: boolean }> {

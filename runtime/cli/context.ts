@@ -87,8 +87,15 @@ export class CliContext {
     return this.#terminal;
   }
 
+  /** The state directory is read (and created) when a command uses it: `launch` needs none. */
   pipelineContext(): PipelineContext {
-    return { stateDir: this.stateDir, logger: this.logger };
+    const cli = this;
+    return {
+      get stateDir() {
+        return cli.stateDir;
+      },
+      logger: this.logger,
+    };
   }
 
   #instance: PipelineInstance<any> | null = null;

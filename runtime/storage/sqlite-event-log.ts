@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirectory } from '../state.js';
 import { setTimeout as sleep } from 'node:timers/promises';

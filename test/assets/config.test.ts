@@ -168,6 +168,18 @@ test('salesforce.login_url: an http(s) URL alone; credentials, a query or no URL
     ['hunter2 not a url', /is not an http\(s\) URL/],
     ['ftp://login.salesforce.com', /is not an http\(s\) URL/],
   ];
+  // A real org over https; plain http only to this machine (the simulator mode may reach a simulator anywhere).
+  const salesforceMode = (url: string) =>
+    parsePipelineConfig(
+      'cfg.yaml',
+      embedded().replace('mode: simulator', 'mode: salesforce').replace('source: simulator', 'source: env').replace(/^salesforce:\n/m, `salesforce:\n  login_url: ${JSON.stringify(url)}\n`),
+    );
+  t.is(salesforceMode('http://127.0.0.1:8765').salesforce.loginUrl, 'http://127.0.0.1:8765');
+  t.is(withUrl('http://sim.internal:8765').salesforce.loginUrl, 'http://sim.internal:8765');
+  t.regex(
+    t.throws(() => salesforceMode('http://login.salesforce.com'), { instanceOf: ConfigError })!.message,
+    /salesforce\.login_url \(line \d+\): is plain http to another host, which would send the credentials unencrypted\. Fix: /,
+  );
   for (const [bad, problem] of cases) {
     const message = t.throws(() => withUrl(bad), { instanceOf: ConfigError })!.message;
     t.regex(message, /cfg\.yaml: salesforce\.login_url \(line \d+\): /, bad);

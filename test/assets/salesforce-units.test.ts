@@ -109,6 +109,8 @@ test('requireCredentials refuses a login_url with credentials, a query or no URL
   t.regex(refused('login.salesforce.com', { source: 'k8s_secret', dir: '/var/run/sf' }), /\(the key login_url of the Secret mounted at \/var\/run\/sf\) is not an http\(s\) URL/);
   t.regex(refused('ftp://x', { source: 'aws_secrets_manager', secretName: 'sfpipe/sf' }), /\("login_url" in the secret sfpipe\/sf\) is not an http\(s\) URL/);
   t.notRegex(refused('https://login.salesforce.com/?token=tok3nSecret', { source: 'env', prefix: 'SF_' }), /tok3nSecret/);
+  t.regex(refused('http://login.salesforce.com', { source: 'env', prefix: 'SF_' }), /\(the environment variable SF_LOGIN_URL\) is plain http to another host/);
+  t.notThrows(() => requireCredentials('client_credentials', { ...full, loginUrl: 'http://127.0.0.1:8765' }, { source: 'env', prefix: 'SF_' }));
 });
 
 test('JWT bearer assertion: RS256 over iss/sub/aud/exp, verifiable with the public key', (t) => {

@@ -3,7 +3,7 @@
  * object layout, other instances (pods) sharing it, and concurrent writers on the "latest" pointers.
  */
 import test from 'ava';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 import { S3EventLog } from '../../assets/stores/s3-event-log.js';
 import { eventLogContract, iso, runInput } from '../contracts/event-log-contract.js';
@@ -188,4 +188,28 @@ test('conditional writes reach the emulator: a stale ETag is refused with 412', 
 
 test('a location that is not s3://bucket/prefix is refused', (t) => {
   t.throws(() => new S3EventLog({ location: 'bucket/prefix', region: MOTO_REGION }), { message: /not s3:\/\/bucket\/prefix/ });
+});
+
+test('a store whose ticks predate last-request.json: the newest requesting tick among the recent ones', async (t) => {
+  const prefix = `t${++n}/event-log/`;
+  const log = openLog(t, prefix);
+  const tick = (tickId: string, ms: number, runId: string | null) => ({
+    sensorName: 'old',
+    tickId,
+    timestamp: iso(ms),
+    status: runId ? ('REQUESTED' as const) : ('SKIPPED' as const),
+    cursorBefore: null,
+    cursor: tickId,
+    skipReason: runId ? null : 'quiet',
+    error: null,
+    runRequests: runId ? [{ runKey: `k-${runId}`, runId, selection: 'a+', new: true, launch: 'LAUNCHED' as const, detail: 'ran here' }] : [],
+    metadata: {},
+  });
+  const requested = tick('t1', 1000, 'r1');
+  await log.recordSensorTick(requested);
+  await log.recordSensorTick(tick('t2', 2000, null));
+  // As an older sfpipe left it: the ticks, no pointer.
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${prefix}sensors/old/last-request.json` }));
+  t.false((await keysUnder(`${prefix}sensors/old/`)).includes('last-request.json'));
+  t.deepEqual(await log.lastSensorRequest('old'), requested);
 });

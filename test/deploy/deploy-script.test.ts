@@ -70,6 +70,7 @@ test('usage: the steps and settings in --help; a missing environment, values fil
     [[...testEnv, 'helm'], {}, /^deploy: step helm needs the image's repository: set DEPLOY_IMAGE_REPOSITORY/],
     [[...testEnv, '--skip', 'pushh', 'push'], {}, /^deploy: --skip\/DEPLOY_SKIP: unknown step "pushh"/],
     [[...testEnv, 'smoke'], { DEPLOY_SMOKE_TIMEOUT: '10m' }, /^deploy: DEPLOY_SMOKE_TIMEOUT "10m" is not a whole number of seconds/],
+    [[...testEnv, 'smoke'], { DEPLOY_SMOKE_TIMEOUT: '2147484' }, /^deploy: DEPLOY_SMOKE_TIMEOUT "2147484" is not a whole number of seconds from 1 to 2147483/],
   ];
   for (const [args, env, message] of cases) {
     const r = await deploy(args, env);

@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import type { V1Job } from '@kubernetes/client-node';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadKubeContext } from '../../k8s/kube-config.js';
@@ -56,7 +56,11 @@ test('--wait-timeout takes whole seconds and needs --wait: otherwise a usage err
   const home = emptyHome();
   const bad = await sfpipe(['launch', '--wait', '--wait-timeout', '10m'], { HOME: home });
   t.is(bad.code, 2, bad.stderr);
-  t.deepEqual(errorLines(bad.stderr), ['sfpipe: --wait-timeout "10m" is not a whole number of seconds (e.g. --wait-timeout 3600)']);
+  t.deepEqual(errorLines(bad.stderr), ['sfpipe: --wait-timeout "10m" is not a positive whole number of seconds up to 2147483 (e.g. --wait-timeout 3600)']);
+  // Node's timers stop at 2^31 - 1 ms: a longer wait would end at once.
+  const long = await sfpipe(['launch', '--wait', '--wait-timeout', '2147484'], { HOME: home });
+  t.is(long.code, 2, long.stderr);
+  t.regex(long.stderr, /--wait-timeout "2147484" is not a positive whole number of seconds up to 2147483/);
   const alone = await sfpipe(['launch', '--wait-timeout', '60'], { HOME: home });
   t.is(alone.code, 2, alone.stderr);
   t.deepEqual(errorLines(alone.stderr), ['sfpipe: --wait-timeout limits --wait: add --wait, or drop --wait-timeout']);
@@ -102,6 +106,14 @@ k8sTest('a selection materialize would refuse is refused before any API call: ex
   t.deepEqual((await kubectlJson<V1Job>(api, ['-n', ns, 'get', 'job', 'select-nodbt'])).spec!.template.spec!.containers[0]!.args!.slice(-2), ['--select', '+sf_curated/dim_sf_user_scd']);
   const malformed = await sfpipe(['launch', '--cronjob', cron, '--select', 'key:((', '-n', ns, '--kubeconfig', api.kubeconfigPath], noDbt);
   t.is(malformed.code, 2, malformed.stderr);
+
+  // Without a selection launch reads no state: it makes no .sfpipe/ where it runs (a read-only directory works).
+  const cwd = emptyHome();
+  const bare: NodeJS.ProcessEnv = { ...process.env, HOME: cwd, SFPIPE_LOG_LEVEL: 'warn' };
+  for (const name of ['SFPIPE_HOME', 'KUBECONFIG', 'KUBERNETES_SERVICE_HOST']) delete bare[name];
+  const stateless = await run(process.execPath, [SFPIPE, 'launch', '--cronjob', cron, '--job-name', 'no-state', '-n', ns, '--kubeconfig', api.kubeconfigPath], { env: bare, cwd });
+  t.is(stateless.code, 0, stateless.stderr);
+  t.false(existsSync(path.join(cwd, '.sfpipe')), 'no state directory was made');
 });
 
 k8sTest('a CronJob that is not found: the namespace, helm\'s naming and the chart\'s CronJobs to pass with --cronjob', async (t) => {
