@@ -87,7 +87,7 @@ export function launchCommand(ctx: () => PipelineContext, setExitCode: (code: nu
 }
 
 /** The longest --wait-timeout: Node's timers take at most 2^31 - 1 ms (24.8 days). */
-export const MAX_WAIT_TIMEOUT_SECONDS = 2_147_483;
+const MAX_WAIT_TIMEOUT_SECONDS = 2_147_483;
 
 /** --wait-timeout in milliseconds: whole seconds, with --wait (UsageError, exit 2, otherwise). */
 function waitTimeout(opts: { wait: boolean; waitTimeout?: string }): number | undefined {

@@ -15,7 +15,8 @@ export function runsCommand(ctx: () => CliContext, setExit: (code: number) => vo
       const eventLog = await c.openEventLog();
       try {
         const report = await runsReport(eventLog, opts.limit);
-        c.write(opts.json ? jsonText(report) : renderRuns(report.runs, c.program));
+        if (opts.json) c.write(jsonText(report));
+        else c.write(report.runs.length === 0 ? `no runs in the event log yet; start one with: ${c.program} materialize\n` : renderRuns(report.runs));
       } finally {
         await eventLog.close();
       }
@@ -43,7 +44,7 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
         if (opts.json) {
           c.write(jsonText(report));
         } else {
-          const lines = renderRuns([run], c.program).trimEnd().split('\n').slice(1);
+          const lines = renderRuns([run]).trimEnd().split('\n').slice(1);
           for (const e of events) {
             const data = Object.keys(e.data).length ? ' ' + JSON.stringify(e.data) : '';
             lines.push(`  ${e.timestamp}  ${e.type.padEnd(22)} ${e.assetKey ?? ''}${data}`);
@@ -57,8 +58,7 @@ export function eventsCommand(ctx: () => CliContext, setExit: (code: number) => 
     });
 }
 
-function renderRuns(runs: RunRecord[], program: string): string {
-  if (runs.length === 0) return `no runs in the event log yet; start one with: ${program} materialize\n`;
+function renderRuns(runs: RunRecord[]): string {
   const width = Math.max(9, ...runs.map((r) => r.trigger.length));
   const lines = [`RUN ID                                STATUS    ${'TRIGGER'.padEnd(width)} STARTED                   DURATION  SELECTION`];
   for (const r of runs) {
